@@ -1,0 +1,74 @@
+import { z } from 'zod';
+import { changeEventSchema } from './change-event.js';
+import { lsnTextSchema } from './identifiers.js';
+import { isLsnText, parseLsn } from './lsn.js';
+import { relationKey, relationSchema } from './relation.js';
+
+/** Payload version carried in every v2 batch. */
+export const BATCH_VERSION = 2;
+
+/**
+ * The unit of delivery: one or more whole source transactions in commit order, or one
+ * ordered chunk of a transaction too large for one request.
+ *
+ * The receiver applies a batch in one database transaction together with its watermark
+ * `(source_id, slot) → (commit_lsn, chunk.index, chunk.last)` and ignores any batch at or
+ * below that watermark. A batch with no events is a ping: checked like any other, applied
+ * never, and it does not move the watermark.
+ */
+export const batchSchema = z
+  .strictObject({
+    version: z.literal(BATCH_VERSION),
+    /** Names the source database; one watermark per (source_id, slot). */
+    source_id: z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'must be 1-128 characters of A-Z a-z 0-9 _ . : -'),
+    /** The source's logical replication slot. */
+    slot: z.string().regex(/^[a-z0-9_]{1,63}$/, 'must be a replication slot name (1-63 of a-z 0-9 _)'),
+    /** Commit LSN of the last transaction in this batch (of the split transaction, for a chunk). */
+    commit_lsn: lsnTextSchema,
+    chunk: z.strictObject({
+      /** 0 for a whole-transaction batch or a split transaction's first chunk. */
+      index: z.number().int().nonnegative(),
+      /** True when this batch ends its last transaction; false on all chunks but the last. */
+      last: z.boolean(),
+    }),
+    /** Metadata for every relation the events touch. */
+    relations: z.array(relationSchema),
+    events: z.array(changeEventSchema),
+  })
+  .superRefine((batch, ctx) => {
+    const relations = new Map<string, Set<string>>();
+    for (const relation of batch.relations) {
+      relations.set(relationKey(relation.schema, relation.table), new Set(relation.columns.map((column) => column.name)));
+    }
+    // Zod runs this refinement even when fields inside already failed, so parse defensively.
+    const batchCommit = isLsnText(batch.commit_lsn) ? parseLsn(batch.commit_lsn) : undefined;
+    for (const [index, event] of batch.events.entries()) {
+      const columns = relations.get(relationKey(event.schema, event.table));
+      if (!columns) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['events', index, 'table'],
+          message: `no relation metadata for ${JSON.stringify(event.schema)}.${JSON.stringify(event.table)} in this batch`,
+        });
+        continue;
+      }
+      for (const field of ['data', 'old_data'] as const) {
+        const row = event[field] as unknown;
+        if (typeof row !== 'object' || row === null) continue;
+        for (const column of Object.keys(row)) {
+          if (!columns.has(column)) {
+            ctx.addIssue({ code: 'custom', path: ['events', index, field, column], message: 'column is not in the relation metadata' });
+          }
+        }
+      }
+      if (batchCommit !== undefined && isLsnText(event.commit_lsn) && parseLsn(event.commit_lsn) > batchCommit) {
+        ctx.addIssue({ code: 'custom', path: ['events', index, 'commit_lsn'], message: "is after the batch's commit_lsn" });
+      }
+    }
+  });
+export type Batch = z.infer<typeof batchSchema>;
+
+/** True for a batch that carries no events (a connectivity and credentials check). */
+export function isPing(batch: Batch): boolean {
+  return batch.events.length === 0;
+}

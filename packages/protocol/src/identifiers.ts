@@ -1,0 +1,30 @@
+import { z } from 'zod';
+import { isLsnText } from './lsn.js';
+
+// PostgreSQL truncates identifiers at NAMEDATALEN - 1 = 63 bytes. Anything longer, or with
+// a NUL byte, cannot name a real table or column, so it is rejected before it reaches SQL.
+// Identifiers are still only ever quoted by the receiver (sql.id), never concatenated.
+const MAX_IDENTIFIER_BYTES = 63;
+
+/** A schema, table or column name as PostgreSQL stores it (1..63 bytes, no NUL). */
+export const identifierSchema = z
+  .string()
+  .min(1, 'must not be empty')
+  .refine((name) => Buffer.byteLength(name, 'utf8') <= MAX_IDENTIFIER_BYTES, {
+    message: `must be at most ${MAX_IDENTIFIER_BYTES} bytes (PostgreSQL's identifier limit)`,
+  })
+  .refine((name) => !name.includes('\0'), { message: 'must not contain a NUL byte' });
+
+/** An LSN in PostgreSQL's text form, `X/Y` in hex. */
+export const lsnTextSchema = z.string().refine(isLsnText, { message: 'must be an LSN such as "16/B374D848"' });
+
+/**
+ * A type as printed by PostgreSQL's `format_type()`, such as `numeric(38,10)`,
+ * `timestamp with time zone`, `"satellite/0".status[]`. Kept as text: the receiver resolves
+ * it against its own catalog and never splices it into SQL unchecked.
+ */
+export const formatTypeSchema = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(256, 'must be at most 256 characters')
+  .refine((type) => !/[;\0]/.test(type), { message: 'must not contain ";" or NUL' });

@@ -1,0 +1,57 @@
+import type { z } from 'zod';
+import { type Batch, batchSchema } from './batch.js';
+import { type ChangeEvent, type SeedChangeEvent, changeEventSchema, seedChangeEventSchema } from './change-event.js';
+import { type PayloadIssue, ProtocolError } from './errors.js';
+
+/** Serializes a batch as UTF-8 JSON (values are already strings: no BigInt or Date can reach here). */
+export function encodeBatch(batch: Batch): Buffer {
+  return Buffer.from(JSON.stringify(batch), 'utf8');
+}
+
+/** Parses and validates a decrypted v2 payload. Throws PAYLOAD_NOT_JSON or PAYLOAD_INVALID naming each bad field. */
+export function decodeBatch(plaintext: Uint8Array): Batch {
+  return validate(batchSchema, parseJson(plaintext), 'batch');
+}
+
+/** Serializes one event for the seed-compatible format (one event per message). */
+export function encodeSeedEvent(event: ChangeEvent): Buffer {
+  return Buffer.from(JSON.stringify(event), 'utf8');
+}
+
+/** Parses one seed-format event: our full event, or the seed's minimal `ObjectChangeEvent`. */
+export function decodeSeedEvent(plaintext: Uint8Array): ChangeEvent | SeedChangeEvent {
+  const value = parseJson(plaintext);
+  const full = changeEventSchema.safeParse(value);
+  return full.success ? full.data : validate(seedChangeEventSchema, value, 'event');
+}
+
+function parseJson(plaintext: Uint8Array): unknown {
+  try {
+    return JSON.parse(Buffer.from(plaintext.buffer, plaintext.byteOffset, plaintext.byteLength).toString('utf8'));
+  } catch (cause) {
+    throw new ProtocolError('PAYLOAD_NOT_JSON', 'decrypted payload is not valid JSON', { cause });
+  }
+}
+
+function validate<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issues = result.error.issues.map(toPayloadIssue);
+  const shown = issues.slice(0, 5).map((issue) => `${issue.path}: ${issue.message}`);
+  const more = issues.length > shown.length ? ` (and ${issues.length - shown.length} more)` : '';
+  throw new ProtocolError('PAYLOAD_INVALID', `invalid ${what}: ${shown.join('; ')}${more}`, { issues });
+}
+
+/** `['events', 3, 'data', 'size']` → `events[3].data.size`. */
+export function formatIssuePath(path: readonly PropertyKey[]): string {
+  let text = '';
+  for (const part of path) {
+    if (typeof part === 'number') text += `[${part}]`;
+    else text += text === '' ? String(part) : `.${String(part)}`;
+  }
+  return text === '' ? '(root)' : text;
+}
+
+function toPayloadIssue(issue: z.core.$ZodIssue): PayloadIssue {
+  return { path: formatIssuePath(issue.path), message: issue.message };
+}

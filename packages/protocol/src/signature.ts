@@ -1,0 +1,142 @@
+import { type KeyObject, sign, verify } from 'node:crypto';
+import { ProtocolError } from './errors.js';
+import type { KeyId } from './keys.js';
+
+/** Standard Webhooks header names. */
+export const WEBHOOK_ID_HEADER = 'webhook-id';
+export const WEBHOOK_TIMESTAMP_HEADER = 'webhook-timestamp';
+export const WEBHOOK_SIGNATURE_HEADER = 'webhook-signature';
+
+/** Standard Webhooks' version tag for asymmetric (Ed25519) signatures. */
+export const SIGNATURE_VERSION = 'v1a';
+/** Default allowed clock difference between sender and receiver, in seconds. */
+export const DEFAULT_TIMESTAMP_TOLERANCE_SECONDS = 300;
+
+// No '.' in ids: the signed string joins id, timestamp and body with '.', and a dot in the
+// id would let one signed string be split into different (id, timestamp, body) triples.
+const ID_PATTERN = /^[A-Za-z0-9_:-]{1,256}$/;
+const TIMESTAMP_PATTERN = /^[0-9]{1,12}$/;
+const BASE64_PATTERN = /^[A-Za-z0-9+/]+={0,2}$/;
+const ED25519_SIGNATURE_BYTES = 64;
+const MAX_SIGNATURES = 16;
+
+// A type alias, not an interface, so that it is assignable to a plain header record.
+export type WebhookHeaders = {
+  'webhook-id': string;
+  'webhook-timestamp': string;
+  'webhook-signature': string;
+};
+
+export interface SignInput {
+  /** Stable across retries of the same batch. */
+  id: string;
+  /** Unix seconds; taken anew for each attempt. */
+  timestamp: number;
+  body: Uint8Array | string;
+  /** One key normally; the old and the new key during a rotation. */
+  signingKeys: readonly KeyObject[];
+}
+
+/** Signs `id.timestamp.body` with every given Ed25519 key (space-separated `v1a,<base64>`). */
+export function signWebhook(input: SignInput): WebhookHeaders {
+  if (!ID_PATTERN.test(input.id)) throw new RangeError(`webhook id ${JSON.stringify(input.id)} must be 1-256 of A-Z a-z 0-9 _ : -`);
+  if (!Number.isSafeInteger(input.timestamp) || input.timestamp < 0) throw new RangeError(`webhook timestamp must be unix seconds, got ${input.timestamp}`);
+  if (input.signingKeys.length === 0) throw new RangeError('at least one signing key is required');
+  const timestamp = String(input.timestamp);
+  const content = signedContent(input.id, timestamp, input.body);
+  const signatures = input.signingKeys.map((key) => `${SIGNATURE_VERSION},${sign(null, content, key).toString('base64')}`);
+  return { 'webhook-id': input.id, 'webhook-timestamp': timestamp, 'webhook-signature': signatures.join(' ') };
+}
+
+export interface VerifyInput {
+  headers: Readonly<Record<string, string | readonly string[] | undefined>>;
+  body: Uint8Array | string;
+  /** Public keys of the senders this receiver trusts, with their thumbprints. */
+  trustedKeys: readonly TrustedKey[];
+  toleranceSeconds?: number;
+  /** Unix seconds; defaults to the clock. */
+  now?: number;
+}
+
+export interface TrustedKey {
+  key: KeyObject;
+  kid: KeyId;
+}
+
+export interface VerifiedWebhook {
+  id: string;
+  timestamp: number;
+  /** Thumbprint of the trusted key whose signature verified. */
+  signerKid: KeyId;
+}
+
+/**
+ * Checks headers, then the timestamp window, then the signatures against the trust list.
+ * Throws a ProtocolError: WEBHOOK_MISSING_HEADER / WEBHOOK_MALFORMED_HEADER (400),
+ * WEBHOOK_TIMESTAMP_TOO_OLD / _IN_FUTURE / WEBHOOK_SIGNATURE_INVALID (401).
+ * Entries with another version tag (such as HMAC `v1`) are ignored, as the spec asks.
+ */
+export function verifyWebhook(input: VerifyInput): VerifiedWebhook {
+  const id = header(input.headers, WEBHOOK_ID_HEADER);
+  const timestampText = header(input.headers, WEBHOOK_TIMESTAMP_HEADER);
+  const signatureText = header(input.headers, WEBHOOK_SIGNATURE_HEADER);
+  if (!ID_PATTERN.test(id)) throw malformed(WEBHOOK_ID_HEADER, 'must be 1-256 of A-Z a-z 0-9 _ : -');
+  if (!TIMESTAMP_PATTERN.test(timestampText)) throw malformed(WEBHOOK_TIMESTAMP_HEADER, 'must be unix seconds');
+
+  const timestamp = Number(timestampText);
+  const now = input.now ?? Math.floor(Date.now() / 1000);
+  const tolerance = input.toleranceSeconds ?? DEFAULT_TIMESTAMP_TOLERANCE_SECONDS;
+  if (timestamp < now - tolerance) {
+    throw new ProtocolError('WEBHOOK_TIMESTAMP_TOO_OLD', `webhook-timestamp ${timestamp} is ${now - timestamp}s old; tolerance is ${tolerance}s (check both clocks)`);
+  }
+  if (timestamp > now + tolerance) {
+    throw new ProtocolError('WEBHOOK_TIMESTAMP_IN_FUTURE', `webhook-timestamp ${timestamp} is ${timestamp - now}s ahead; tolerance is ${tolerance}s (check both clocks)`);
+  }
+
+  const signatures = parseSignatures(signatureText);
+  const content = signedContent(id, timestampText, input.body);
+  for (const signature of signatures) {
+    for (const trusted of input.trustedKeys) {
+      if (verify(null, content, trusted.key, signature)) return { id, timestamp, signerKid: trusted.kid };
+    }
+  }
+  throw new ProtocolError('WEBHOOK_SIGNATURE_INVALID', 'no v1a signature verifies with a trusted sender key');
+}
+
+function parseSignatures(text: string): Buffer[] {
+  const entries = text.split(' ').filter((entry) => entry !== '');
+  if (entries.length === 0 || entries.length > MAX_SIGNATURES) {
+    throw malformed(WEBHOOK_SIGNATURE_HEADER, `must hold 1-${MAX_SIGNATURES} space-separated "version,signature" entries`);
+  }
+  const signatures: Buffer[] = [];
+  for (const entry of entries) {
+    const comma = entry.indexOf(',');
+    if (comma <= 0) throw malformed(WEBHOOK_SIGNATURE_HEADER, `entry ${JSON.stringify(entry.slice(0, 20))} is not "version,signature"`);
+    if (entry.slice(0, comma) !== SIGNATURE_VERSION) continue;
+    const encoded = entry.slice(comma + 1);
+    const signature = BASE64_PATTERN.test(encoded) ? Buffer.from(encoded, 'base64') : undefined;
+    if (signature?.length !== ED25519_SIGNATURE_BYTES) {
+      throw malformed(WEBHOOK_SIGNATURE_HEADER, `a ${SIGNATURE_VERSION} signature must be ${ED25519_SIGNATURE_BYTES} bytes of standard base64`);
+    }
+    signatures.push(signature);
+  }
+  if (signatures.length === 0) throw new ProtocolError('WEBHOOK_SIGNATURE_INVALID', `webhook-signature has no ${SIGNATURE_VERSION} entry`);
+  return signatures;
+}
+
+function header(headers: VerifyInput['headers'], name: string): string {
+  const value = headers[name];
+  if (value === undefined || value === '') throw new ProtocolError('WEBHOOK_MISSING_HEADER', `missing ${name} header`);
+  if (typeof value !== 'string') throw malformed(name, 'must appear once');
+  return value;
+}
+
+function malformed(name: string, why: string): ProtocolError {
+  return new ProtocolError('WEBHOOK_MALFORMED_HEADER', `${name} header ${why}`);
+}
+
+/** The bytes signed: `${id}.${timestamp}.${body}` (body bytes as sent). */
+function signedContent(id: string, timestamp: string, body: Uint8Array | string): Buffer {
+  const bodyBytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
+  return Buffer.concat([Buffer.from(`${id}.${timestamp}.`, 'utf8'), bodyBytes]);
+}

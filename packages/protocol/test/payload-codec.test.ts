@@ -1,0 +1,143 @@
+import { describe, expect, it } from 'vitest';
+import { type Batch, decodeBatch, decodeSeedEvent, encodeBatch, isPing, isProtocolError, ProtocolError } from '../src/index.js';
+import { sampleBatch } from './fixtures.js';
+
+function decodeJson(value: unknown): Batch {
+  return decodeBatch(Buffer.from(JSON.stringify(value)));
+}
+
+function invalidPaths(value: unknown): string[] {
+  try {
+    decodeJson(value);
+  } catch (error) {
+    if (isProtocolError(error, 'PAYLOAD_INVALID')) return error.issues.map((issue) => issue.path);
+    throw error;
+  }
+  throw new Error('payload was accepted');
+}
+
+describe('batch payload', () => {
+  it('round-trips byte-exact text values, JSON null vs SQL NULL included', () => {
+    const batch = sampleBatch();
+    const decoded = decodeBatch(encodeBatch(batch));
+    expect(decoded).toEqual(batch);
+    const insert = decoded.events[0]!;
+    expect(insert.data?.metadata).toBe('null');
+    expect(insert.data?.note).toBeNull();
+    expect(insert.data?.total_size).toBe('12345678901234567890123456.0123456789');
+  });
+
+  it('treats a batch with no events as a ping', () => {
+    expect(isPing(decodeJson(sampleBatch({ events: [], relations: [] })))).toBe(true);
+    expect(isPing(sampleBatch())).toBe(false);
+  });
+
+  it('rejects non-JSON with PAYLOAD_NOT_JSON (400)', () => {
+    const error = catchError(() => decodeBatch(Buffer.from('{"version": 2,')));
+    expect(error.code).toBe('PAYLOAD_NOT_JSON');
+    expect(error.status).toBe(400);
+  });
+
+  it.each([
+    ['wrong version', { ...sampleBatch(), version: 1 }, 'version'],
+    ['bad source id', { ...sampleBatch(), source_id: 'a b' }, 'source_id'],
+    ['bad slot', { ...sampleBatch(), slot: 'Slot"; DROP' }, 'slot'],
+    ['bad commit LSN', { ...sampleBatch(), commit_lsn: '16-B374' }, 'commit_lsn'],
+    ['negative chunk', { ...sampleBatch(), chunk: { index: -1, last: true } }, 'chunk.index'],
+    ['unknown top-level field', { ...sampleBatch(), extra: 1 }, '(root)'],
+    ['events not an array', { ...sampleBatch(), events: 'x' }, 'events'],
+    ['relations null', { ...sampleBatch(), relations: null }, 'relations'],
+    ['event not an object', { ...sampleBatch(), events: [42] }, 'events[0]'],
+  ])('names the field: %s', (_name, value, path) => {
+    expect(invalidPaths(value)).toContain(path);
+  });
+
+  it('names the offending event field', () => {
+    const batch = sampleBatch();
+    const events = structuredClone(batch.events) as unknown as Record<string, unknown>[];
+    events[1]!.operation = 'UPSERT';
+    expect(invalidPaths({ ...batch, events })).toContain('events[1].operation');
+
+    const numeric = structuredClone(batch.events) as unknown as { data: Record<string, unknown> }[];
+    numeric[0]!.data.total_size = 12.5; // a JS number would lose precision: values are text only
+    expect(invalidPaths({ ...batch, events: numeric })).toContain('events[0].data.total_size');
+  });
+
+  it('rejects identifiers PostgreSQL could not hold', () => {
+    const batch = sampleBatch();
+    const events = structuredClone(batch.events);
+    events[0] = { ...events[0]!, table: 'x'.repeat(64) };
+    expect(invalidPaths({ ...batch, events })).toContain('events[0].table');
+    const nul = structuredClone(batch.relations);
+    nul[0]!.columns[0]!.name = 'a\0b';
+    expect(invalidPaths({ ...batch, relations: nul })).toContain('relations[0].columns[0].name');
+  });
+
+  it('rejects events without relation metadata and columns the relation does not have', () => {
+    const batch = sampleBatch();
+    const events = structuredClone(batch.events);
+    events[0] = { ...events[0]!, table: 'segments' };
+    expect(invalidPaths({ ...batch, events })).toContain('events[0].table');
+
+    const extra = structuredClone(batch.events);
+    (extra[0]!.data as Record<string, string>)['x"; DROP TABLE objects; --'] = '1';
+    expect(invalidPaths({ ...batch, events: extra })).toContain('events[0].data.x"; DROP TABLE objects; --');
+  });
+
+  it('rejects an unchanged-TOAST column that also has a value, and TOAST lists outside UPDATE', () => {
+    const batch = sampleBatch();
+    const events = structuredClone(batch.events) as unknown as { unchanged_toast: string[] }[];
+    events[1]!.unchanged_toast = ['metadata'];
+    expect(invalidPaths({ ...batch, events })).toContain('events[1].unchanged_toast[0]');
+    const insert = structuredClone(batch.events) as unknown as { unchanged_toast: string[] }[];
+    insert[0]!.unchanged_toast = ['note'];
+    expect(invalidPaths({ ...batch, events: insert })).toContain('events[0].unchanged_toast');
+  });
+
+  it('rejects an event committed after the batch it is in', () => {
+    const batch = sampleBatch();
+    const events = structuredClone(batch.events);
+    events[2] = { ...events[2]!, commit_lsn: '17/0' };
+    expect(invalidPaths({ ...batch, events })).toContain('events[2].commit_lsn');
+  });
+
+  it('rejects relation metadata whose key is not among its columns', () => {
+    const relations = structuredClone(sampleBatch().relations);
+    relations[0]!.key_columns = ['missing'];
+    expect(invalidPaths({ ...sampleBatch(), relations })).toContain('relations[0].key_columns[0]');
+  });
+
+  it('says how many more issues there are in the message', () => {
+    const events = sampleBatch().events.map((event) => ({ ...event, lsn: 'x' }));
+    const error = catchError(() => decodeJson({ ...sampleBatch(), events, commit_lsn: 'x', slot: 'X', source_id: '' }));
+    expect(error.message).toMatch(/^invalid batch: .*\(and \d+ more\)$/);
+  });
+});
+
+describe('seed event payload', () => {
+  it("accepts the seed's minimal ObjectChangeEvent", () => {
+    const event = decodeSeedEvent(Buffer.from(JSON.stringify({ operation: 'INSERT', table: 'objects', timestamp: '2025-12-06T10:20:00Z', data: { a: '1' } })));
+    expect(event).toMatchObject({ operation: 'INSERT', table: 'objects', data: { a: '1' } });
+  });
+
+  it('accepts our full event', () => {
+    const full = sampleBatch().events[1]!;
+    expect(decodeSeedEvent(Buffer.from(JSON.stringify(full)))).toEqual(full);
+  });
+
+  it('rejects an unknown operation naming the field', () => {
+    const error = catchError(() => decodeSeedEvent(Buffer.from(JSON.stringify({ operation: 'MERGE', table: 'objects' }))));
+    expect(error.code).toBe('PAYLOAD_INVALID');
+    expect(error.issues.map((issue) => issue.path)).toContain('operation');
+  });
+});
+
+function catchError(run: () => unknown): ProtocolError {
+  try {
+    run();
+  } catch (error) {
+    if (error instanceof ProtocolError) return error;
+    throw error;
+  }
+  throw new Error('expected a ProtocolError');
+}
