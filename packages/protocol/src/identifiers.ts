@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isLsnText } from './lsn.js';
+import { LSN_TEXT } from './lsn.js';
 
 // PostgreSQL truncates identifiers at NAMEDATALEN - 1 = 63 bytes. Anything longer, or with
 // a NUL byte, cannot name a real table or column, so it is rejected before it reaches SQL.
@@ -16,7 +16,7 @@ export const identifierSchema = z
   .refine((name) => !name.includes('\0'), { message: 'must not contain a NUL byte' });
 
 /** An LSN in PostgreSQL's text form, `X/Y` in hex. */
-export const lsnTextSchema = z.string().refine(isLsnText, { message: 'must be an LSN such as "16/B374D848"' });
+export const lsnTextSchema = z.string().regex(LSN_TEXT, 'must be an LSN such as "16/B374D848"');
 
 /**
  * A type as printed by PostgreSQL's `format_type()`, such as `numeric(38,10)`,

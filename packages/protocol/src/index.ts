@@ -13,3 +13,4 @@ export * from './envelope-v2.js';
 export * from './envelope-seed.js';
 export * from './webhook-id.js';
 export * from './webhook-request.js';
+export * from './json-schema.js';

@@ -7,7 +7,8 @@
  */
 export type Lsn = bigint & { readonly __brand: 'Lsn' };
 
-const LSN_TEXT = /^([0-9A-Fa-f]{1,8})\/([0-9A-Fa-f]{1,8})$/;
+/** PostgreSQL's text form of an LSN: two 1-8 digit hex numbers separated by '/'. */
+export const LSN_TEXT = /^([0-9A-Fa-f]{1,8})\/([0-9A-Fa-f]{1,8})$/;
 const MAX_LSN = (1n << 64n) - 1n;
 
 /** The zero LSN, `0/0`: "nothing applied yet". */
