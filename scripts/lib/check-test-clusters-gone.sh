@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # After a test run: no PostgreSQL started by the test harness may still run, and no data
 # directory of one may remain. Exit 1 (and say what is left) otherwise.
-base=${STORX_TEST_PG_BASE:-/tmp/storx-test-pg}
+base=${STORX_TEST_PG_BASE_DIR:-/tmp/storx-test-pg}
 status=0
 if pgrep -f -- "$base/" >/dev/null 2>&1; then
   echo "test harness left PostgreSQL processes running:"

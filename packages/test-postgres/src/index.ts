@@ -1,0 +1,10 @@
+export { startCluster } from './start-cluster.js';
+export type { PgBackend, PgCluster, ShutdownMode, StartClusterOptions } from './types.js';
+export { connect, withClient } from './client.js';
+export { createDatabase, dropDatabase, uniqueDatabaseName } from './database.js';
+export { parseConnectionUrl, redactUrl, withDatabase, type ConnectionParts } from './connection-url.js';
+export { waitFor, type WaitForOptions } from './wait-for.js';
+export { sweepStaleClusters } from './embedded/stale-sweep.js';
+export { clusterBaseDir } from './embedded/cluster-dir.js';
+export { embeddedBinaries, type PostgresBinaries } from './embedded/binaries.js';
+export type { PgProvidedKey } from './provided-context.js';
