@@ -1,0 +1,6 @@
+// The only public entry of @storx-backup/service-kit.
+export * from './units.js';
+export * from './option-spec.js';
+export * from './layered-config.js';
+export * from './logger.js';
+export * from './shutdown.js';
