@@ -1,3 +1,6 @@
-// Public entry of @storx-backup/backuptools-receiver. The service itself lands with its issue; until then the
-// package only re-exports the shared protocol it builds on.
-export * as protocol from '@storx-backup/protocol';
+// Public entry of @storx-backup/backuptools-receiver (for tests and embedding).
+export { buildApp, UNAUTHORIZED_BODY, type AppOptions } from './app.js';
+export { loadReceiverConfig, RECEIVER_OPTIONS, type ReceiverConfig } from './config.js';
+export { RECEIVER_ERRORS, ReceiverError, type ReceiverErrorCode } from './errors.js';
+export { startReceiver, type RunningReceiver } from './server.js';
+export { main } from './cli.js';

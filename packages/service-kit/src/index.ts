@@ -4,3 +4,4 @@ export * from './option-spec.js';
 export * from './layered-config.js';
 export * from './logger.js';
 export * from './shutdown.js';
+export * from './command-line.js';

@@ -1,0 +1,91 @@
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import type { DecryptionKey, TrustedKey } from '@storx-backup/protocol';
+import type { Logger } from '@storx-backup/service-kit';
+import { Applier } from './apply/applier.js';
+import { SeedEventApplier } from './apply/seed-event-applier.js';
+import type { AllowedTable } from './config.js';
+import type { BackupDb } from './db.js';
+import { RECEIVER_ERRORS, ReceiverError } from './errors.js';
+import { ReceiverMetrics } from './metrics.js';
+import { registerHealthRoutes } from './routes/health.js';
+import { registerWebhookRoute } from './routes/webhook.js';
+import { TableSync } from './schema/table-sync.js';
+import { RequestVerifier } from './verify/request-verifier.js';
+
+export interface AppOptions {
+  db: BackupDb;
+  logger: Logger;
+  decryptionKeys: readonly DecryptionKey[];
+  trustedKeys: readonly TrustedKey[];
+  allowedTables: readonly AllowedTable[];
+  schemaMapping: ReadonlyMap<string, string>;
+  autoCreateTables: boolean;
+  stateSchema: string;
+  bodyLimitBytes: number;
+  timestampToleranceSeconds: number;
+  acceptUnsignedSeedV1: boolean;
+  /** Certificate and key: serve HTTPS. */
+  https?: { cert: string | Buffer; key: string | Buffer };
+}
+
+/** Every 401 has this exact body, so a prober cannot tell which check failed. */
+export const UNAUTHORIZED_BODY = { error: 'unauthorized' } as const;
+
+/** Builds the Fastify app, apart from listening (tests use `app.inject()`). */
+export function buildApp(options: AppOptions): FastifyInstance & { metrics: ReceiverMetrics } {
+  const app = Fastify({
+    loggerInstance: options.logger,
+    disableRequestLogging: true,
+    bodyLimit: options.bodyLimitBytes,
+    ...(options.https ? { https: options.https } : {}),
+  }) as unknown as FastifyInstance;
+  const metrics = new ReceiverMetrics();
+  const tableSync = new TableSync({ autoCreateTables: options.autoCreateTables, schemaMapping: options.schemaMapping });
+
+  app.setErrorHandler((error: FastifyError | ReceiverError, request, reply) => {
+    const receiverError = error instanceof ReceiverError ? error : fromFastifyError(error);
+    metrics.requests.inc({ status: String(receiverError.status), reason: receiverError.code });
+    if (receiverError.status >= 500) request.log.error({ err: error, code: receiverError.code }, 'request failed');
+    else request.log.warn({ code: receiverError.code, reason: receiverError.message }, 'request rejected');
+    if (receiverError.status === 401) return reply.code(401).send(UNAUTHORIZED_BODY);
+    if (receiverError.status === 503) void reply.header('retry-after', '5');
+    return reply.code(receiverError.status).send({ error: receiverError.code, message: receiverError.message });
+  });
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (request.routeOptions.url === '/webhook' && reply.statusCode === 200) {
+      const reason = typeof payload === 'string' ? (/"status":"(\w+)"/.exec(payload)?.[1] ?? 'ok') : 'ok';
+      metrics.requests.inc({ status: '200', reason });
+    }
+    return payload;
+  });
+
+  registerWebhookRoute(app, {
+    verifier: new RequestVerifier({
+      decryptionKeys: options.decryptionKeys,
+      trustedKeys: options.trustedKeys,
+      toleranceSeconds: options.timestampToleranceSeconds,
+      acceptUnsignedSeedV1: options.acceptUnsignedSeedV1,
+    }),
+    applier: new Applier(options.db, tableSync, options.stateSchema),
+    seedApplier: new SeedEventApplier(options.db, tableSync),
+    allowedTables: options.allowedTables,
+    metrics,
+    bodyLimitBytes: options.bodyLimitBytes,
+  });
+  registerHealthRoutes(app, options.db, metrics);
+  return Object.assign(app, { metrics });
+}
+
+function fromFastifyError(error: FastifyError): ReceiverError {
+  switch (error.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new ReceiverError('BODY_TOO_LARGE', `${error.message} (body-limit)`, { cause: error });
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new ReceiverError('UNSUPPORTED_MEDIA_TYPE', RECEIVER_ERRORS.UNSUPPORTED_MEDIA_TYPE.summary, { cause: error });
+    default:
+      if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
+        return new ReceiverError('MALFORMED_REQUEST', error.message, { cause: error });
+      }
+      return new ReceiverError('INTERNAL', error.message, { cause: error });
+  }
+}

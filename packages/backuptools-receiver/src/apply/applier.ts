@@ -1,0 +1,73 @@
+import { type Batch, type ChangeEvent, isPing, relationKey } from '@storx-backup/protocol';
+import type { BackupDb } from '../db.js';
+import { ReceiverError } from '../errors.js';
+import type { TableSync } from '../schema/table-sync.js';
+import { classifyDatabaseError } from './database-errors.js';
+import { groupIntoRuns } from './runs.js';
+import { executeRun } from './statements.js';
+import { advancedWatermark, batchPosition, placeBatch, type Watermark } from './watermark.js';
+import { advanceWatermark, lockWatermark } from './watermark-store.js';
+
+export type ApplyOutcome =
+  | { status: 'applied'; watermark: Watermark; events: number }
+  | { status: 'duplicate'; watermark: Watermark }
+  | { status: 'ping' };
+
+/**
+ * Applies batches: the rows and the watermark in one transaction, so a batch is either wholly
+ * applied and remembered, or not at all. A batch at or below the watermark is a duplicate and
+ * changes nothing; one that would leave a hole is refused (CHUNK_OUT_OF_ORDER).
+ */
+export class Applier {
+  constructor(
+    private readonly db: BackupDb,
+    private readonly tableSync: TableSync,
+    private readonly stateSchema: string,
+  ) {}
+
+  async apply(batch: Batch): Promise<ApplyOutcome> {
+    if (isPing(batch)) return { status: 'ping' };
+    try {
+      return await this.applyOnce(batch);
+    } catch (error) {
+      // DDL in the failed transaction was rolled back: forget what the sync cached from it.
+      this.tableSync.invalidate();
+      const classified = classifyDatabaseError(error);
+      if (classified.kind === 'schema-changed') return this.applyOnce(batch).catch((retryError: unknown) => Promise.reject(toReceiverError(retryError)));
+      throw toReceiverError(error);
+    }
+  }
+
+  private async applyOnce(batch: Batch): Promise<ApplyOutcome> {
+    const position = batchPosition(batch);
+    return this.db.transaction().execute(async (trx) => {
+      const watermark = await lockWatermark(trx, this.stateSchema, batch.source_id, batch.slot);
+      const placement = placeBatch(watermark, position);
+      if (placement.kind === 'duplicate') return { status: 'duplicate', watermark };
+      if (placement.kind === 'gap') throw new ReceiverError('CHUNK_OUT_OF_ORDER', `source ${batch.source_id}, slot ${batch.slot}: ${placement.reason}`);
+
+      const tables = await this.tableSync.prepare(trx, batch.relations);
+      const tableOf = (event: ChangeEvent) => tables.get(relationKey(event.schema, event.table))!;
+      for (const run of groupIntoRuns(batch.events, tableOf)) await executeRun(trx, run);
+
+      const lastCommit = batch.events.at(-1)?.timestamp;
+      await advanceWatermark(trx, this.stateSchema, batch.source_id, batch.slot, position, batch.events.length, lastCommit);
+      return { status: 'applied', watermark: advancedWatermark(position), events: batch.events.length };
+    });
+  }
+}
+
+function toReceiverError(error: unknown): ReceiverError {
+  if (error instanceof ReceiverError) return error;
+  const classified = classifyDatabaseError(error);
+  switch (classified.kind) {
+    case 'unavailable':
+      return new ReceiverError('DATABASE_UNAVAILABLE', `backup database unavailable: ${classified.message}`, { cause: error });
+    case 'rejected':
+      return new ReceiverError('APPLY_REJECTED', `backup database refused the batch: ${classified.message}`, { cause: error });
+    case 'schema-changed':
+      return new ReceiverError('TABLE_INCOMPATIBLE', `backup table changed while applying: ${classified.message}`, { cause: error });
+    case 'unknown':
+      return new ReceiverError('INTERNAL', classified.message, { cause: error });
+  }
+}

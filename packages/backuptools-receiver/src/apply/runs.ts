@@ -1,0 +1,122 @@
+import { type ChangeEvent, type Row } from '@storx-backup/protocol';
+import type { TargetTable } from '../schema/target-table.js';
+
+/**
+ * A run is a stretch of consecutive events that one set-based statement can apply with the
+ * same effect as applying them one by one, in order:
+ *
+ * - `upsert`: INSERTs, and UPDATEs that send every column without changing the key, of one
+ *   table and one column set. A key that repeats is folded: the last row wins.
+ * - `update`: UPDATEs of one table and one column set that keep their key (typically those with
+ *   unchanged-TOAST columns left out). A repeated key starts a new run: one UPDATE statement must
+ *   not meet the same row twice.
+ * - `delete`: DELETEs by key of one table.
+ * - `single`: everything else, one statement per event: key changes (a set-based key move
+ *   could collide with a key the same statement frees later), tables without a key (rows are
+ *   matched by their whole old value), TRUNCATE.
+ */
+export type Run =
+  | { kind: 'upsert'; table: TargetTable; columns: readonly string[]; rows: Row[] }
+  | { kind: 'update'; table: TargetTable; columns: readonly string[]; rows: Row[] }
+  | { kind: 'delete'; table: TargetTable; keys: Row[] }
+  | { kind: 'single'; table: TargetTable; event: ChangeEvent };
+
+type Classified =
+  | { kind: 'upsert' | 'update'; columns: readonly string[]; row: Row }
+  | { kind: 'delete'; key: Row }
+  | { kind: 'single' };
+
+/** Splits events (in order) into runs; `tableOf` maps an event to its prepared backup table. */
+export function groupIntoRuns(events: readonly ChangeEvent[], tableOf: (event: ChangeEvent) => TargetTable): Run[] {
+  const runs: Run[] = [];
+  let current: Exclude<Run, { kind: 'single' }> | undefined;
+  let seenKeys = new Set<string>();
+  let foldIndex = new Map<string, number>();
+
+  for (const event of events) {
+    const table = tableOf(event);
+    const next = classify(event, table);
+    if (next.kind === 'single') {
+      runs.push({ kind: 'single', table, event });
+      current = undefined;
+      continue;
+    }
+    const key = keyText(table, next.kind === 'delete' ? next.key : next.row);
+    if (current === undefined || !continues(current, next, table) || (next.kind === 'update' && seenKeys.has(key))) {
+      const started = startRun(next, table);
+      runs.push(started);
+      current = started;
+      seenKeys = new Set();
+      foldIndex = new Map();
+    }
+    seenKeys.add(key);
+    if (next.kind === 'delete') {
+      if (current.kind === 'delete') current.keys.push(next.key);
+    } else if (current.kind === 'upsert') {
+      const existing = foldIndex.get(key);
+      if (existing === undefined) {
+        foldIndex.set(key, current.rows.length);
+        current.rows.push(next.row);
+      } else current.rows[existing] = next.row; // the same key twice in one statement: last wins
+    } else if (current.kind === 'update') current.rows.push(next.row);
+  }
+  return runs;
+}
+
+function startRun(first: Exclude<Classified, { kind: 'single' }>, table: TargetTable): Exclude<Run, { kind: 'single' }> {
+  switch (first.kind) {
+    case 'delete':
+      return { kind: 'delete', table, keys: [] };
+    case 'upsert':
+      return { kind: 'upsert', table, columns: first.columns, rows: [] };
+    case 'update':
+      return { kind: 'update', table, columns: first.columns, rows: [] };
+  }
+}
+
+function classify(event: ChangeEvent, table: TargetTable): Classified {
+  const keyed = table.key.length > 0;
+  switch (event.operation) {
+    case 'INSERT':
+      return { kind: 'upsert', columns: columnsOf(event.data, table), row: event.data };
+    case 'UPDATE': {
+      if (!keyed || keyChanged(event, table)) return { kind: 'single' };
+      const columns = columnsOf(event.data, table);
+      const complete = event.unchanged_toast.length === 0 && columns.length === table.columns.size;
+      return { kind: complete ? 'upsert' : 'update', columns, row: event.data };
+    }
+    case 'DELETE':
+      if (!keyed || !table.key.every((column) => event.old_data[column] !== undefined)) return { kind: 'single' };
+      return { kind: 'delete', key: event.old_data };
+    case 'TRUNCATE':
+      return { kind: 'single' };
+  }
+}
+
+/** True when the UPDATE's old key (sent only when a key column changed) differs from its new one. */
+export function keyChanged(event: ChangeEvent & { operation: 'UPDATE' }, table: TargetTable): boolean {
+  const old = event.old_data;
+  if (old === null) return false;
+  return table.key.some((column) => old[column] !== undefined && old[column] !== event.data[column]);
+}
+
+function continues(run: Run, next: Classified, table: TargetTable): boolean {
+  if (run.table !== table || run.kind !== next.kind) return false;
+  if ((run.kind === 'upsert' || run.kind === 'update') && (next.kind === 'upsert' || next.kind === 'update')) {
+    return sameColumns(run.columns, next.columns);
+  }
+  return run.kind === 'delete';
+}
+
+/** The event's columns in the backup table's column order (a stable order per column set). */
+function columnsOf(row: Row, table: TargetTable): string[] {
+  return [...table.columns.keys()].filter((column) => Object.hasOwn(row, column));
+}
+
+function sameColumns(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((column, index) => column === b[index]);
+}
+
+function keyText(table: TargetTable, row: Row): string {
+  return JSON.stringify(table.key.map((column) => row[column] ?? null));
+}

@@ -1,0 +1,126 @@
+import { type RawBuilder, sql } from 'kysely';
+import type { ChangeEvent, Row } from '@storx-backup/protocol';
+import { ReceiverError } from '../errors.js';
+import type { Executor } from '../schema/executor.js';
+import type { TargetTable } from '../schema/target-table.js';
+import type { Run } from './runs.js';
+
+/**
+ * Applies one run with one statement (or one per event for `single`). Values travel as text
+ * arrays and are cast in SQL to the backup column's type, so what lands is exactly what the
+ * source printed. Types come from the backup's catalog (see TypeResolver); every name goes
+ * through `sql.id`.
+ */
+export async function executeRun(db: Executor, run: Run): Promise<void> {
+  switch (run.kind) {
+    case 'upsert':
+      return upsert(db, run.table, run.columns, run.rows);
+    case 'update':
+      return update(db, run.table, run.columns, run.rows);
+    case 'delete':
+      return deleteByKey(db, run.table, run.keys);
+    case 'single':
+      return single(db, run.table, run.event);
+  }
+}
+
+async function upsert(db: Executor, table: TargetTable, columns: readonly string[], rows: readonly Row[]): Promise<void> {
+  const source = unnestOf(table, columns, rows);
+  const target = sql.join(columns.map((column) => sql.id(column)));
+  const nonKey = columns.filter((column) => !table.key.includes(column));
+  let onConflict: RawBuilder<unknown> = sql``;
+  if (table.key.length > 0) {
+    const conflict = sql.join(table.key.map((column) => sql.id(column)));
+    onConflict =
+      nonKey.length === 0
+        ? sql` ON CONFLICT (${conflict}) DO NOTHING`
+        : sql` ON CONFLICT (${conflict}) DO UPDATE SET ${sql.join(nonKey.map((column) => sql`${sql.id(column)} = EXCLUDED.${sql.id(column)}`))}`;
+  }
+  await sql`INSERT INTO ${sql.id(table.schema, table.table)} (${target}) SELECT ${source.select} FROM ${source.from}${onConflict}`.execute(db);
+}
+
+async function update(db: Executor, table: TargetTable, columns: readonly string[], rows: readonly Row[]): Promise<void> {
+  const setColumns = columns.filter((column) => !table.key.includes(column));
+  if (setColumns.length === 0) return; // only the key was sent, and it did not change
+  const keyColumns = table.key;
+  const source = unnestOf(table, [...keyColumns, ...setColumns], rows);
+  const assignments = setColumns.map((column, index) => sql`${sql.id(column)} = ${source.cast(keyColumns.length + index)}`);
+  const match = keyColumns.map((column, index) => sql`${sql.id('t', column)} = ${source.cast(index)}`);
+  await sql`UPDATE ${sql.id(table.schema, table.table)} AS ${sql.id('t')} SET ${sql.join(assignments)}
+    FROM ${source.from} WHERE ${sql.join(match, sql` AND `)}`.execute(db);
+}
+
+async function deleteByKey(db: Executor, table: TargetTable, keys: readonly Row[]): Promise<void> {
+  const source = unnestOf(table, table.key, keys);
+  const match = table.key.map((column, index) => sql`${sql.id('t', column)} = ${source.cast(index)}`);
+  await sql`DELETE FROM ${sql.id(table.schema, table.table)} AS ${sql.id('t')} USING ${source.from} WHERE ${sql.join(match, sql` AND `)}`.execute(db);
+}
+
+async function single(db: Executor, table: TargetTable, event: ChangeEvent): Promise<void> {
+  const name = sql.id(table.schema, table.table);
+  switch (event.operation) {
+    case 'TRUNCATE':
+      await sql`TRUNCATE ${name}`.execute(db);
+      return;
+    case 'INSERT':
+      return upsert(db, table, Object.keys(event.data), [event.data]);
+    case 'UPDATE': {
+      const assignments = Object.entries(event.data).map(([column, value]) => sql`${sql.id(column)} = ${castValue(table, column, value)}`);
+      const where = table.key.length > 0 ? keyMatch(table, { ...event.data, ...(event.old_data ?? {}) }) : oneRowMatching(table, requireOld(event));
+      await sql`UPDATE ${name} SET ${sql.join(assignments)} WHERE ${where}`.execute(db);
+      return;
+    }
+    case 'DELETE': {
+      const where = table.key.length > 0 ? keyMatch(table, event.old_data) : oneRowMatching(table, event.old_data);
+      await sql`DELETE FROM ${name} WHERE ${where}`.execute(db);
+      return;
+    }
+  }
+}
+
+function keyMatch(table: TargetTable, row: Row): RawBuilder<unknown> {
+  return sql.join(
+    table.key.map((column) => sql`${sql.id(column)} = ${castValue(table, column, row[column] ?? null)}`),
+    sql` AND `,
+  );
+}
+
+/**
+ * A table without a key (REPLICA IDENTITY FULL) may hold identical rows; the source changed one
+ * of them, so the backup changes exactly one too. Values are compared as text, which works for
+ * types without an equality operator (json, point) and is exact because the backup's text equals
+ * the source's.
+ */
+function oneRowMatching(table: TargetTable, old: Row): RawBuilder<unknown> {
+  const conditions = Object.entries(old).map(([column, value]) => sql`${sql.id(column)}::text IS NOT DISTINCT FROM ${value}::text`);
+  return sql`ctid = (SELECT ctid FROM ${sql.id(table.schema, table.table)} WHERE ${sql.join(conditions, sql` AND `)} LIMIT 1)`;
+}
+
+function requireOld(event: ChangeEvent & { operation: 'UPDATE' }): Row {
+  if (event.old_data === null) {
+    throw new ReceiverError('APPLY_REJECTED', `UPDATE of ${event.schema}.${event.table} at ${event.lsn} has no key and no old row; give the source table a primary key or REPLICA IDENTITY FULL`);
+  }
+  return event.old_data;
+}
+
+function castValue(table: TargetTable, column: string, value: string | null): RawBuilder<unknown> {
+  return sql`${value}::text::${sql.raw(columnType(table, column))}`;
+}
+
+function columnType(table: TargetTable, column: string): string {
+  const type = table.columns.get(column);
+  if (type === undefined) throw new ReceiverError('TABLE_INCOMPATIBLE', `backup table ${table.schema}.${table.table} has no column ${JSON.stringify(column)}`);
+  return type;
+}
+
+/**
+ * `unnest($1::text[], $2::text[], ...) AS u(c0, c1, ...)`: one text array per column, one
+ * element per row. Aliases are positional so no sender-chosen name appears in them.
+ */
+function unnestOf(table: TargetTable, columns: readonly string[], rows: readonly Row[]): { from: RawBuilder<unknown>; select: RawBuilder<unknown>; cast: (index: number) => RawBuilder<unknown> } {
+  const arrays = columns.map((column) => rows.map((row) => row[column] ?? null));
+  const aliases = columns.map((_, index) => sql.id(`c${index}`));
+  const from = sql`unnest(${sql.join(arrays.map((values) => sql`${values}::text[]`))}) AS ${sql.id('u')}(${sql.join(aliases)})`;
+  const cast = (index: number): RawBuilder<unknown> => sql`${sql.id('u', `c${index}`)}::${sql.raw(columnType(table, columns[index]!))}`;
+  return { from, select: sql.join(columns.map((_, index) => cast(index))), cast };
+}

@@ -1,0 +1,78 @@
+import { sql, type Transaction } from 'kysely';
+import { type Lsn, parseLsn, formatLsn } from '@storx-backup/protocol';
+import type { BackupDb } from '../db.js';
+import type { BatchPosition, Watermark } from './watermark.js';
+
+type Trx = Transaction<Record<string, never>>;
+
+/**
+ * Locks and reads the watermark row of (source, slot), creating it on first use. The row lock
+ * serializes every batch of one source, across connections and across receiver processes:
+ * a second copy of a batch waits here, then sees the first one's watermark and is a duplicate.
+ */
+export async function lockWatermark(trx: Trx, stateSchema: string, sourceId: string, slot: string): Promise<Watermark> {
+  const table = sql.id(stateSchema, 'watermarks');
+  await sql`INSERT INTO ${table} (source_id, slot) VALUES (${sourceId}, ${slot}) ON CONFLICT DO NOTHING`.execute(trx);
+  const { rows } = await sql<{ commit_lsn: string | null; chunk_index: number; chunk_last: boolean }>`
+    SELECT commit_lsn::text, chunk_index, chunk_last FROM ${table}
+    WHERE source_id = ${sourceId} AND slot = ${slot} FOR UPDATE`.execute(trx);
+  const row = rows[0]!;
+  return { commitLsn: row.commit_lsn === null ? undefined : parseLsn(row.commit_lsn), chunkIndex: row.chunk_index, chunkLast: row.chunk_last };
+}
+
+/** Moves the watermark to `batch`, in the caller's transaction (the one that applied its rows). */
+export async function advanceWatermark(
+  trx: Trx,
+  stateSchema: string,
+  sourceId: string,
+  slot: string,
+  batch: BatchPosition,
+  events: number,
+  sourceCommittedAt: string | undefined,
+): Promise<void> {
+  await sql`
+    UPDATE ${sql.id(stateSchema, 'watermarks')}
+    SET commit_lsn = ${formatLsn(batch.commitLsn)}::pg_lsn, chunk_index = ${batch.chunkIndex}, chunk_last = ${batch.chunkLast},
+        applied_at = clock_timestamp(), source_committed_at = coalesce(${sourceCommittedAt ?? null}::timestamptz, source_committed_at),
+        batches_applied = batches_applied + 1, events_applied = events_applied + ${events}
+    WHERE source_id = ${sourceId} AND slot = ${slot}`.execute(trx);
+}
+
+export interface WatermarkRow {
+  sourceId: string;
+  slot: string;
+  commitLsn: Lsn | undefined;
+  chunkIndex: number;
+  chunkLast: boolean;
+  appliedAt: Date | null;
+  sourceCommittedAt: Date | null;
+  batchesApplied: bigint;
+  eventsApplied: bigint;
+}
+
+/** Every source's watermark, for `status` and metrics. */
+export async function readWatermarks(db: BackupDb, stateSchema: string): Promise<WatermarkRow[]> {
+  const { rows } = await sql<{
+    source_id: string;
+    slot: string;
+    commit_lsn: string | null;
+    chunk_index: number;
+    chunk_last: boolean;
+    applied_at: Date | null;
+    source_committed_at: Date | null;
+    batches_applied: string;
+    events_applied: string;
+  }>`SELECT source_id, slot, commit_lsn::text, chunk_index, chunk_last, applied_at, source_committed_at, batches_applied::text, events_applied::text
+     FROM ${sql.id(stateSchema, 'watermarks')} ORDER BY source_id, slot`.execute(db);
+  return rows.map((row) => ({
+    sourceId: row.source_id,
+    slot: row.slot,
+    commitLsn: row.commit_lsn === null ? undefined : parseLsn(row.commit_lsn),
+    chunkIndex: row.chunk_index,
+    chunkLast: row.chunk_last,
+    appliedAt: row.applied_at,
+    sourceCommittedAt: row.source_committed_at,
+    batchesApplied: BigInt(row.batches_applied),
+    eventsApplied: BigInt(row.events_applied),
+  }));
+}

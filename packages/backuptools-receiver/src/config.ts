@@ -1,0 +1,117 @@
+import { ConfigError, LOG_LEVELS, loadLayeredConfig, type OptionSpec } from '@storx-backup/service-kit';
+
+/** Environment variables of the receiver start with this. */
+export const ENV_PREFIX = 'BACKUPTOOLS_';
+
+/** Every receiver option: one list drives the YAML file, the environment, flags and --help. */
+export const RECEIVER_OPTIONS: readonly OptionSpec[] = [
+  { path: 'database-url', kind: { type: 'string' }, description: 'backup PostgreSQL URL (postgres://user:password@host:5432/db)', required: true, secret: true },
+  { path: 'listen-host', kind: { type: 'string' }, description: 'address to listen on', default: '0.0.0.0' },
+  { path: 'listen-port', kind: { type: 'integer', min: 0, max: 65535 }, description: 'port to listen on (the seed uses 8005)', default: 8005 },
+  { path: 'private-keys', kind: { type: 'list' }, description: 'RSA private key files (PEM); several during a key rotation, chosen by kid', required: true },
+  { path: 'trusted-sender-keys', kind: { type: 'list' }, description: "senders' Ed25519 public key files (PEM); a request must be signed by one of them", required: true },
+  { path: 'tables', kind: { type: 'list' }, description: 'tables that may be written: "table" (any schema) or "schema.table"', default: ['objects', 'segments'] },
+  { path: 'schema-mapping', kind: { type: 'list' }, description: 'source schema to backup schema, as "source=target" (default: the same name)', default: [] },
+  { path: 'auto-create-tables', kind: { type: 'boolean' }, description: 'create missing tables and add new columns from the source metadata', default: true },
+  { path: 'body-limit', kind: { type: 'size', min: 1024 }, description: 'largest request body accepted (answers 413 above)', default: 64 * 1024 * 1024 },
+  { path: 'timestamp-tolerance', kind: { type: 'duration', min: 1000 }, description: 'largest clock difference accepted in webhook-timestamp', default: 300_000 },
+  { path: 'tls-cert', kind: { type: 'string' }, description: 'TLS certificate file (PEM); serve HTTPS when given with tls-key' },
+  { path: 'tls-key', kind: { type: 'string' }, description: 'TLS private key file (PEM)' },
+  { path: 'accept-seed-v1', kind: { type: 'boolean' }, description: 'INSECURE: also accept unsigned seed-format messages (from senders written from the seed document)', default: false },
+  { path: 'state-schema', kind: { type: 'string' }, description: "schema of the receiver's own state (watermarks)", default: 'backuptools_state' },
+  { path: 'database-pool-size', kind: { type: 'integer', min: 1, max: 1000 }, description: 'connections to the backup database', default: 10 },
+  { path: 'shutdown-timeout', kind: { type: 'duration' }, description: 'longest wait for in-flight requests at shutdown', default: 30_000 },
+  { path: 'log-level', kind: { type: 'enum', values: LOG_LEVELS }, description: 'log level', default: 'info' },
+];
+
+/** A table the receiver may write; `schema` undefined matches the table in any schema. */
+export interface AllowedTable {
+  schema: string | undefined;
+  table: string;
+}
+
+export interface ReceiverConfig {
+  databaseUrl: string;
+  listenHost: string;
+  listenPort: number;
+  privateKeyPaths: readonly string[];
+  trustedSenderKeyPaths: readonly string[];
+  tables: readonly AllowedTable[];
+  /** Source schema → backup schema; unmapped schemas keep their name. */
+  schemaMapping: ReadonlyMap<string, string>;
+  autoCreateTables: boolean;
+  bodyLimitBytes: number;
+  timestampToleranceSeconds: number;
+  tls: { certPath: string; keyPath: string } | undefined;
+  acceptSeedV1: boolean;
+  stateSchema: string;
+  databasePoolSize: number;
+  shutdownTimeoutMs: number;
+  logLevel: (typeof LOG_LEVELS)[number];
+}
+
+export interface ConfigInput {
+  env: NodeJS.ProcessEnv;
+  flags: ReadonlyMap<string, string>;
+  configFile: string | undefined;
+}
+
+/** Options `serve` needs but `migrate` and `status` (which only talk to the database) do not. */
+const SERVE_ONLY = new Set(['private-keys', 'trusted-sender-keys']);
+
+/**
+ * Resolves, validates and freezes the configuration; throws ConfigError listing every problem.
+ * `purpose: 'database'` (migrate, status) does not require the key options.
+ */
+export function loadReceiverConfig(input: ConfigInput, purpose: 'serve' | 'database' = 'serve'): ReceiverConfig {
+  const file = input.configFile ?? input.env[`${ENV_PREFIX}CONFIG`];
+  const specs = purpose === 'serve' ? RECEIVER_OPTIONS : RECEIVER_OPTIONS.map((spec) => (SERVE_ONLY.has(spec.path) ? { ...spec, required: false, default: [] } : spec));
+  const { values } = loadLayeredConfig({
+    specs,
+    envPrefix: ENV_PREFIX,
+    env: input.env,
+    flags: input.flags,
+    file: file === undefined ? undefined : { path: file, required: true },
+  });
+  const get = <T>(path: string): T => values.get(path) as T;
+  const problems: string[] = [];
+  const tlsCert = get<string | undefined>('tls-cert');
+  const tlsKey = get<string | undefined>('tls-key');
+  if ((tlsCert === undefined) !== (tlsKey === undefined)) problems.push('tls-cert and tls-key go together: give both or neither');
+  const schemaMapping = new Map<string, string>();
+  for (const entry of get<string[]>('schema-mapping')) {
+    const [source, target, ...rest] = entry.split('=');
+    if (!source || !target || rest.length > 0) problems.push(`schema-mapping: ${JSON.stringify(entry)} is not "source=target"`);
+    else schemaMapping.set(source, target);
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  return Object.freeze({
+    databaseUrl: get<string>('database-url'),
+    listenHost: get<string>('listen-host'),
+    listenPort: get<number>('listen-port'),
+    privateKeyPaths: Object.freeze(get<string[]>('private-keys')),
+    trustedSenderKeyPaths: Object.freeze(get<string[]>('trusted-sender-keys')),
+    tables: Object.freeze(get<string[]>('tables').map(parseAllowedTable)),
+    schemaMapping,
+    autoCreateTables: get<boolean>('auto-create-tables'),
+    bodyLimitBytes: get<number>('body-limit'),
+    timestampToleranceSeconds: Math.floor(get<number>('timestamp-tolerance') / 1000),
+    tls: tlsCert !== undefined && tlsKey !== undefined ? { certPath: tlsCert, keyPath: tlsKey } : undefined,
+    acceptSeedV1: get<boolean>('accept-seed-v1'),
+    stateSchema: get<string>('state-schema'),
+    databasePoolSize: get<number>('database-pool-size'),
+    shutdownTimeoutMs: get<number>('shutdown-timeout'),
+    logLevel: get<ReceiverConfig['logLevel']>('log-level'),
+  });
+}
+
+/** `objects` → any schema; `satellite/0.objects` → that schema (split at the last dot). */
+export function parseAllowedTable(entry: string): AllowedTable {
+  const dot = entry.lastIndexOf('.');
+  return dot <= 0 ? { schema: undefined, table: entry } : { schema: entry.slice(0, dot), table: entry.slice(dot + 1) };
+}
+
+export function isTableAllowed(allowed: readonly AllowedTable[], schema: string, table: string): boolean {
+  return allowed.some((entry) => entry.table === table && (entry.schema === undefined || entry.schema === schema));
+}

@@ -1,0 +1,33 @@
+/**
+ * Every error the receiver answers with, its HTTP status, and whether a sender should retry.
+ * docs/errors.md lists each with what the operator should do; a test keeps the two in step.
+ */
+export const RECEIVER_ERRORS = {
+  MALFORMED_REQUEST: { status: 400, retry: false, summary: 'the request is malformed (webhook headers, body, or payload not JSON)' },
+  UNAUTHORIZED: { status: 401, retry: false, summary: 'signature, timestamp or decryption failed' },
+  CHUNK_OUT_OF_ORDER: { status: 409, retry: false, summary: "the batch does not follow the receiver's watermark: applying it would leave a hole" },
+  BODY_TOO_LARGE: { status: 413, retry: false, summary: 'the body is over the configured body limit' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, retry: false, summary: 'content-type is neither application/jose (v2) nor text/plain (seed-v1)' },
+  PAYLOAD_INVALID: { status: 422, retry: false, summary: 'the decrypted payload does not match the schema' },
+  TABLE_NOT_ALLOWED: { status: 422, retry: false, summary: 'the batch touches a table outside the allowlist' },
+  TABLE_INCOMPATIBLE: { status: 422, retry: false, summary: 'the backup table cannot hold the source rows (missing, type or key differs)' },
+  APPLY_REJECTED: { status: 422, retry: false, summary: 'the backup database refused a row (a constraint or a value it cannot read)' },
+  DATABASE_UNAVAILABLE: { status: 503, retry: true, summary: 'the backup database is unreachable or overloaded; retry later' },
+  INTERNAL: { status: 500, retry: true, summary: 'an unexpected error; the log has the details' },
+} as const satisfies Record<string, { status: number; retry: boolean; summary: string }>;
+
+export type ReceiverErrorCode = keyof typeof RECEIVER_ERRORS;
+
+export class ReceiverError extends Error {
+  override readonly name = 'ReceiverError';
+  readonly status: number;
+
+  constructor(
+    readonly code: ReceiverErrorCode,
+    message: string,
+    options: { cause?: unknown } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.status = RECEIVER_ERRORS[code].status;
+  }
+}

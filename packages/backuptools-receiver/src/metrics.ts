@@ -1,0 +1,45 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** The receiver's Prometheus metrics, on a registry of its own (one per app). */
+export class ReceiverMetrics {
+  readonly registry = new Registry();
+
+  readonly requests = new Counter({
+    name: 'backuptools_requests_total',
+    help: 'Webhook requests by HTTP status and reason (applied, duplicate, ping, or an error code)',
+    labelNames: ['status', 'reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly eventsApplied = new Counter({
+    name: 'backuptools_events_applied_total',
+    help: 'Change events applied to the backup, by table and operation',
+    labelNames: ['table', 'operation'] as const,
+    registers: [this.registry],
+  });
+
+  readonly applyDuration = new Histogram({
+    name: 'backuptools_apply_duration_seconds',
+    help: 'Time to apply one batch (its database transaction, watermark included)',
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+
+  readonly watermarkLsn = new Gauge({
+    name: 'backuptools_watermark_lsn',
+    help: 'Commit LSN of the last batch applied, as a number (compare with the source slot position)',
+    labelNames: ['source_id', 'slot'] as const,
+    registers: [this.registry],
+  });
+
+  readonly applyLag = new Gauge({
+    name: 'backuptools_source_commit_to_apply_lag_seconds',
+    help: 'Seconds between the source commit of the last event applied and its apply',
+    labelNames: ['source_id', 'slot'] as const,
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'backuptools_' });
+  }
+}

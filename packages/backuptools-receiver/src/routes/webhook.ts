@@ -1,0 +1,68 @@
+import type { FastifyInstance } from 'fastify';
+import { formatLsn, V2_MEDIA_TYPE, SEED_MEDIA_TYPE } from '@storx-backup/protocol';
+import type { Applier } from '../apply/applier.js';
+import type { SeedEventApplier } from '../apply/seed-event-applier.js';
+import { watermarkToJson } from '../apply/watermark.js';
+import { type AllowedTable, isTableAllowed } from '../config.js';
+import { ReceiverError } from '../errors.js';
+import type { ReceiverMetrics } from '../metrics.js';
+import type { RequestVerifier } from '../verify/request-verifier.js';
+
+export interface WebhookDeps {
+  verifier: RequestVerifier;
+  applier: Applier;
+  seedApplier: SeedEventApplier;
+  allowedTables: readonly AllowedTable[];
+  metrics: ReceiverMetrics;
+  bodyLimitBytes: number;
+}
+
+/**
+ * POST /webhook: size cap (Fastify's body limit) → headers → timestamp → signature → decrypt →
+ * payload schema → table allowlist → apply. Any rejection changes nothing.
+ */
+export function registerWebhookRoute(app: FastifyInstance, deps: WebhookDeps): void {
+  // Bodies stay strings: the signature covers the exact bytes, and JSON is parsed only after
+  // decryption. Every other content type (JSON included) gets 415.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser([V2_MEDIA_TYPE, SEED_MEDIA_TYPE], { parseAs: 'string', bodyLimit: deps.bodyLimitBytes }, (_request, body, done) => done(null, body));
+
+  app.post('/webhook', async (request, reply) => {
+    const format = request.headers['content-type']?.startsWith(V2_MEDIA_TYPE) ? 'v2' : 'seed-v1';
+    if (typeof request.body !== 'string') throw new ReceiverError('MALFORMED_REQUEST', 'the body must be the envelope text');
+    const verified = await deps.verifier.verify(format, request.headers, request.body);
+
+    if (verified.format === 'seed-v1') {
+      checkAllowed(deps.allowedTables, [{ schema: verified.event.schema ?? 'public', table: verified.event.table }]);
+      await deps.seedApplier.apply(verified.event);
+      deps.metrics.eventsApplied.inc({ table: verified.event.table, operation: verified.event.operation });
+      return reply.send({ status: 'applied' });
+    }
+
+    const { batch } = verified;
+    checkAllowed(deps.allowedTables, batch.relations);
+    const stopTimer = deps.metrics.applyDuration.startTimer();
+    const outcome = await deps.applier.apply(batch);
+    stopTimer();
+    if (outcome.status === 'ping') return reply.send({ status: 'ping' });
+    if (outcome.status === 'applied') {
+      for (const event of batch.events) deps.metrics.eventsApplied.inc({ table: event.table, operation: event.operation });
+      const labels = { source_id: batch.source_id, slot: batch.slot };
+      if (outcome.watermark.commitLsn !== undefined) deps.metrics.watermarkLsn.set(labels, Number(outcome.watermark.commitLsn));
+      const committedAt = Date.parse(batch.events.at(-1)?.timestamp ?? '');
+      if (Number.isFinite(committedAt)) deps.metrics.applyLag.set(labels, Math.max(0, (Date.now() - committedAt) / 1000));
+      request.log.debug({ source: batch.source_id, commitLsn: batch.commit_lsn, chunk: batch.chunk, events: outcome.events }, 'batch applied');
+    } else {
+      request.log.info({ source: batch.source_id, commitLsn: batch.commit_lsn, chunk: batch.chunk, watermark: outcome.watermark.commitLsn === undefined ? null : formatLsn(outcome.watermark.commitLsn) }, 'duplicate batch ignored');
+    }
+    return reply.send({ status: outcome.status, watermark: watermarkToJson(outcome.watermark) });
+  });
+}
+
+function checkAllowed(allowed: readonly AllowedTable[], tables: readonly { schema: string; table: string }[]): void {
+  for (const { schema, table } of tables) {
+    if (!isTableAllowed(allowed, schema, table)) {
+      throw new ReceiverError('TABLE_NOT_ALLOWED', `table ${JSON.stringify(schema)}.${JSON.stringify(table)} is not in this receiver's tables allowlist`);
+    }
+  }
+}

@@ -1,0 +1,117 @@
+import { sql } from 'kysely';
+import { type Relation, relationKey } from '@storx-backup/protocol';
+import { ReceiverError } from '../errors.js';
+import type { Executor } from './executor.js';
+import { readTargetTable, type TargetTable } from './target-table.js';
+import { TypeResolver } from './type-resolver.js';
+
+export interface TableSyncOptions {
+  autoCreateTables: boolean;
+  /** Source schema → backup schema; unmapped schemas keep their name. */
+  schemaMapping: ReadonlyMap<string, string>;
+}
+
+// Names the receiver refuses even though PostgreSQL could hold them: quotes, semicolons and
+// control characters have no business in a table or column name, and a name built to break
+// out of quoting is how an injection attempt looks.
+const REFUSED_IN_NAMES = /["';\\\p{Cc}]|--/u;
+
+/**
+ * Makes sure each backup table can hold its source relation's rows before a batch touches it:
+ * creates a missing table (columns, NOT NULL, primary key) and adds new source columns when
+ * allowed; refuses a type or key that differs (TABLE_INCOMPATIBLE, nothing applied).
+ *
+ * Results are cached by the relation metadata's exact text. DDL runs in the batch's own
+ * transaction, so the caller must call `invalidate()` when that transaction fails.
+ */
+export class TableSync {
+  private readonly cache = new Map<string, TargetTable>();
+  private readonly types = new TypeResolver();
+
+  constructor(private readonly options: TableSyncOptions) {}
+
+  targetSchema(sourceSchema: string): string {
+    return this.options.schemaMapping.get(sourceSchema) ?? sourceSchema;
+  }
+
+  /** Target tables by `relationKey(source schema, table)`. */
+  async prepare(db: Executor, relations: readonly Relation[]): Promise<Map<string, TargetTable>> {
+    const prepared = new Map<string, TargetTable>();
+    for (const relation of relations) {
+      const signature = JSON.stringify(relation);
+      let target = this.cache.get(signature);
+      if (target === undefined) {
+        target = await this.sync(db, relation);
+        this.cache.set(signature, target);
+      }
+      prepared.set(relationKey(relation.schema, relation.table), target);
+    }
+    return prepared;
+  }
+
+  invalidate(): void {
+    this.cache.clear();
+  }
+
+  private async sync(db: Executor, relation: Relation): Promise<TargetTable> {
+    const schema = this.targetSchema(relation.schema);
+    const where = `backup table ${quoted(schema)}.${quoted(relation.table)}`;
+    for (const name of [schema, relation.table, ...relation.columns.map((column) => column.name)]) {
+      if (REFUSED_IN_NAMES.test(name)) {
+        throw new ReceiverError('TABLE_INCOMPATIBLE', `${where}: the name ${JSON.stringify(name)} is refused (quotes, semicolons, backslashes, "--" and control characters are not accepted in names)`);
+      }
+    }
+    const wanted = new Map<string, string>();
+    for (const column of relation.columns) wanted.set(column.name, await this.types.resolve(db, column.type, `${where}, column ${quoted(column.name)}`));
+
+    let target = await readTargetTable(db, schema, relation.table);
+    if (target === undefined) {
+      if (!this.options.autoCreateTables) {
+        throw new ReceiverError('TABLE_INCOMPATIBLE', `${where} does not exist; create it, or turn on auto-create-tables`);
+      }
+      await createTable(db, schema, relation, wanted);
+    } else {
+      const missing = relation.columns.filter((column) => !target!.columns.has(column.name));
+      for (const column of relation.columns) {
+        const actual = target.columns.get(column.name);
+        if (actual !== undefined && actual !== wanted.get(column.name)) {
+          throw new ReceiverError('TABLE_INCOMPATIBLE', `${where}: column ${quoted(column.name)} is ${actual} on the backup but ${wanted.get(column.name)} on the source; change one of them so they agree`);
+        }
+      }
+      if (missing.length > 0 && !this.options.autoCreateTables) {
+        throw new ReceiverError('TABLE_INCOMPATIBLE', `${where} lacks source column(s) ${missing.map((column) => quoted(column.name)).join(', ')}; add them, or turn on auto-create-tables`);
+      }
+      for (const column of missing) {
+        // Added as nullable: rows already in the table have no value for it.
+        await sql`ALTER TABLE ${sql.id(schema, relation.table)} ADD COLUMN ${sql.id(column.name)} ${sql.raw(wanted.get(column.name)!)}`.execute(db);
+      }
+    }
+    target = (await readTargetTable(db, schema, relation.table))!;
+    checkKey(target, relation, where);
+    return target;
+  }
+}
+
+async function createTable(db: Executor, schema: string, relation: Relation, types: ReadonlyMap<string, string>): Promise<void> {
+  const columns = relation.columns.map(
+    // `types` holds the backup server's own spelling of each type (see TypeResolver).
+    (column) => sql`${sql.id(column.name)} ${sql.raw(types.get(column.name)!)}${column.not_null ? sql` NOT NULL` : sql``}`,
+  );
+  const key = relation.key_columns.length > 0 ? [sql`PRIMARY KEY (${sql.join(relation.key_columns.map((name) => sql.id(name)))})`] : [];
+  await sql`CREATE SCHEMA IF NOT EXISTS ${sql.id(schema)}`.execute(db);
+  await sql`CREATE TABLE ${sql.id(schema, relation.table)} (${sql.join([...columns, ...key])})`.execute(db);
+}
+
+function checkKey(target: TargetTable, relation: Relation, where: string): void {
+  const source = [...relation.key_columns].sort();
+  const backup = [...target.key].sort();
+  if (source.length === 0) return; // keyless source (REPLICA IDENTITY FULL): rows are matched by their whole old value
+  if (source.join('\0') !== backup.join('\0')) {
+    const backupText = backup.length === 0 ? 'has no primary key or unique index' : `is keyed by (${target.key.map(quoted).join(', ')})`;
+    throw new ReceiverError('TABLE_INCOMPATIBLE', `${where} ${backupText} but the source is keyed by (${relation.key_columns.map(quoted).join(', ')}); give the backup table the same primary key`);
+  }
+}
+
+function quoted(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}

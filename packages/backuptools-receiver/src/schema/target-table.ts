@@ -1,0 +1,40 @@
+import { sql } from 'kysely';
+import type { Executor } from './executor.js';
+
+/** A backup table as its catalog describes it; column types are the backup's own `format_type`. */
+export interface TargetTable {
+  schema: string;
+  table: string;
+  /** Column name → type, in column order. */
+  columns: ReadonlyMap<string, string>;
+  /** Primary-key columns in key order, else the columns of a unique index; empty when none. */
+  key: readonly string[];
+}
+
+/** Reads a table from the backup catalog, or undefined when it does not exist. */
+export async function readTargetTable(db: Executor, schema: string, table: string): Promise<TargetTable | undefined> {
+  const { rows: found } = await sql<{ oid: number | null }>`SELECT to_regclass(format('%I.%I', ${schema}::text, ${table}::text))::oid AS oid`.execute(db);
+  const oid = found[0]?.oid;
+  if (oid === null || oid === undefined) return undefined;
+  const { rows: columns } = await sql<{ name: string; type: string }>`
+    SELECT attname AS name, format_type(atttypid, atttypmod) AS type
+    FROM pg_attribute WHERE attrelid = ${oid} AND attnum > 0 AND NOT attisdropped ORDER BY attnum`.execute(db);
+  // The primary key first; else the first unique, non-partial index on plain columns (what
+  // ON CONFLICT can infer). Expression indexes have attnum 0 and are skipped.
+  const { rows: keys } = await sql<{ columns: string[] }>`
+    SELECT array_agg(a.attname::text ORDER BY k.ord) AS columns
+    FROM pg_index i
+    CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+    JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+    WHERE i.indrelid = ${oid} AND i.indisunique AND i.indpred IS NULL AND i.indisvalid
+      AND NOT (0 = ANY (i.indkey::int2[]))
+    GROUP BY i.indexrelid, i.indisprimary
+    ORDER BY i.indisprimary DESC, i.indexrelid
+    LIMIT 1`.execute(db);
+  return {
+    schema,
+    table,
+    columns: new Map(columns.map((column) => [column.name, column.type])),
+    key: keys[0]?.columns ?? [],
+  };
+}

@@ -1,0 +1,28 @@
+import { sql } from 'kysely';
+import type { BackupDb } from '../db.js';
+
+/**
+ * Creates the receiver's own state schema. Idempotent, and safe when several receivers start at
+ * once: the DDL runs under a transaction-scoped advisory lock.
+ */
+export async function migrateState(db: BackupDb, stateSchema: string): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    await sql`SELECT pg_advisory_xact_lock(hashtext('backuptools-receiver:migrate'))`.execute(trx);
+    await sql`CREATE SCHEMA IF NOT EXISTS ${sql.id(stateSchema)}`.execute(trx);
+    // One row per (source, slot): the position of the last applied batch. It is written in the
+    // same transaction as the batch's rows, which is what makes redelivery harmless.
+    await sql`
+      CREATE TABLE IF NOT EXISTS ${sql.id(stateSchema, 'watermarks')} (
+        source_id text NOT NULL,
+        slot text NOT NULL,
+        commit_lsn pg_lsn,
+        chunk_index integer NOT NULL DEFAULT 0,
+        chunk_last boolean NOT NULL DEFAULT true,
+        applied_at timestamptz,
+        source_committed_at timestamptz,
+        batches_applied bigint NOT NULL DEFAULT 0,
+        events_applied bigint NOT NULL DEFAULT 0,
+        PRIMARY KEY (source_id, slot)
+      )`.execute(trx);
+  });
+}

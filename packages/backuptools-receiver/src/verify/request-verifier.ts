@@ -1,0 +1,62 @@
+import {
+  type Batch,
+  type ChangeEvent,
+  type DecryptionKey,
+  decodeSeedEvent,
+  openBatchRequest,
+  openSeedRequest,
+  openSeedV1,
+  ProtocolError,
+  type SeedChangeEvent,
+  type TrustedKey,
+  WEBHOOK_SIGNATURE_HEADER,
+} from '@storx-backup/protocol';
+import { ReceiverError } from '../errors.js';
+
+export type VerifiedRequest =
+  | { format: 'v2'; batch: Batch; signerKid: string }
+  | { format: 'seed-v1'; event: ChangeEvent | SeedChangeEvent; signerKid: string | undefined };
+
+export interface VerifierOptions {
+  decryptionKeys: readonly DecryptionKey[];
+  trustedKeys: readonly TrustedKey[];
+  toleranceSeconds: number;
+  /** Accept seed-format messages that carry no signature at all (insecure, opt-in). */
+  acceptUnsignedSeedV1: boolean;
+}
+
+type Headers = Readonly<Record<string, string | readonly string[] | undefined>>;
+
+/**
+ * headers → timestamp → signature → decrypt → payload schema (the body size was capped by the
+ * HTTP layer). Nothing is decrypted for a caller whose signature did not verify: the receiver's
+ * public key is public, so a correctly encrypted body proves nothing.
+ */
+export class RequestVerifier {
+  constructor(private readonly options: VerifierOptions) {}
+
+  async verify(format: 'v2' | 'seed-v1', headers: Headers, body: string): Promise<VerifiedRequest> {
+    const input = { headers, body, trustedKeys: this.options.trustedKeys, decryptionKeys: this.options.decryptionKeys, toleranceSeconds: this.options.toleranceSeconds };
+    try {
+      if (format === 'v2') {
+        const { webhook, batch } = await openBatchRequest(input);
+        return { format, batch, signerKid: webhook.signerKid };
+      }
+      if (headers[WEBHOOK_SIGNATURE_HEADER] === undefined && this.options.acceptUnsignedSeedV1) {
+        const plaintext = openSeedV1(body, this.options.decryptionKeys.map((entry) => entry.key));
+        return { format, event: decodeSeedEvent(plaintext), signerKid: undefined };
+      }
+      const { webhook, event } = openSeedRequest(input);
+      return { format, event, signerKid: webhook.signerKid };
+    } catch (error) {
+      throw toReceiverError(error);
+    }
+  }
+}
+
+function toReceiverError(error: unknown): ReceiverError {
+  if (!(error instanceof ProtocolError)) return new ReceiverError('INTERNAL', `verifying the request failed: ${String(error)}`, { cause: error });
+  if (error.status === 401) return new ReceiverError('UNAUTHORIZED', `${error.code}: ${error.message}`, { cause: error });
+  if (error.status === 422) return new ReceiverError('PAYLOAD_INVALID', error.message, { cause: error });
+  return new ReceiverError('MALFORMED_REQUEST', error.message, { cause: error });
+}

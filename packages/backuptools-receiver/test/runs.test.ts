@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import type { ChangeEvent } from '@storx-backup/protocol';
+import { groupIntoRuns } from '../src/apply/runs.js';
+import type { TargetTable } from '../src/schema/target-table.js';
+
+const objects: TargetTable = { schema: 's', table: 'objects', columns: new Map([['id', 'bigint'], ['a', 'text'], ['b', 'text']]), key: ['id'] };
+const keyless: TargetTable = { schema: 's', table: 'keyless', columns: new Map([['a', 'text']]), key: [] };
+const common = { schema: 's', timestamp: 't', lsn: '0/1', commit_lsn: '0/1', xid: 1 };
+
+const insert = (id: number, a = 'x', table = 'objects'): ChangeEvent => ({ ...common, table, operation: 'INSERT', data: { id: String(id), a, b: 'b' }, old_data: null, unchanged_toast: [] });
+const update = (id: number, data: Record<string, string>, extra: Partial<ChangeEvent & { operation: 'UPDATE' }> = {}): ChangeEvent =>
+  ({ ...common, table: 'objects', operation: 'UPDATE', data: { id: String(id), ...data }, old_data: null, unchanged_toast: [], ...extra });
+const remove = (id: number): ChangeEvent => ({ ...common, table: 'objects', operation: 'DELETE', data: null, old_data: { id: String(id) }, unchanged_toast: [] });
+
+const tableOf = (event: ChangeEvent): TargetTable => (event.table === 'keyless' ? keyless : objects);
+const shape = (events: ChangeEvent[]) =>
+  groupIntoRuns(events, tableOf).map((run) => {
+    switch (run.kind) {
+      case 'upsert':
+      case 'update':
+        return `${run.kind}:${run.rows.length}`;
+      case 'delete':
+        return `delete:${run.keys.length}`;
+      case 'single':
+        return `single:${run.event.operation}`;
+    }
+  });
+
+describe('grouping events into set-based runs', () => {
+  it('puts consecutive inserts into one upsert, and complete updates with them', () => {
+    expect(shape([insert(1), insert(2), update(3, { a: 'y', b: 'z' }), insert(4)])).toEqual(['upsert:4']);
+  });
+
+  it('folds a repeated key in an upsert run: the last row wins', () => {
+    const runs = groupIntoRuns([insert(1, 'first'), insert(2), update(1, { a: 'last', b: 'b' })], tableOf);
+    expect(runs).toHaveLength(1);
+    const run = runs[0]!;
+    expect(run.kind === 'upsert' && run.rows.map((row) => row['a'])).toEqual(['last', 'x']);
+  });
+
+  it('keeps partial updates (unchanged TOAST) apart and splits them when a key repeats', () => {
+    expect(shape([update(1, { a: 'y' }, { unchanged_toast: ['b'] }), update(2, { a: 'y' }, { unchanged_toast: ['b'] }), update(1, { a: 'z' }, { unchanged_toast: ['b'] })])).toEqual(['update:2', 'update:1']);
+  });
+
+  it('starts a new run when the column set, operation or table changes, keeping order', () => {
+    expect(shape([insert(1), remove(1), insert(1), update(2, { a: 'y' }, { unchanged_toast: ['b'] }), remove(3), remove(4)])).toEqual(['upsert:1', 'delete:1', 'upsert:1', 'update:1', 'delete:2']);
+  });
+
+  it('applies key changes, keyless tables and TRUNCATE one event at a time', () => {
+    const move = update(2, { a: 'y', b: 'z' }, { old_data: { id: '1' } });
+    const truncate: ChangeEvent = { ...common, table: 'objects', operation: 'TRUNCATE', data: null, old_data: null, unchanged_toast: [] };
+    const keylessDelete: ChangeEvent = { ...common, table: 'keyless', operation: 'DELETE', data: null, old_data: { a: 'x' }, unchanged_toast: [] };
+    expect(shape([insert(1), move, truncate, keylessDelete, insert(5)])).toEqual(['upsert:1', 'single:UPDATE', 'single:TRUNCATE', 'single:DELETE', 'upsert:1']);
+  });
+
+  it('treats an update whose old key equals its new key as no key change', () => {
+    expect(shape([update(1, { a: 'y', b: 'z' }, { old_data: { id: '1', a: 'old', b: 'old' } })])).toEqual(['upsert:1']);
+  });
+});
