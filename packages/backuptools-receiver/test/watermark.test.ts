@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type Lsn, parseLsn } from '@storx-backup/protocol';
+import { parseLsn } from '@storx-backup/protocol';
 import { placeBatch, type Watermark } from '../src/apply/watermark.js';
 
 const at = (lsn: string, chunkIndex = 0, chunkLast = true): Watermark => ({ commitLsn: parseLsn(lsn), chunkIndex, chunkLast });

@@ -84,6 +84,6 @@ function defaultText(spec: OptionSpec): string {
     case 'list':
       return (spec.default as string[]).length === 0 ? 'default: none' : `default ${(spec.default as string[]).join(',')}`;
     default:
-      return `default ${String(spec.default)}`;
+      return `default ${String(spec.default as string | number | boolean)}`;
   }
 }
