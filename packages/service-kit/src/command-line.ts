@@ -83,7 +83,9 @@ function defaultText(spec: OptionSpec): string {
       return `default ${formatSize(spec.default as number)}`;
     case 'list':
       return (spec.default as string[]).length === 0 ? 'default: none' : `default ${(spec.default as string[]).join(',')}`;
-    default:
-      return `default ${String(spec.default as string | number | boolean)}`;
+    default: {
+      const value = spec.default;
+      return `default ${typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' ? String(value) : JSON.stringify(value)}`;
+    }
   }
 }
