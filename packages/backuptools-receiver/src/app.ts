@@ -1,4 +1,4 @@
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, LogController } from 'fastify';
 import type { DecryptionKey, TrustedKey } from '@storx-backup/protocol';
 import type { Logger } from '@storx-backup/service-kit';
 import { Applier } from './apply/applier.js';
@@ -35,7 +35,9 @@ export const UNAUTHORIZED_BODY = { error: 'unauthorized' } as const;
 export function buildApp(options: AppOptions): FastifyInstance & { metrics: ReceiverMetrics } {
   const app = Fastify({
     loggerInstance: options.logger,
-    disableRequestLogging: true,
+    // One log line per rejected or failed request comes from our error handler; per-request
+    // lines for every applied batch would drown everything else.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: options.bodyLimitBytes,
     ...(options.https ? { https: options.https } : {}),
   }) as unknown as FastifyInstance;

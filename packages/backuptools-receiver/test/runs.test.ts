@@ -57,3 +57,11 @@ describe('grouping events into set-based runs', () => {
     expect(shape([update(1, { a: 'y', b: 'z' }, { old_data: { id: '1', a: 'old', b: 'old' } })])).toEqual(['upsert:1']);
   });
 });
+
+describe('tables without a key', () => {
+  it('never folds identical rows: they are distinct rows', () => {
+    const row: ChangeEvent = { ...common, table: 'keyless', operation: 'INSERT', data: { a: 'x' }, old_data: null, unchanged_toast: [] };
+    const runs = groupIntoRuns([row, row, row], tableOf);
+    expect(runs.map((run) => run.kind === 'upsert' && run.rows.length)).toEqual([3]);
+  });
+});

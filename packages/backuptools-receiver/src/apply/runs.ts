@@ -53,7 +53,8 @@ export function groupIntoRuns(events: readonly ChangeEvent[], tableOf: (event: C
     if (next.kind === 'delete') {
       if (current.kind === 'delete') current.keys.push(next.key);
     } else if (current.kind === 'upsert') {
-      const existing = foldIndex.get(key);
+      // Without a key, identical rows are distinct rows: nothing to fold.
+      const existing = table.key.length > 0 ? foldIndex.get(key) : undefined;
       if (existing === undefined) {
         foldIndex.set(key, current.rows.length);
         current.rows.push(next.row);

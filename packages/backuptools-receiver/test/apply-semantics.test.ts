@@ -1,0 +1,132 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sql } from 'kysely';
+import type { Relation } from '@storx-backup/protocol';
+import { batchOf, signedRequest, STATE_SCHEMA, tableText, type TestReceiver, testReceiver } from './support.js';
+
+const TOASTY: Relation = {
+  schema: 'satellite/0',
+  table: 'toasty',
+  replica_identity: 'default',
+  columns: [
+    { name: 'id', type: 'integer', not_null: true },
+    { name: 'big', type: 'text', not_null: false },
+    { name: 'small', type: 'integer', not_null: false },
+  ],
+  key_columns: ['id'],
+};
+const MOVES: Relation = { ...TOASTY, table: 'moves' };
+const KEYLESS: Relation = {
+  schema: 'satellite/0',
+  table: 'keyless',
+  replica_identity: 'full',
+  columns: [
+    { name: 'a', type: 'text', not_null: false },
+    { name: 'j', type: 'json', not_null: false },
+  ],
+  key_columns: [],
+};
+
+let receiver: TestReceiver;
+beforeAll(async () => {
+  receiver = await testReceiver({ bodyLimitBytes: 4 * 1024 * 1024 });
+});
+afterAll(async () => {
+  await receiver.close();
+});
+
+async function apply(batch: ReturnType<typeof batchOf>): Promise<Record<string, unknown>> {
+  const response = await receiver.app.inject(await signedRequest(batch, receiver.keys));
+  expect(response.statusCode, response.body).toBe(200);
+  return response.json();
+}
+
+const big = 'x'.repeat(50_000) + 'ünïcødé'.repeat(10_000);
+
+describe('applying changes', () => {
+  it('keeps an unchanged-TOAST value when an UPDATE leaves it out', async () => {
+    await apply(batchOf([TOASTY], [{ operation: 'INSERT', data: { id: '1', big, small: '1' }, old_data: null, unchanged_toast: [] }]));
+    await apply(batchOf([TOASTY], [{ operation: 'UPDATE', data: { id: '1', small: '2' }, old_data: null, unchanged_toast: ['big'] }]));
+    await apply(batchOf([TOASTY], [{ operation: 'UPDATE', data: { id: '1', small: '3' }, old_data: { id: '1', big, small: '2' }, unchanged_toast: ['big'] }]));
+    const { rows } = await sql<{ big: string; small: number }>`SELECT big, small FROM "satellite/0".toasty WHERE id = 1`.execute(receiver.db);
+    expect(rows[0]!.small).toBe(3);
+    expect(rows[0]!.big).toBe(big);
+  });
+
+  it('moves a row when its key changes, also inside one transaction with other changes', async () => {
+    await apply(batchOf([MOVES], [
+      { operation: 'INSERT', data: { id: '1', big: 'a', small: '1' }, old_data: null, unchanged_toast: [] },
+      { operation: 'INSERT', data: { id: '2', big: 'b', small: '2' }, old_data: null, unchanged_toast: [] },
+    ]));
+    // Swap keys the only way PostgreSQL allows with a primary key: through a free key.
+    await apply(batchOf([MOVES], [
+      { operation: 'UPDATE', data: { id: '3', big: 'a', small: '1' }, old_data: { id: '1' }, unchanged_toast: [] },
+      { operation: 'UPDATE', data: { id: '1', big: 'b', small: '2' }, old_data: { id: '2' }, unchanged_toast: [] },
+      { operation: 'UPDATE', data: { id: '2', big: 'a', small: '1' }, old_data: { id: '3' }, unchanged_toast: [] },
+    ]));
+    expect(await tableText(receiver.db, 'satellite/0', 'moves', 'id')).toEqual(['(1,b,2)', '(2,a,1)']);
+  });
+
+  it('applies several changes to one row in one batch in order', async () => {
+    await apply(batchOf([MOVES], [
+      { operation: 'INSERT', data: { id: '10', big: 'v1', small: '1' }, old_data: null, unchanged_toast: [] },
+      { operation: 'UPDATE', data: { id: '10', small: '2' }, old_data: null, unchanged_toast: ['big'] },
+      { operation: 'UPDATE', data: { id: '10', small: '3' }, old_data: null, unchanged_toast: ['big'] },
+      { operation: 'DELETE', data: null, old_data: { id: '10' }, unchanged_toast: [] },
+      { operation: 'INSERT', data: { id: '10', big: 'v2', small: '4' }, old_data: null, unchanged_toast: [] },
+      { operation: 'INSERT', data: { id: '11', big: 'w', small: '5' }, old_data: null, unchanged_toast: [] },
+      { operation: 'UPDATE', data: { id: '11', big: 'w2', small: '6' }, old_data: null, unchanged_toast: [] },
+    ]));
+    expect(await tableText(receiver.db, 'satellite/0', 'moves', 'id')).toEqual(['(1,b,2)', '(2,a,1)', '(10,v2,4)', '(11,w2,6)']);
+  });
+
+  it('truncates a table', async () => {
+    await apply(batchOf([MOVES], [{ operation: 'TRUNCATE', data: null, old_data: null, unchanged_toast: [] }]));
+    expect(await tableText(receiver.db, 'satellite/0', 'moves')).toEqual([]);
+  });
+
+  it('changes exactly one of several identical rows of a table without a key (REPLICA IDENTITY FULL)', async () => {
+    const row = { a: 'same', j: '{"k":  1}' };
+    await apply(batchOf([KEYLESS], [
+      { operation: 'INSERT', data: row, old_data: null, unchanged_toast: [] },
+      { operation: 'INSERT', data: row, old_data: null, unchanged_toast: [] },
+      { operation: 'INSERT', data: row, old_data: null, unchanged_toast: [] },
+    ]));
+    await apply(batchOf([KEYLESS], [
+      { operation: 'DELETE', data: null, old_data: row, unchanged_toast: [] },
+      { operation: 'UPDATE', data: { a: 'changed', j: '{"k":  1}' }, old_data: row, unchanged_toast: [] },
+    ]));
+    expect(await tableText(receiver.db, 'satellite/0', 'keyless', '1')).toEqual(['(changed,"{""k"":  1}")', '(same,"{""k"":  1}")']);
+  });
+
+  it('applies a split transaction chunk by chunk, and a replayed chunk is a duplicate', async () => {
+    const commitLsn = 'A/1000';
+    const chunk = (index: number, last: boolean, id: number) =>
+      batchOf([MOVES], [{ operation: 'INSERT', data: { id: String(id), big: `chunk ${index}`, small: null }, old_data: null, unchanged_toast: [] }], { commitLsn, chunk: { index, last }, sourceId: 'chunked-source' });
+    expect(await apply(chunk(0, false, 20))).toMatchObject({ status: 'applied', watermark: { commit_lsn: commitLsn, chunk_index: 0, chunk_last: false } });
+    expect(await apply(chunk(0, false, 20))).toMatchObject({ status: 'duplicate' });
+    expect(await apply(chunk(1, true, 21))).toMatchObject({ status: 'applied', watermark: { chunk_index: 1, chunk_last: true } });
+    expect(await apply(chunk(1, true, 21))).toMatchObject({ status: 'duplicate' });
+    expect(await tableText(receiver.db, 'satellite/0', 'moves', 'id')).toEqual(['(20,"chunk 0",)', '(21,"chunk 1",)']);
+  });
+
+  it('applies the same batch sent concurrently on two connections exactly once', async () => {
+    const batch = batchOf([TOASTY], [
+      { operation: 'INSERT', data: { id: '100', big: 'once', small: '1' }, old_data: null, unchanged_toast: [] },
+      { operation: 'UPDATE', data: { id: '1', small: '100' }, old_data: null, unchanged_toast: ['big'] },
+    ]);
+    const before = await sql<{ events: string }>`SELECT events_applied::text AS events FROM ${sql.id(STATE_SCHEMA, 'watermarks')} WHERE source_id = 'storx-test'`.execute(receiver.db);
+    const requests = await Promise.all([signedRequest(batch, receiver.keys), signedRequest(batch, receiver.keys), signedRequest(batch, receiver.keys)]);
+    const responses = await Promise.all(requests.map((request) => receiver.app.inject(request)));
+    const statuses = responses.map((response) => (response.json() as { status: string }).status).sort();
+    expect(statuses).toEqual(['applied', 'duplicate', 'duplicate']);
+    const after = await sql<{ events: string }>`SELECT events_applied::text AS events FROM ${sql.id(STATE_SCHEMA, 'watermarks')} WHERE source_id = 'storx-test'`.execute(receiver.db);
+    expect(Number(after.rows[0]!.events) - Number(before.rows[0]!.events)).toBe(2);
+  });
+
+  it('adds a column the source gained, keeping existing rows', async () => {
+    const grown: Relation = { ...TOASTY, columns: [...TOASTY.columns, { name: 'added', type: 'timestamp(3) with time zone', not_null: true }] };
+    await apply(batchOf([grown], [{ operation: 'INSERT', data: { id: '200', big: 'new', small: '1', added: '2025-01-01 00:00:00.123+00' }, old_data: null, unchanged_toast: [] }]));
+    const { rows } = await sql<{ added: string | null; n: string }>`SELECT added::text, count(*) OVER ()::text AS n FROM "satellite/0".toasty WHERE id IN (1, 200) ORDER BY id`.execute(receiver.db);
+    expect(rows.map((row) => row.added)).toEqual([null, '2025-01-01 00:00:00.123+00']);
+  });
+});
