@@ -117,7 +117,7 @@ describe('applying changes', () => {
     const before = await sql<{ events: string }>`SELECT events_applied::text AS events FROM ${sql.id(STATE_SCHEMA, 'watermarks')} WHERE source_id = 'storx-test'`.execute(receiver.db);
     const requests = await Promise.all([signedRequest(batch, receiver.keys), signedRequest(batch, receiver.keys), signedRequest(batch, receiver.keys)]);
     const responses = await Promise.all(requests.map((request) => receiver.app.inject(request)));
-    const statuses = responses.map((response) => (response.json() as { status: string }).status).sort();
+    const statuses = responses.map((response) => response.json<{ status: string }>().status).sort();
     expect(statuses).toEqual(['applied', 'duplicate', 'duplicate']);
     const after = await sql<{ events: string }>`SELECT events_applied::text AS events FROM ${sql.id(STATE_SCHEMA, 'watermarks')} WHERE source_id = 'storx-test'`.execute(receiver.db);
     expect(Number(after.rows[0]!.events) - Number(before.rows[0]!.events)).toBe(2);
