@@ -7,6 +7,7 @@ import {
   generateEd25519KeyPair,
   generateRsaKeyPair,
   keyId,
+  type PemKeyPair,
   type Relation,
   type RecipientKey,
   sealBatchV2,
@@ -28,6 +29,8 @@ export interface TestKeys {
   trustedKeys: TrustedKey[];
   /** Signs validly, but is not in the trust list. */
   forgerKey: KeyObject;
+  /** The same keys as PEM, for tests that write key files. */
+  pem: { receiver: PemKeyPair; sender: PemKeyPair };
 }
 
 export function testKeys(): TestKeys {
@@ -43,6 +46,7 @@ export function testKeys(): TestKeys {
     signingKey: createPrivateKey(sender.privateKeyPem),
     trustedKeys: [{ key: senderPublic, kid: keyId(senderPublic) }],
     forgerKey: createPrivateKey(generateEd25519KeyPair().privateKeyPem),
+    pem: { receiver: rsa, sender },
   };
 }
 
