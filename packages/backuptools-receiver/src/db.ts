@@ -1,5 +1,6 @@
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
+import { TEXT_SESSION_OPTIONS } from '@storx-backup/protocol';
 import type { Logger } from '@storx-backup/service-kit';
 
 /**
@@ -9,15 +10,8 @@ import type { Logger } from '@storx-backup/service-kit';
  */
 export type BackupDb = Kysely<Record<string, never>>;
 
-/**
- * Values arrive as the source's text output and are cast back here. Pin every setting that
- * shapes how text is read (and printed, for status and tests) so the server's defaults cannot
- * change a value: a `DateStyle` of DMY would swap day and month.
- */
-export const SESSION_SETTINGS = '-c DateStyle=ISO,MDY -c IntervalStyle=postgres -c TimeZone=UTC -c extra_float_digits=3 -c bytea_output=hex';
-
 export function createBackupDb(url: string, poolSize: number, logger: Logger): { db: BackupDb; pool: pg.Pool } {
-  const pool = new pg.Pool({ connectionString: url, max: poolSize, application_name: 'backuptools-receiver', options: SESSION_SETTINGS });
+  const pool = new pg.Pool({ connectionString: url, max: poolSize, application_name: 'backuptools-receiver', options: TEXT_SESSION_OPTIONS });
   // An idle client losing its connection (backup database restarted) must not crash the
   // process; the next query gets a fresh connection or answers 503.
   pool.on('error', (error) => logger.warn({ err: error }, 'idle backup database connection failed'));

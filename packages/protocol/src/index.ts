@@ -14,3 +14,4 @@ export * from './envelope-seed.js';
 export * from './webhook-id.js';
 export * from './webhook-request.js';
 export * from './json-schema.js';
+export * from './text-settings.js';

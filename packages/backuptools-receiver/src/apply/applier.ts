@@ -6,12 +6,12 @@ import { classifyDatabaseError } from './database-errors.js';
 import { groupIntoRuns } from './runs.js';
 import { executeRun } from './statements.js';
 import { advancedWatermark, batchPosition, placeBatch, type Watermark } from './watermark.js';
-import { advanceWatermark, lockWatermark } from './watermark-store.js';
+import { advanceWatermark, lockWatermark, readWatermark } from './watermark-store.js';
 
 export type ApplyOutcome =
   | { status: 'applied'; watermark: Watermark; events: number }
   | { status: 'duplicate'; watermark: Watermark }
-  | { status: 'ping' };
+  | { status: 'ping'; watermark: Watermark | undefined };
 
 /**
  * Applies batches: the rows and the watermark in one transaction, so a batch is either wholly
@@ -26,7 +26,8 @@ export class Applier {
   ) {}
 
   async apply(batch: Batch): Promise<ApplyOutcome> {
-    if (isPing(batch)) return { status: 'ping' };
+    // A ping reads (never writes) the watermark: the sender compares it with its slot at start.
+    if (isPing(batch)) return { status: 'ping', watermark: await this.withDatabaseErrors(() => readWatermark(this.db, this.stateSchema, batch.source_id, batch.slot)) };
     try {
       return await this.applyOnce(batch);
     } catch (error) {
@@ -34,6 +35,14 @@ export class Applier {
       this.tableSync.invalidate();
       const classified = classifyDatabaseError(error);
       if (classified.kind === 'schema-changed') return this.applyOnce(batch).catch((retryError: unknown) => Promise.reject(toReceiverError(retryError)));
+      throw toReceiverError(error);
+    }
+  }
+
+  private async withDatabaseErrors<T>(run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (error) {
       throw toReceiverError(error);
     }
   }

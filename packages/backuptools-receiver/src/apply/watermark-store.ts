@@ -20,6 +20,16 @@ export async function lockWatermark(trx: Trx, stateSchema: string, sourceId: str
   return { commitLsn: row.commit_lsn === null ? undefined : parseLsn(row.commit_lsn), chunkIndex: row.chunk_index, chunkLast: row.chunk_last };
 }
 
+/** Reads the watermark of (source, slot) without locking it; undefined when there is none. */
+export async function readWatermark(db: BackupDb, stateSchema: string, sourceId: string, slot: string): Promise<Watermark | undefined> {
+  const { rows } = await sql<{ commit_lsn: string | null; chunk_index: number; chunk_last: boolean }>`
+    SELECT commit_lsn::text, chunk_index, chunk_last FROM ${sql.id(stateSchema, 'watermarks')}
+    WHERE source_id = ${sourceId} AND slot = ${slot}`.execute(db);
+  const row = rows[0];
+  if (row?.commit_lsn == null) return undefined;
+  return { commitLsn: parseLsn(row.commit_lsn), chunkIndex: row.chunk_index, chunkLast: row.chunk_last };
+}
+
 /** Moves the watermark to `batch`, in the caller's transaction (the one that applied its rows). */
 export async function advanceWatermark(
   trx: Trx,

@@ -44,7 +44,7 @@ export function registerWebhookRoute(app: FastifyInstance, deps: WebhookDeps): v
     const stopTimer = deps.metrics.applyDuration.startTimer();
     const outcome = await deps.applier.apply(batch);
     stopTimer();
-    if (outcome.status === 'ping') return reply.send({ status: 'ping' });
+    if (outcome.status === 'ping') return reply.send({ status: 'ping', watermark: outcome.watermark === undefined ? null : watermarkToJson(outcome.watermark) });
     if (outcome.status === 'applied') {
       for (const event of batch.events) deps.metrics.eventsApplied.inc({ table: event.table, operation: event.operation });
       const labels = { source_id: batch.source_id, slot: batch.slot };

@@ -1,0 +1,150 @@
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { WIRE_FORMATS, type WireFormat } from '@storx-backup/protocol';
+import { ConfigError, LOG_LEVELS, loadLayeredConfig, type OptionSpec } from '@storx-backup/service-kit';
+
+/** Environment variables of the replicator start with this (`STORX_REPLICATION_WEBHOOK_URL`). */
+export const ENV_PREFIX = 'STORX_';
+
+/** The seed document's config location. */
+export const DEFAULT_CONFIG_PATH = join(homedir(), '.local', 'share', 'storj', 'local-network', 'replication', 'config.yaml');
+
+const NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/**
+ * Every replicator option. The seed's options keep the seed's names and defaults; one list
+ * drives the YAML file, the environment (STORX_ + path), flags (--path) and --help.
+ */
+export const REPLICATOR_OPTIONS: readonly OptionSpec[] = [
+  { path: 'database', kind: { type: 'string' }, description: 'source PostgreSQL URL; its search_path decides which schema the tables are in', required: true, secret: true },
+  { path: 'replication.webhook-url', kind: { type: 'string' }, description: "the receiver's endpoint, e.g. https://backup-host:8005/webhook", required: true },
+  { path: 'replication.webhook-public-key', kind: { type: 'string' }, description: "the receiver's RSA public key file (PEM) batches are encrypted to", required: true },
+  { path: 'replication.signing-key', kind: { type: 'string' }, description: 'this sender\'s Ed25519 private key file (PEM) every request is signed with ("keys generate")', required: true },
+  { path: 'replication.slot-name', kind: { type: 'string' }, description: 'logical replication slot', default: 'backuptools_slot' },
+  { path: 'replication.publication-name', kind: { type: 'string' }, description: 'publication of the replicated tables', default: 'backuptools_pub' },
+  { path: 'replication.tables', kind: { type: 'list' }, description: "tables to replicate, resolved on the connection's search_path", default: ['objects', 'segments'] },
+  { path: 'replication.source-id', kind: { type: 'string' }, description: 'names this source at the receiver (default: the database name)' },
+  { path: 'replication.format', kind: { type: 'enum', values: WIRE_FORMATS }, description: 'wire format: v2 (signed JWE batches) or seed-v1 (the seed document\'s envelope, one event per request)', default: 'v2' },
+  { path: 'replication.max-retries', kind: { type: 'integer', min: 0 }, description: 'consecutive failed deliveries before the replicator reports itself unhealthy and alerts (it keeps retrying: nothing is ever skipped)', default: 3 },
+  { path: 'replication.retry-delay', kind: { type: 'duration', min: 1 }, description: 'first retry delay; doubles per attempt, with jitter', default: 5_000 },
+  { path: 'replication.max-retry-delay', kind: { type: 'duration', min: 1 }, description: 'longest retry delay', default: 300_000 },
+  { path: 'replication.webhook-timeout', kind: { type: 'duration', min: 1 }, description: 'HTTP request timeout', default: 30_000 },
+  { path: 'replication.webhook-ca', kind: { type: 'string' }, description: 'CA certificate file (PEM) to trust for an https:// receiver with a private CA' },
+  { path: 'replication.max-batch-events', kind: { type: 'integer', min: 1 }, description: 'most events in one batch', default: 5_000 },
+  { path: 'replication.max-batch-bytes', kind: { type: 'size', min: 1024 }, description: 'largest batch payload; a bigger transaction is sent as ordered chunks', default: 4 * 1024 * 1024 },
+  { path: 'replication.batch-linger', kind: { type: 'duration' }, description: 'how long a batch waits for more transactions before it is sent', default: 20 },
+  { path: 'replication.heartbeat-interval', kind: { type: 'duration' }, description: 'write a logical message this often so a quiet database still advances the slot (0: off)', default: 0 },
+  { path: 'replication.status-interval', kind: { type: 'duration', min: 100 }, description: 'how often the slot position is reported to the server when nothing else happens', default: 10_000 },
+  { path: 'replication.metrics-listen', kind: { type: 'string' }, description: 'host:port for Prometheus /metrics and /healthz (empty: off)', default: '' },
+  { path: 'shutdown-timeout', kind: { type: 'duration' }, description: 'longest wait for the batch in flight at shutdown', default: 10_000 },
+  { path: 'log-level', kind: { type: 'enum', values: LOG_LEVELS }, description: 'log level', default: 'info' },
+];
+
+export interface ReplicatorConfig {
+  databaseUrl: string;
+  webhookUrl: URL;
+  webhookPublicKeyPath: string;
+  signingKeyPath: string;
+  slotName: string;
+  publicationName: string;
+  tables: readonly string[];
+  sourceId: string;
+  format: WireFormat;
+  maxRetries: number;
+  retryDelayMs: number;
+  maxRetryDelayMs: number;
+  webhookTimeoutMs: number;
+  webhookCaPath: string | undefined;
+  maxBatchEvents: number;
+  maxBatchBytes: number;
+  batchLingerMs: number;
+  heartbeatIntervalMs: number;
+  statusIntervalMs: number;
+  metricsListen: { host: string; port: number } | undefined;
+  shutdownTimeoutMs: number;
+  logLevel: (typeof LOG_LEVELS)[number];
+  /** The config file actually read, if any. */
+  configFile: string | undefined;
+}
+
+export interface ConfigInput {
+  env: NodeJS.ProcessEnv;
+  flags: ReadonlyMap<string, string>;
+  /** --config; else STORX_CONFIG; else the seed's default path, if that file exists. */
+  configFile: string | undefined;
+}
+
+/** Options only `run` needs (status and doctor can check a half-configured host). */
+const RUN_ONLY = new Set(['replication.webhook-url', 'replication.webhook-public-key', 'replication.signing-key']);
+
+/** Resolves, validates and freezes the configuration; throws ConfigError listing every problem. */
+export function loadReplicatorConfig(input: ConfigInput, purpose: 'run' | 'inspect' = 'run'): ReplicatorConfig {
+  const explicit = input.configFile ?? input.env[`${ENV_PREFIX}CONFIG`];
+  const file = explicit ?? DEFAULT_CONFIG_PATH;
+  const specs = purpose === 'run' ? REPLICATOR_OPTIONS : REPLICATOR_OPTIONS.map((spec) => (RUN_ONLY.has(spec.path) ? { ...spec, required: false } : spec));
+  const { values, sources } = loadLayeredConfig({ specs, envPrefix: ENV_PREFIX, env: input.env, flags: input.flags, file: { path: file, required: explicit !== undefined } });
+  const get = <T>(path: string): T => values.get(path) as T;
+  const problems: string[] = [];
+
+  for (const path of ['replication.slot-name', 'replication.publication-name']) {
+    if (!NAME.test(get<string>(path))) problems.push(`${path}: ${JSON.stringify(get<string>(path))} must be 1-63 characters of a-z, 0-9 and _, not starting with a digit`);
+  }
+  let webhookUrl: URL | undefined;
+  const webhookText = get<string | undefined>('replication.webhook-url');
+  if (webhookText !== undefined) {
+    try {
+      webhookUrl = new URL(webhookText);
+      if (webhookUrl.protocol !== 'http:' && webhookUrl.protocol !== 'https:') throw new Error('not http(s)');
+    } catch {
+      problems.push(`replication.webhook-url: ${JSON.stringify(webhookText)} is not an http:// or https:// URL`);
+    }
+  }
+  let databaseName = '';
+  try {
+    databaseName = decodeURIComponent(new URL(get<string>('database')).pathname.slice(1));
+  } catch {
+    problems.push('database: not a postgres:// URL');
+  }
+  const sourceId = get<string | undefined>('replication.source-id') ?? (databaseName || 'source');
+  if (!/^[A-Za-z0-9_.:-]{1,128}$/.test(sourceId)) problems.push(`replication.source-id: ${JSON.stringify(sourceId)} must be 1-128 characters of A-Z a-z 0-9 _ . : - (set it explicitly)`);
+  const metricsListen = parseListen(get<string>('replication.metrics-listen'), problems);
+  if (get<number>('replication.max-retry-delay') < get<number>('replication.retry-delay')) problems.push('replication.max-retry-delay must not be shorter than replication.retry-delay');
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  return Object.freeze({
+    databaseUrl: get<string>('database'),
+    webhookUrl: webhookUrl ?? new URL('http://unset.invalid/'),
+    webhookPublicKeyPath: get<string | undefined>('replication.webhook-public-key') ?? '',
+    signingKeyPath: get<string | undefined>('replication.signing-key') ?? '',
+    slotName: get<string>('replication.slot-name'),
+    publicationName: get<string>('replication.publication-name'),
+    tables: Object.freeze(get<string[]>('replication.tables')),
+    sourceId,
+    format: get<WireFormat>('replication.format'),
+    maxRetries: get<number>('replication.max-retries'),
+    retryDelayMs: get<number>('replication.retry-delay'),
+    maxRetryDelayMs: get<number>('replication.max-retry-delay'),
+    webhookTimeoutMs: get<number>('replication.webhook-timeout'),
+    webhookCaPath: get<string | undefined>('replication.webhook-ca'),
+    maxBatchEvents: get<number>('replication.max-batch-events'),
+    maxBatchBytes: get<number>('replication.max-batch-bytes'),
+    batchLingerMs: get<number>('replication.batch-linger'),
+    heartbeatIntervalMs: get<number>('replication.heartbeat-interval'),
+    statusIntervalMs: get<number>('replication.status-interval'),
+    metricsListen,
+    shutdownTimeoutMs: get<number>('shutdown-timeout'),
+    logLevel: get<ReplicatorConfig['logLevel']>('log-level'),
+    configFile: [...sources.values()].some((source) => source.kind === 'file') ? file : undefined,
+  });
+}
+
+function parseListen(text: string, problems: string[]): { host: string; port: number } | undefined {
+  if (text === '') return undefined;
+  const match = /^(.*):(\d{1,5})$/.exec(text);
+  const port = Number(match?.[2]);
+  if (!match || port > 65535) {
+    problems.push(`replication.metrics-listen: ${JSON.stringify(text)} is not host:port (e.g. 127.0.0.1:9187)`);
+    return undefined;
+  }
+  return { host: match[1] === '' ? '0.0.0.0' : match[1]!.replace(/^\[(.*)\]$/, '$1'), port };
+}
