@@ -1,6 +1,6 @@
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
-import { TEXT_SESSION_OPTIONS } from '@storx-backup/protocol';
+import { sessionOptionsFor } from '@storx-backup/protocol';
 import type { Logger } from '@storx-backup/service-kit';
 
 /**
@@ -11,7 +11,7 @@ import type { Logger } from '@storx-backup/service-kit';
 export type BackupDb = Kysely<Record<string, never>>;
 
 export function createBackupDb(url: string, poolSize: number, logger: Logger): { db: BackupDb; pool: pg.Pool } {
-  const pool = new pg.Pool({ connectionString: url, max: poolSize, application_name: 'backuptools-receiver', options: TEXT_SESSION_OPTIONS });
+  const pool = new pg.Pool({ connectionString: url, max: poolSize, application_name: 'backuptools-receiver', options: sessionOptionsFor(url) });
   // An idle client losing its connection (backup database restarted) must not crash the
   // process; the next query gets a fresh connection or answers 503.
   pool.on('error', (error) => logger.warn({ err: error }, 'idle backup database connection failed'));

@@ -70,8 +70,8 @@ export interface ReplicatorConfig {
 export interface ConfigInput {
   env: NodeJS.ProcessEnv;
   flags: ReadonlyMap<string, string>;
-  /** --config; else STORX_CONFIG; else the seed's default path, if that file exists. */
-  configFile: string | undefined;
+  /** --config; else STORX_CONFIG; else the seed's default path, if that file exists. `false`: no file at all. */
+  configFile: string | undefined | false;
 }
 
 /** Options only `run` needs (status and doctor can check a half-configured host). */
@@ -79,10 +79,16 @@ const RUN_ONLY = new Set(['replication.webhook-url', 'replication.webhook-public
 
 /** Resolves, validates and freezes the configuration; throws ConfigError listing every problem. */
 export function loadReplicatorConfig(input: ConfigInput, purpose: 'run' | 'inspect' = 'run'): ReplicatorConfig {
-  const explicit = input.configFile ?? input.env[`${ENV_PREFIX}CONFIG`];
+  const explicit = input.configFile === false ? undefined : (input.configFile ?? input.env[`${ENV_PREFIX}CONFIG`]);
   const file = explicit ?? DEFAULT_CONFIG_PATH;
   const specs = purpose === 'run' ? REPLICATOR_OPTIONS : REPLICATOR_OPTIONS.map((spec) => (RUN_ONLY.has(spec.path) ? { ...spec, required: false } : spec));
-  const { values, sources } = loadLayeredConfig({ specs, envPrefix: ENV_PREFIX, env: input.env, flags: input.flags, file: { path: file, required: explicit !== undefined } });
+  const { values, sources } = loadLayeredConfig({
+    specs,
+    envPrefix: ENV_PREFIX,
+    env: input.env,
+    flags: input.flags,
+    file: input.configFile === false ? undefined : { path: file, required: explicit !== undefined },
+  });
   const get = <T>(path: string): T => values.get(path) as T;
   const problems: string[] = [];
 

@@ -1,3 +1,5 @@
-// Public entry of @storx-backup/storx-replicator. The service itself lands with its issue; until then the
-// package only re-exports the shared protocol it builds on.
-export * as protocol from '@storx-backup/protocol';
+// Public entry of @storx-backup/storx-replicator (for tests and embedding).
+export { loadReplicatorConfig, REPLICATOR_OPTIONS, type ReplicatorConfig } from './config.js';
+export { REPLICATOR_ERRORS, ReplicatorError, type ReplicatorErrorCode } from './errors.js';
+export { Replicator } from './replicator.js';
+export { main } from './cli.js';

@@ -1,0 +1,84 @@
+import type { TransactionPart } from '../decode/transaction-assembler.js';
+import type { OutgoingBatch } from './outgoing-batch.js';
+
+export interface BatcherOptions {
+  maxEvents: number;
+  maxBytes: number;
+  /** How long a batch waits for more transactions; 0 flushes once the current read is processed. */
+  lingerMs: number;
+  emit: (batch: OutgoingBatch) => void;
+}
+
+/**
+ * Groups whole transactions into batches, flushing on event count, size or linger time.
+ * A chunk of a split transaction always travels alone, after everything before it. A
+ * transaction is never split between batches by the batcher: only the assembler splits, and
+ * only by size.
+ */
+export class Batcher {
+  private current: OutgoingBatch | undefined;
+  private timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
+
+  constructor(private readonly options: BatcherOptions) {}
+
+  get isEmpty(): boolean {
+    return this.current === undefined;
+  }
+
+  add(part: TransactionPart): void {
+    if (!part.last || part.chunkIndex > 0) {
+      this.flush();
+      this.options.emit({
+        commitLsn: part.commitLsn,
+        chunk: { index: part.chunkIndex, last: part.last },
+        ackLsn: part.last ? part.endLsn : undefined,
+        events: part.events,
+        relations: part.relations,
+        bytes: part.bytes,
+        lastCommitTimeMs: part.commitTimeMs,
+      });
+      return;
+    }
+    if (this.current && (this.current.events.length + part.events.length > this.options.maxEvents || this.current.bytes + part.bytes > this.options.maxBytes)) {
+      this.flush();
+    }
+    if (this.current === undefined) {
+      this.current = { commitLsn: part.commitLsn, chunk: { index: 0, last: true }, ackLsn: part.endLsn, events: [], relations: new Map(), bytes: 0, lastCommitTimeMs: part.commitTimeMs };
+    }
+    const batch = this.current;
+    for (const event of part.events) batch.events.push(event);
+    for (const [id, relation] of part.relations) batch.relations.set(id, relation);
+    batch.commitLsn = part.commitLsn;
+    batch.ackLsn = part.endLsn;
+    batch.bytes += part.bytes;
+    batch.lastCommitTimeMs = part.commitTimeMs;
+    if (batch.events.length >= this.options.maxEvents || batch.bytes >= this.options.maxBytes) this.flush();
+    else this.armTimer();
+  }
+
+  /** Hands the current batch on now. */
+  flush(): void {
+    this.clearTimer();
+    const batch = this.current;
+    this.current = undefined;
+    if (batch) this.options.emit(batch);
+  }
+
+  /** Drops what was not handed on (at shutdown or reconnect: the slot will resend it). */
+  discard(): void {
+    this.clearTimer();
+    this.current = undefined;
+  }
+
+  private armTimer(): void {
+    if (this.timer !== undefined) return;
+    this.timer = this.options.lingerMs > 0 ? setTimeout(() => this.flush(), this.options.lingerMs) : setImmediate(() => this.flush());
+  }
+
+  private clearTimer(): void {
+    if (this.timer === undefined) return;
+    if (this.options.lingerMs > 0) clearTimeout(this.timer as NodeJS.Timeout);
+    else clearImmediate(this.timer as NodeJS.Immediate);
+    this.timer = undefined;
+  }
+}

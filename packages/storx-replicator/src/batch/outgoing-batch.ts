@@ -1,0 +1,19 @@
+import type { ChangeEvent, Lsn } from '@storx-backup/protocol';
+import type { DecodedRelation } from '../decode/transaction-assembler.js';
+
+/** A batch waiting for delivery, in commit order. */
+export interface OutgoingBatch {
+  /** Commit LSN of its last transaction (or of the split transaction, for a chunk). */
+  commitLsn: Lsn;
+  chunk: { index: number; last: boolean };
+  /**
+   * Where the slot may be acknowledged to once this batch is delivered: the end of its last
+   * transaction's commit record. Undefined for a chunk that is not its transaction's last.
+   */
+  ackLsn: Lsn | undefined;
+  events: ChangeEvent[];
+  relations: Map<number, DecodedRelation>;
+  bytes: number;
+  /** Commit time (Unix ms) of its last transaction. */
+  lastCommitTimeMs: number;
+}

@@ -1,0 +1,34 @@
+/**
+ * Errors that stop the replicator, each with the fix an operator applies (the seed's
+ * troubleshooting words where the seed has them). docs/errors.md lists them; a test keeps the
+ * two in step.
+ */
+export const REPLICATOR_ERRORS = {
+  WAL_LEVEL_NOT_LOGICAL: { fix: 'ALTER SYSTEM SET wal_level = logical; then restart PostgreSQL' },
+  REPLICATION_PERMISSION_DENIED: { fix: 'ALTER USER your_user WITH REPLICATION;' },
+  RELATION_DOES_NOT_EXIST: { fix: "check the schema path in the connection string (options=--search_path%3D...), verify the tables exist in that schema, and GRANT SELECT on them" },
+  TABLE_PRIVILEGE_MISSING: { fix: 'GRANT USAGE ON SCHEMA "satellite/0" TO your_user; GRANT SELECT ON ALL TABLES IN SCHEMA "satellite/0" TO your_user;' },
+  TABLE_WITHOUT_IDENTITY: { fix: 'give the table a primary key, or ALTER TABLE ... REPLICA IDENTITY FULL' },
+  PUBLICATION_MISMATCH: { fix: 'let the replicator own the publication (it must be able to ALTER it), or make its tables match replication.tables' },
+  SLOT_WRONG_PLUGIN: { fix: 'drop the slot (SELECT pg_drop_replication_slot(...)) or choose another replication.slot-name; the replicator needs a pgoutput slot in this database' },
+  SLOT_LOST: { fix: 'the slot no longer holds the WAL the backup needs: resnapshot the backup (docs/operations.md, "slot lost")' },
+  SLOT_MISSING_AFTER_USE: { fix: 'the slot vanished (failover to a replica without it?) while the receiver has applied changes: resnapshot the backup; never recreate the slot silently' },
+  SLOT_IN_USE: { fix: 'another process is streaming from this slot (another replicator?); stop it, or wait for it to time out' },
+  KEY_PROBLEM: { fix: 'see the message: the key file must exist, be readable and be PEM' },
+} as const satisfies Record<string, { fix: string }>;
+
+export type ReplicatorErrorCode = keyof typeof REPLICATOR_ERRORS;
+
+export class ReplicatorError extends Error {
+  override readonly name = 'ReplicatorError';
+  readonly fix: string;
+
+  constructor(
+    readonly code: ReplicatorErrorCode,
+    message: string,
+    options: { cause?: unknown } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.fix = REPLICATOR_ERRORS[code].fix;
+  }
+}

@@ -1,0 +1,190 @@
+import { formatLsn, type Lsn, maxLsn } from '@storx-backup/protocol';
+import type { Logger } from '@storx-backup/service-kit';
+import { Batcher } from './batch/batcher.js';
+import type { OutgoingBatch } from './batch/outgoing-batch.js';
+import { decodePgoutput } from './decode/pgoutput-decoder.js';
+import { TransactionAssembler } from './decode/transaction-assembler.js';
+import type { BatchDelivery } from './deliver/batch-delivery.js';
+import type { ReplicatorMetrics } from './metrics.js';
+import { ReplicationStream } from './source/replication-stream.js';
+
+/** Batches waiting for delivery before the stream is paused (backpressure), and when it resumes. */
+const PAUSE_AT_QUEUED = 2;
+const RESUME_BELOW_QUEUED = 1;
+
+export interface SessionOptions {
+  databaseUrl: string;
+  slotName: string;
+  publicationName: string;
+  includedTables: ReadonlySet<string>;
+  maxBatchEvents: number;
+  maxBatchBytes: number;
+  batchLingerMs: number;
+  statusIntervalMs: number;
+  /** The slot's confirmed position when the session starts. */
+  confirmed: Lsn;
+  delivery: BatchDelivery;
+  metrics: ReplicatorMetrics;
+  logger: Logger;
+}
+
+/**
+ * One replication connection, from START_REPLICATION to its end. Decoding, batching and
+ * delivery happen in WAL order; the slot is acknowledged only to the end of a transaction whose
+ * batch the receiver answered 2xx, or, when nothing at all is in flight, to the position the
+ * server says it has sent (as PostgreSQL's own subscriber does). On any failure the whole
+ * session is thrown away: the next one restarts from the slot, and the receiver's watermark
+ * turns what is sent again into duplicates.
+ */
+export class ReplicationSession {
+  /** Settles when the session ends: resolves after stop(), rejects on failure. */
+  readonly done: Promise<void>;
+  private confirmed: Lsn;
+  private readonly queue: OutgoingBatch[] = [];
+  private readonly assembler: TransactionAssembler;
+  private readonly batcher: Batcher;
+  private readonly abort = new AbortController();
+  private stream: ReplicationStream | undefined;
+  private delivering: Promise<void> | undefined;
+  private paused = false;
+  private stopped = false;
+  private statusTimer: NodeJS.Timeout | undefined;
+  private fail!: (error: Error) => void;
+  private finish!: () => void;
+
+  constructor(private readonly options: SessionOptions) {
+    this.confirmed = options.confirmed;
+    this.done = new Promise<void>((resolve, reject) => {
+      this.finish = resolve;
+      this.fail = reject;
+    });
+    this.done.catch(() => undefined);
+    this.batcher = new Batcher({ maxEvents: options.maxBatchEvents, maxBytes: options.maxBatchBytes, lingerMs: options.batchLingerMs, emit: (batch) => this.enqueue(batch) });
+    this.assembler = new TransactionAssembler({ includedTables: options.includedTables, maxPartBytes: options.maxBatchBytes, emit: (part) => this.batcher.add(part) });
+  }
+
+  /** Where the slot has been acknowledged to. */
+  get confirmedLsn(): Lsn {
+    return this.confirmed;
+  }
+
+  async start(): Promise<void> {
+    this.stream = await ReplicationStream.start(this.options.databaseUrl, this.options.slotName, this.options.publicationName, {
+      onData: (walStart, buffer, offset) => this.guard(() => this.onData(walStart, buffer, offset)),
+      onKeepalive: (walEnd, replyRequested) => this.guard(() => this.onKeepalive(walEnd as Lsn, replyRequested)),
+    });
+    this.stream.ended.then(
+      () => this.finish(),
+      (error: Error) => this.shutDown(error),
+    );
+    this.statusTimer = setInterval(() => this.stream?.sendStatus(this.confirmed), this.options.statusIntervalMs);
+    this.options.logger.info({ slot: this.options.slotName, from: formatLsn(this.confirmed) }, 'replication stream started');
+  }
+
+  /**
+   * Stops reading, lets the batch in flight finish for up to `timeoutMs` (then abandons it,
+   * unacknowledged), reports the confirmed position and closes the connection.
+   */
+  async stop(timeoutMs: number): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.stream?.pause();
+    this.batcher.discard();
+    this.queue.splice(1);
+    if (this.delivering) {
+      const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), timeoutMs).unref());
+      if ((await Promise.race([this.delivering.then(() => 'done' as const), timeout])) === 'timeout') {
+        this.options.logger.warn({ timeoutMs }, 'the batch in flight did not finish in time: abandoned unacknowledged (it will be sent again)');
+      }
+    }
+    this.abort.abort(new Error('replicator stopping'));
+    clearInterval(this.statusTimer);
+    await this.stream?.stop(this.confirmed);
+    this.finish();
+  }
+
+  private onData(walStart: bigint, buffer: Buffer, offset: number): void {
+    const message = decodePgoutput(buffer, offset);
+    if (message.tag === 'message' && !message.transactional) {
+      // A heartbeat (pg_logical_emit_message outside a transaction): a position the slot may
+      // move to if nothing is in flight.
+      this.advanceIfIdle(walStart as Lsn, false);
+      return;
+    }
+    this.assembler.handle(walStart, message);
+  }
+
+  private onKeepalive(walEnd: Lsn, replyRequested: boolean): void {
+    this.advanceIfIdle(walEnd, replyRequested);
+  }
+
+  private advanceIfIdle(position: Lsn, replyRequested: boolean): void {
+    const idle = !this.assembler.inTransaction && this.batcher.isEmpty && this.queue.length === 0 && this.delivering === undefined;
+    if (idle && position > this.confirmed) {
+      this.confirmed = position;
+      this.options.metrics.confirmedLsn.set(Number(position));
+      this.stream?.sendStatus(this.confirmed);
+    } else if (replyRequested) {
+      this.stream?.sendStatus(this.confirmed);
+    }
+  }
+
+  private enqueue(batch: OutgoingBatch): void {
+    if (this.stopped) return;
+    this.queue.push(batch);
+    if (!this.paused && this.queue.length >= PAUSE_AT_QUEUED) {
+      this.paused = true;
+      this.stream?.pause();
+    }
+    this.delivering ??= this.drain().finally(() => {
+      this.delivering = undefined;
+    });
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue[0]!;
+        // A batch of only filtered-out or empty transactions has nothing to send, but its place
+        // in the order still matters: it is acknowledged only after everything before it.
+        if (batch.events.length > 0) await this.options.delivery.deliver(batch, this.abort.signal);
+        this.queue.shift();
+        if (batch.ackLsn !== undefined) this.confirm(batch.ackLsn, batch.lastCommitTimeMs);
+        if (this.paused && !this.stopped && this.queue.length < RESUME_BELOW_QUEUED) {
+          this.paused = false;
+          this.stream?.resume();
+        }
+      }
+    } catch (error) {
+      if (!this.abort.signal.aborted) this.shutDown(error as Error);
+    }
+  }
+
+  private confirm(lsn: Lsn, commitTimeMs: number): void {
+    this.confirmed = maxLsn(this.confirmed, lsn);
+    this.stream?.sendStatus(this.confirmed);
+    this.options.metrics.confirmedLsn.set(Number(this.confirmed));
+    this.options.metrics.commitToConfirm.observe(Math.max(0, Date.now() - commitTimeMs) / 1000);
+  }
+
+  /** Any error in the stream handlers ends the session (never a half-processed transaction). */
+  private guard(work: () => void): void {
+    try {
+      work();
+    } catch (error) {
+      this.shutDown(error as Error);
+    }
+  }
+
+  private shutDown(error: Error): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.abort.abort(error);
+    clearInterval(this.statusTimer);
+    this.batcher.discard();
+    this.queue.length = 0;
+    this.assembler.reset();
+    void this.stream?.stop(this.confirmed).catch(() => undefined);
+    this.fail(error);
+  }
+}

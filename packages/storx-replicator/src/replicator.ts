@@ -1,0 +1,180 @@
+import { createServer, type Server } from 'node:http';
+import { formatLsn, type Lsn } from '@storx-backup/protocol';
+import type { Logger } from '@storx-backup/service-kit';
+import type { ReplicatorConfig } from './config.js';
+import { BatchDelivery } from './deliver/batch-delivery.js';
+import { RelationMetadata } from './deliver/relation-metadata.js';
+import { sleep } from './deliver/sleep.js';
+import { WebhookClient } from './deliver/webhook-client.js';
+import { ReplicatorError } from './errors.js';
+import { ReplicatorMetrics } from './metrics.js';
+import { ReplicationSession } from './replication-session.js';
+import { loadReplicatorKeys } from './replicator-keys.js';
+import { readSlot } from './source/slot.js';
+import { SourceQueries } from './source/source-queries.js';
+import { prepareSource } from './startup-checks.js';
+
+const RECONNECT_MAX_DELAY_MS = 30_000;
+const LAG_SAMPLE_INTERVAL_MS = 10_000;
+
+/**
+ * Wires the stages and owns start and stop: checks and prepares the source, then runs
+ * replication sessions until stopped, reconnecting after any failure (source restarted, network
+ * cut). Errors that need an operator (ReplicatorError) end the run instead.
+ */
+export class Replicator {
+  readonly metrics = new ReplicatorMetrics();
+  private readonly queries: SourceQueries;
+  private readonly stopSignal = new AbortController();
+  private session: ReplicationSession | undefined;
+  private delivery: BatchDelivery | undefined;
+  private client: WebhookClient | undefined;
+  private metricsServer: Server | undefined;
+  private timers: NodeJS.Timeout[] = [];
+  private confirmed: Lsn | undefined;
+
+  constructor(
+    private readonly config: ReplicatorConfig,
+    private readonly logger: Logger,
+  ) {
+    this.queries = new SourceQueries(config.databaseUrl, logger);
+  }
+
+  /** Runs until `stop()` (resolves) or an error an operator must fix (rejects). */
+  async run(): Promise<void> {
+    const { config, logger } = this;
+    const keys = await loadReplicatorKeys(config);
+    if (config.webhookUrl.protocol === 'http:' && !['localhost', '127.0.0.1', '[::1]'].includes(config.webhookUrl.hostname)) {
+      logger.warn({ url: config.webhookUrl.href }, 'webhook-url is plain http to another host: batches are encrypted and signed, but use https so that metadata and availability are protected too');
+    }
+    this.client = new WebhookClient(config.webhookUrl, { timeoutMs: config.webhookTimeoutMs, ...(keys.ca ? { ca: keys.ca } : {}) });
+    const delivery = new BatchDelivery({
+      sourceId: config.sourceId,
+      slot: config.slotName,
+      format: config.format,
+      recipient: keys.recipient,
+      signingKeys: [keys.signing.key],
+      retryDelayMs: config.retryDelayMs,
+      maxRetryDelayMs: config.maxRetryDelayMs,
+      maxRetries: config.maxRetries,
+      client: this.client,
+      metadata: new RelationMetadata(() => this.queries.get()),
+      metrics: this.metrics,
+      logger,
+    });
+    this.delivery = delivery;
+    await this.startMetricsServer();
+    logger.info({ source: config.sourceId, slot: config.slotName, publication: config.publicationName, tables: config.tables, receiver: config.webhookUrl.href, format: config.format, signer: keys.signing.kid, recipient: keys.recipient.kid }, 'starting');
+
+    try {
+      const prepared = await prepareSource(await this.queries.get(), config, delivery, logger, this.stopSignal.signal);
+      this.confirmed = prepared.confirmed;
+      const included = new Set(prepared.tables.map((table) => `${table.schema}\0${table.table}`));
+      this.startTimers();
+      for (let failures = 0; !this.stopSignal.signal.aborted; ) {
+        const session = new ReplicationSession({
+          databaseUrl: config.databaseUrl,
+          slotName: config.slotName,
+          publicationName: config.publicationName,
+          includedTables: included,
+          maxBatchEvents: config.maxBatchEvents,
+          maxBatchBytes: config.maxBatchBytes,
+          batchLingerMs: config.batchLingerMs,
+          statusIntervalMs: config.statusIntervalMs,
+          confirmed: await this.slotPosition(),
+          delivery,
+          metrics: this.metrics,
+          logger,
+        });
+        try {
+          this.session = session;
+          await session.start();
+          failures = 0;
+          await session.done;
+        } catch (error) {
+          if (this.stopSignal.signal.aborted) break;
+          if (error instanceof ReplicatorError) throw error;
+          failures += 1;
+          this.metrics.streamRestarts.inc();
+          const delay = Math.min(RECONNECT_MAX_DELAY_MS, 500 * 2 ** Math.min(failures, 6));
+          logger.warn({ err: error, retryInMs: delay, confirmed: formatLsn(session.confirmedLsn) }, 'replication stream failed; reconnecting from the slot');
+          await sleep(delay, this.stopSignal.signal).catch(() => undefined);
+        } finally {
+          this.confirmed = session.confirmedLsn;
+          this.session = undefined;
+        }
+      }
+    } finally {
+      await this.release();
+    }
+  }
+
+  /** Stops streaming, finishes (or abandons) the batch in flight, reports the confirmed position. */
+  async stop(): Promise<void> {
+    this.stopSignal.abort(new Error('stopping'));
+    await this.session?.stop(this.config.shutdownTimeoutMs);
+  }
+
+  get healthy(): boolean {
+    return this.delivery?.healthy ?? true;
+  }
+
+  /** The slot's confirmed position; on a fresh session after a failure, re-read from the server. */
+  private async slotPosition(): Promise<Lsn> {
+    try {
+      const slot = await readSlot(await this.queries.get(), this.config.slotName);
+      if (slot?.confirmedFlushLsn !== undefined) return slot.confirmedFlushLsn;
+    } catch (error) {
+      this.logger.debug({ err: error }, 'could not read the slot position; using the last known one');
+    }
+    return this.confirmed ?? (0n as Lsn);
+  }
+
+  private startTimers(): void {
+    const sampleLag = async (): Promise<void> => {
+      const slot = await readSlot(await this.queries.get(), this.config.slotName);
+      if (slot) this.metrics.slotLagBytes.set(Number(slot.lagBytes));
+    };
+    this.timers.push(setInterval(() => void sampleLag().catch(() => undefined), LAG_SAMPLE_INTERVAL_MS));
+    void sampleLag().catch(() => undefined);
+    if (this.config.heartbeatIntervalMs > 0) {
+      const beat = async (): Promise<void> => {
+        await (await this.queries.get()).query("SELECT pg_logical_emit_message(false, 'storx-replicator', 'heartbeat')");
+      };
+      this.timers.push(setInterval(() => void beat().catch((error: unknown) => this.logger.warn({ err: error }, 'heartbeat failed')), this.config.heartbeatIntervalMs));
+    }
+    for (const timer of this.timers) timer.unref();
+  }
+
+  private async startMetricsServer(): Promise<void> {
+    const listen = this.config.metricsListen;
+    if (listen === undefined) return;
+    const server = createServer((request, response) => {
+      if (request.url === '/metrics') {
+        void this.metrics.registry.metrics().then((text) => {
+          response.writeHead(200, { 'content-type': this.metrics.registry.contentType });
+          response.end(text);
+        });
+      } else if (request.url === '/healthz') {
+        response.writeHead(this.healthy ? 200 : 503, { 'content-type': 'application/json' });
+        response.end(JSON.stringify({ status: this.healthy ? 'ok' : 'unhealthy' }));
+      } else {
+        response.writeHead(404).end();
+      }
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(listen.port, listen.host, () => resolve());
+    });
+    this.metricsServer = server;
+    this.logger.info({ metrics: `http://${listen.host}:${(server.address() as { port: number }).port}/metrics` }, 'metrics listening');
+  }
+
+  private async release(): Promise<void> {
+    for (const timer of this.timers) clearInterval(timer);
+    this.timers = [];
+    this.client?.close();
+    await this.queries.close();
+    await new Promise<void>((resolve) => (this.metricsServer ? this.metricsServer.close(() => resolve()) : resolve()));
+  }
+}

@@ -1,0 +1,161 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { inject } from 'vitest';
+import type pg from 'pg';
+import { generateEd25519KeyPair, generateRsaKeyPair, loadRsaPrivateKey, loadVerifyingKey, writeKeyPair } from '@storx-backup/protocol';
+import { startReceiver, type RunningReceiver } from '@storx-backup/backuptools-receiver';
+import { loadReceiverConfig } from '@storx-backup/backuptools-receiver';
+import { createLogger, type Logger } from '@storx-backup/service-kit';
+import { connect, createDatabase, waitFor } from '@storx-backup/test-postgres';
+import { loadReplicatorConfig, type ReplicatorConfig } from '../src/config.js';
+import { Replicator } from '../src/replicator.js';
+
+export const SCHEMA = 'satellite/0';
+
+/** The Storj-like tables of the seed, in the schema `satellite/0`. */
+export const SOURCE_DDL = [
+  `CREATE SCHEMA "${SCHEMA}"`,
+  `CREATE TABLE "${SCHEMA}".objects (
+     project_id uuid NOT NULL, bucket_name bytea NOT NULL, object_key bytea NOT NULL, version bigint NOT NULL,
+     status smallint NOT NULL DEFAULT 1, created_at timestamptz NOT NULL DEFAULT now(), expires_at timestamptz,
+     encrypted_metadata bytea, total_plain_size bigint NOT NULL DEFAULT 0, total_encrypted_size numeric(20,0),
+     PRIMARY KEY (project_id, bucket_name, object_key, version))`,
+  `CREATE TABLE "${SCHEMA}".segments (
+     stream_id uuid NOT NULL, position bigint NOT NULL, root_piece_id bytea, encrypted_key bytea,
+     remote_alias_pieces bytea, plain_size integer NOT NULL DEFAULT 0, note text,
+     PRIMARY KEY (stream_id, position))`,
+];
+
+/** A source URL whose search_path is the seed's schema, as in the seed's connection string. */
+export function withSearchPath(url: string): string {
+  const parsed = new URL(url);
+  parsed.searchParams.set('options', `--search_path="${SCHEMA}"`);
+  return parsed.toString();
+}
+
+export interface Pair {
+  sourceUrl: string;
+  backupUrl: string;
+  source: pg.Client;
+  backup: pg.Client;
+  receiver: RunningReceiver;
+  keyDir: string;
+  /** Replicator configuration for this pair (flags override the defaults below). */
+  config(flags?: Record<string, string>): ReplicatorConfig;
+  close(): Promise<void>;
+}
+
+export const quietLogger: Logger = createLogger({ name: 'test', level: process.env['TEST_LOG_LEVEL'] === undefined ? 'silent' : (process.env['TEST_LOG_LEVEL'] as 'info') });
+
+/** A fresh source database with the seed's tables, a fresh backup database and a running receiver. */
+export async function startPair(options: { ddl?: string[]; receiverFlags?: Record<string, string> } = {}): Promise<Pair> {
+  const sourceUrl = withSearchPath(await createDatabase(inject('pgSourceUrl'), 'src'));
+  const backupUrl = await createDatabase(inject('pgBackupUrl'), 'bak');
+  const source = await connect(sourceUrl);
+  for (const statement of options.ddl ?? SOURCE_DDL) await source.query(statement);
+  const backup = await connect(backupUrl);
+
+  const keyDir = await mkdtemp(join(tmpdir(), 'replicator-keys-'));
+  const receiverKeys = await writeKeyPair(keyDir, 'backuptools', generateRsaKeyPair(2048));
+  const senderKeys = await writeKeyPair(keyDir, 'storx_signing', generateEd25519KeyPair());
+  await loadRsaPrivateKey(receiverKeys.privateKeyPath);
+  await loadVerifyingKey(senderKeys.publicKeyPath);
+  const receiverConfig = loadReceiverConfig({
+    env: {},
+    configFile: undefined,
+    flags: new Map(Object.entries({ 'database-url': backupUrl, 'listen-host': '127.0.0.1', 'listen-port': '0', 'private-keys': receiverKeys.privateKeyPath, 'trusted-sender-keys': senderKeys.publicKeyPath, ...options.receiverFlags })),
+  });
+  const receiver = await startReceiver(receiverConfig, quietLogger);
+
+  return {
+    sourceUrl,
+    backupUrl,
+    source,
+    backup,
+    receiver,
+    keyDir,
+    config: (flags = {}) =>
+      loadReplicatorConfig({
+        env: {},
+        configFile: false,
+        flags: new Map(
+          Object.entries({
+            database: sourceUrl,
+            'replication.webhook-url': `${receiver.url}/webhook`,
+            'replication.webhook-public-key': receiverKeys.publicKeyPath,
+            'replication.signing-key': senderKeys.privateKeyPath,
+            'replication.slot-name': `slot_${Math.random().toString(36).slice(2, 10)}`,
+            'replication.retry-delay': '50ms',
+            'replication.max-retry-delay': '500ms',
+            'replication.status-interval': '200ms',
+            ...flags,
+          }),
+        ),
+      }),
+    close: async () => {
+      await receiver.close();
+      await source.end();
+      await backup.end();
+    },
+  };
+}
+
+export interface RunningReplicator {
+  replicator: Replicator;
+  /** Settles when run() ends. */
+  done: Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function runReplicator(config: ReplicatorConfig, logger: Logger = quietLogger): RunningReplicator {
+  const replicator = new Replicator(config, logger);
+  const done = replicator.run();
+  done.catch(() => undefined);
+  return {
+    replicator,
+    done,
+    stop: async () => {
+      await replicator.stop();
+      await done;
+    },
+  };
+}
+
+/** Row count and an ordered hash of every row's text: equal on both sides means equal tables. */
+export async function tableDigest(client: pg.Client, table: string, orderBy: string): Promise<{ count: number; hash: string | null }> {
+  const { rows } = await client.query<{ count: string; hash: string | null }>(
+    `SELECT count(*)::text AS count, md5(string_agg(t::text, E'\\n' ORDER BY ${orderBy})) AS hash FROM "${SCHEMA}".${table} t`,
+  );
+  return { count: Number(rows[0]!.count), hash: rows[0]!.hash };
+}
+
+export async function backupTableExists(backup: pg.Client, table: string): Promise<boolean> {
+  const { rows } = await backup.query<{ t: string | null }>(`SELECT to_regclass('"${SCHEMA}".${table}')::text AS t`);
+  return rows[0]!.t !== null;
+}
+
+/** Polls until the backup's table equals the source's (or the deadline passes). */
+export async function waitForTableEqual(pair: Pair, table: string, orderBy: string, timeoutMs = 30_000): Promise<{ count: number; hash: string | null }> {
+  let last = '';
+  return waitFor(
+    async () => {
+      const expected = await tableDigest(pair.source, table, orderBy);
+      if (!(await backupTableExists(pair.backup, table))) {
+        last = `backup table missing; source has ${expected.count} rows`;
+        return undefined;
+      }
+      const actual = await tableDigest(pair.backup, table, orderBy);
+      last = `source ${JSON.stringify(expected)} backup ${JSON.stringify(actual)}`;
+      return expected.count === actual.count && expected.hash === actual.hash ? actual : undefined;
+    },
+    { description: `backup ${table} to equal the source (${last})`, timeoutMs, intervalMs: 100 },
+  );
+}
+
+export async function slotConfirmed(source: pg.Client, slot: string): Promise<string | null> {
+  const { rows } = await source.query<{ lsn: string | null }>('SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = $1', [slot]);
+  return rows[0]?.lsn ?? null;
+}
+
+export const OBJECTS_KEY = 'project_id, bucket_name, object_key, version';
