@@ -44,6 +44,8 @@ export class ReplicationSession {
   private readonly assembler: TransactionAssembler;
   private readonly batcher: Batcher;
   private readonly abort = new AbortController();
+  /** Set at stop(): no more retries, but a request on the wire may finish. */
+  private readonly stopRetrying = new AbortController();
   private stream: ReplicationStream | undefined;
   private delivering: Promise<void> | undefined;
   private paused = false;
@@ -91,6 +93,7 @@ export class ReplicationSession {
     this.stream?.pause();
     this.batcher.discard();
     this.queue.splice(1);
+    this.stopRetrying.abort(new Error('replicator stopping'));
     if (this.delivering) {
       const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), timeoutMs).unref());
       if ((await Promise.race([this.delivering.then(() => 'done' as const), timeout])) === 'timeout') {
@@ -147,7 +150,7 @@ export class ReplicationSession {
         const batch = this.queue[0]!;
         // A batch of only filtered-out or empty transactions has nothing to send, but its place
         // in the order still matters: it is acknowledged only after everything before it.
-        if (batch.events.length > 0) await this.options.delivery.deliver(batch, this.abort.signal);
+        if (batch.events.length > 0) await this.options.delivery.deliver(batch, this.abort.signal, this.stopRetrying.signal);
         this.queue.shift();
         if (batch.ackLsn !== undefined) this.confirm(batch.ackLsn, batch.lastCommitTimeMs);
         if (this.paused && !this.stopped && this.queue.length < RESUME_BELOW_QUEUED) {
@@ -156,7 +159,7 @@ export class ReplicationSession {
         }
       }
     } catch (error) {
-      if (!this.abort.signal.aborted) this.shutDown(error as Error);
+      if (!this.abort.signal.aborted && !this.stopRetrying.signal.aborted) this.shutDown(error as Error);
     }
   }
 

@@ -41,10 +41,15 @@ export class BatchDelivery {
     return !this.blocked && this.consecutiveFailures < Math.max(1, this.options.maxRetries);
   }
 
-  async deliver(batch: OutgoingBatch, signal: AbortSignal): Promise<void> {
+  /**
+   * Resolves once every request of the batch was answered 2xx. `signal` aborts everything;
+   * `stopRetrying` (a shutdown) lets a request already on the wire finish but waits for no retry.
+   */
+  async deliver(batch: OutgoingBatch, signal: AbortSignal, stopRetrying?: AbortSignal): Promise<void> {
     const payload = await this.payload(batch);
     const requests: SealedRequest[] = this.options.format === 'v2' ? [await sealBatchV2(payload, this.options.recipient)] : sealBatchSeedV1(payload, this.options.recipient.key);
-    for (const request of requests) await this.send(request, batch, signal);
+    const retrySignal = stopRetrying ? AbortSignal.any([signal, stopRetrying]) : signal;
+    for (const request of requests) await this.send(request, batch, signal, retrySignal);
     this.options.metrics.batchesSent.inc();
     this.options.metrics.eventsSent.inc(batch.events.length);
   }
@@ -61,7 +66,7 @@ export class BatchDelivery {
     return { version: BATCH_VERSION, source_id: this.options.sourceId, slot: this.options.slot, commit_lsn: formatLsn(batch.commitLsn), chunk: batch.chunk, relations, events: batch.events };
   }
 
-  private async send(request: SealedRequest, batch: OutgoingBatch, signal: AbortSignal): Promise<void> {
+  private async send(request: SealedRequest, batch: OutgoingBatch, signal: AbortSignal, retrySignal: AbortSignal): Promise<void> {
     const { metrics, logger } = this.options;
     for (let attempt = 0; ; attempt += 1) {
       let verdict: Verdict;
@@ -99,7 +104,7 @@ export class BatchDelivery {
         else logger.warn({ ...context, retryInMs: delay }, 'delivery failed, retrying');
       }
       metrics.healthy.set(this.healthy ? 1 : 0);
-      await sleep(delay, signal);
+      await sleep(delay, retrySignal);
     }
   }
 
