@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest';
+import type { ChangeEvent, Lsn } from '@storx-backup/protocol';
+import { Batcher } from '../src/batch/batcher.js';
+import type { OutgoingBatch } from '../src/batch/outgoing-batch.js';
+import type { TransactionPart } from '../src/decode/transaction-assembler.js';
+
+const event = { operation: 'INSERT', schema: 's', table: 't', timestamp: 'x', lsn: '0/1', commit_lsn: '0/1', xid: 1, data: {}, old_data: null, unchanged_toast: [] } as ChangeEvent;
+
+function part(commit: number, events: number, options: Partial<TransactionPart> = {}): TransactionPart {
+  return {
+    xid: commit,
+    commitLsn: BigInt(commit) as Lsn,
+    chunkIndex: 0,
+    last: true,
+    endLsn: BigInt(commit + 1) as Lsn,
+    commitTimeMs: 0,
+    events: Array.from({ length: events }, () => event),
+    relations: new Map(),
+    bytes: events * 100,
+    ...options,
+  };
+}
+
+function collect(options: { maxEvents?: number; maxBytes?: number; lingerMs?: number } = {}): { batcher: Batcher; out: OutgoingBatch[] } {
+  const out: OutgoingBatch[] = [];
+  const batcher = new Batcher({ maxEvents: options.maxEvents ?? 10, maxBytes: options.maxBytes ?? 1_000_000, lingerMs: options.lingerMs ?? 60_000, emit: (batch) => out.push(batch) });
+  return { batcher, out };
+}
+
+const shape = (batches: OutgoingBatch[]) => batches.map((batch) => ({ commit: Number(batch.commitLsn), ack: batch.ackLsn === undefined ? null : Number(batch.ackLsn), events: batch.events.length, chunk: batch.chunk }));
+
+describe('batcher', () => {
+  it('puts whole transactions together until the event limit, acknowledging the last one', () => {
+    const { batcher, out } = collect({ maxEvents: 10 });
+    batcher.add(part(10, 4));
+    batcher.add(part(20, 4));
+    batcher.add(part(30, 4)); // would make 12: the first two go first
+    batcher.flush();
+    expect(shape(out)).toEqual([
+      { commit: 20, ack: 21, events: 8, chunk: { index: 0, last: true } },
+      { commit: 30, ack: 31, events: 4, chunk: { index: 0, last: true } },
+    ]);
+  });
+
+  it('flushes on size too', () => {
+    const { batcher, out } = collect({ maxBytes: 500 });
+    batcher.add(part(10, 3));
+    batcher.add(part(20, 3));
+    expect(shape(out)).toEqual([{ commit: 10, ack: 11, events: 3, chunk: { index: 0, last: true } }]);
+  });
+
+  it('sends chunks alone, after what came before, and acknowledges only the last chunk', () => {
+    const { batcher, out } = collect();
+    batcher.add(part(10, 1));
+    batcher.add(part(50, 5, { last: false, endLsn: undefined }));
+    batcher.add(part(50, 5, { chunkIndex: 1, last: false, endLsn: undefined }));
+    batcher.add(part(50, 2, { chunkIndex: 2 }));
+    batcher.add(part(60, 1));
+    batcher.flush();
+    expect(shape(out)).toEqual([
+      { commit: 10, ack: 11, events: 1, chunk: { index: 0, last: true } },
+      { commit: 50, ack: null, events: 5, chunk: { index: 0, last: false } },
+      { commit: 50, ack: null, events: 5, chunk: { index: 1, last: false } },
+      { commit: 50, ack: 51, events: 2, chunk: { index: 2, last: true } },
+      { commit: 60, ack: 61, events: 1, chunk: { index: 0, last: true } },
+    ]);
+  });
+
+  it('keeps empty (filtered) transactions in order so they are acknowledged after what precedes them', () => {
+    const { batcher, out } = collect();
+    batcher.add(part(10, 2));
+    batcher.add(part(20, 0));
+    batcher.flush();
+    batcher.add(part(30, 0));
+    batcher.flush();
+    expect(shape(out)).toEqual([
+      { commit: 20, ack: 21, events: 2, chunk: { index: 0, last: true } },
+      { commit: 30, ack: 31, events: 0, chunk: { index: 0, last: true } },
+    ]);
+  });
+
+  it('flushes after the linger time', async () => {
+    const { batcher, out } = collect({ lingerMs: 20 });
+    batcher.add(part(10, 1));
+    expect(out).toHaveLength(0);
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(out).toHaveLength(1);
+  });
+
+  it('drops what was not handed on when discarded', () => {
+    const { batcher, out } = collect();
+    batcher.add(part(10, 1));
+    batcher.discard();
+    batcher.flush();
+    expect(out).toHaveLength(0);
+    expect(batcher.isEmpty).toBe(true);
+  });
+});
