@@ -2,10 +2,13 @@ import { ProtocolError } from '@storx-backup/protocol';
 import { ConfigError, UsageError } from '@storx-backup/service-kit';
 import type { Command, CommandContext } from './commands/command.js';
 import { keysGenerateCommand } from './commands/keys-generate.js';
+import { doctorCommand } from './commands/doctor.js';
 import { runCommand } from './commands/run.js';
+import { setupCommand } from './commands/setup.js';
+import { statusCommand } from './commands/status.js';
 import { ReplicatorError } from './errors.js';
 
-const COMMANDS: readonly Command[] = [runCommand, keysGenerateCommand];
+const COMMANDS: readonly Command[] = [runCommand, setupCommand, statusCommand, doctorCommand, keysGenerateCommand];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((command) => command.name.length));

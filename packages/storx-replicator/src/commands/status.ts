@@ -1,0 +1,78 @@
+import { formatFlagsHelp, formatOptionsHelp, parseCommandLine } from '@storx-backup/service-kit';
+import { DEFAULT_CONFIG_PATH, ENV_PREFIX, loadReplicatorConfig, REPLICATOR_OPTIONS } from '../config.js';
+import { parseByteLimit } from '../inspect/byte-limit.js';
+import { collectStatus } from '../inspect/collect-status.js';
+import { formatStatus } from '../inspect/format-status.js';
+import type { Command } from './command.js';
+
+/** Default --max-lag-bytes: WAL a healthy replicator never holds back for long. */
+const DEFAULT_MAX_LAG_BYTES = 1024 ** 3;
+
+const FLAGS = {
+  config: { type: 'string', description: `YAML config file (or STORX_CONFIG; default ${DEFAULT_CONFIG_PATH} when it exists)` },
+  json: { type: 'boolean', description: 'print the report as one JSON object (fields below)' },
+  'max-lag-bytes': { type: 'string', description: 'slot lag above which status warns: a size (512MiB, 1GiB) or bytes (default 1GiB)' },
+  help: { type: 'boolean', short: 'h', description: 'show this help' },
+} as const;
+
+export const statusCommand: Command = {
+  name: 'status',
+  summary: 'show wal_level, the slot and its lag, the publication and the receiver; exit 0/1/2',
+  async run(argv, context) {
+    const parsed = parseCommandLine(argv, REPLICATOR_OPTIONS, FLAGS, 'storx-replicator status');
+    if (parsed.flags['help']) {
+      context.stdout(`Usage: storx-replicator status [--config FILE] [--json] [--max-lag-bytes SIZE] [options]
+
+Reads the source and pings the receiver, changing nothing (no slot or publication is created;
+the receiver answers a ping without writing), and prints one line per item: ✓ fine, ! warning,
+✗ error, - not checked. The receiver is skipped, with a note, while replication.webhook-url,
+webhook-public-key or signing-key is not set.
+
+Exit status:
+  0  healthy
+  1  warning: slot lag over --max-lag-bytes, slot not in use (no replicator streaming),
+     slot wal_status unreserved, publication missing or not publishing every configured table
+     (run fixes both), receiver unreachable or unavailable (timeout, refused, 5xx, 429)
+  2  error: database unreachable, wal_level not logical, slot missing, not a pgoutput slot of
+     this database, or invalidated (wal_status lost: a resnapshot is needed), key files that do
+     not load, the receiver rejects our requests (401: signature or encryption key; other 4xx),
+     or an invalid configuration
+
+--json prints one object with these fields (null: not found out, for example the slot while
+the database is unreachable):
+  status              "ok" | "warning" | "error"
+  exit_code           0 | 1 | 2
+  checked_at          ISO 8601 time
+  config_file         the config file read, or null
+  source_id           replication.source-id (default: the database name)
+  database            { reachable: boolean, error: string|null }
+  wal_level           string|null
+  slot                { name, exists, active, active_pid, plugin, confirmed_flush_lsn,
+                        restart_lsn, wal_status, current_wal_lsn,
+                        lag_bytes: pg_current_wal_lsn() - confirmed_flush_lsn (number|null),
+                        max_lag_bytes: number }
+  publication         { name, exists, all_tables, tables: ["\\"schema\\".\\"table\\""...],
+                        missing_tables: configured tables it does not publish }
+  receiver            { url, checked: boolean, reachable, accepted, http_status,
+                        watermark_lsn: last commit the receiver applied (null: nothing yet),
+                        error, note: why it was not checked }
+  problems            [{ severity: "warning"|"error",
+                         item: "database"|"wal_level"|"slot"|"lag"|"publication"|"receiver",
+                         message, fix }]
+LSNs are PostgreSQL's text form ("16/B374D848").
+
+${formatFlagsHelp(FLAGS)}
+
+Options (flags > environment > config file > defaults):
+${formatOptionsHelp(REPLICATOR_OPTIONS, ENV_PREFIX)}
+`);
+      return 0;
+    }
+    const limit = parsed.flags['max-lag-bytes'];
+    const maxLagBytes = typeof limit === 'string' ? parseByteLimit(limit, '--max-lag-bytes') : DEFAULT_MAX_LAG_BYTES;
+    const config = loadReplicatorConfig({ env: context.env, flags: parsed.options, configFile: parsed.flags['config'] as string | undefined }, 'inspect');
+    const report = await collectStatus(config, maxLagBytes);
+    context.stdout(parsed.flags['json'] ? `${JSON.stringify(report, null, 2)}\n` : formatStatus(report));
+    return report.exit_code;
+  },
+};

@@ -1,0 +1,143 @@
+import type pg from 'pg';
+import { formatLsn } from '@storx-backup/protocol';
+import type { ReplicatorConfig } from '../config.js';
+import { REPLICATOR_ERRORS } from '../errors.js';
+import { loadReplicatorKeys } from '../replicator-keys.js';
+import { publicationTables } from '../source/publication.js';
+import { walLevel } from '../source/server-checks.js';
+import { readSlot, type SlotState } from '../source/slot.js';
+import { qualified, resolveTables } from '../source/source-tables.js';
+import { pingProblem } from './ping-problem.js';
+import { pingReceiver, type PingOutcome, signatureRejectedFix } from './receiver-ping.js';
+import { WAL_LEVEL_FIX } from './seed-fixes.js';
+import { judgeSlot } from './slot-health.js';
+import { connectSource } from './source-connect.js';
+import { type StatusProblem, type StatusReport, statusLevel } from './status-report.js';
+import { missingWebhookSettings } from './webhook-settings.js';
+
+/**
+ * Looks at the source and the receiver without changing either (plain SELECTs and one ping,
+ * which the receiver answers without writing), and judges what it saw.
+ */
+export async function collectStatus(config: ReplicatorConfig, maxLagBytes: number): Promise<StatusReport> {
+  const report: StatusReport = {
+    status: 'ok',
+    exit_code: 0,
+    checked_at: new Date().toISOString(),
+    config_file: config.configFile ?? null,
+    source_id: config.sourceId,
+    database: { reachable: false, error: null },
+    wal_level: null,
+    slot: { name: config.slotName, exists: null, active: null, active_pid: null, plugin: null, confirmed_flush_lsn: null, restart_lsn: null, wal_status: null, current_wal_lsn: null, lag_bytes: null, max_lag_bytes: maxLagBytes },
+    publication: { name: config.publicationName, exists: null, all_tables: null, tables: [], missing_tables: [] },
+    receiver: { url: null, checked: false, reachable: null, accepted: null, http_status: null, watermark_lsn: null, error: null, note: null },
+    problems: [],
+  };
+
+  // The receiver first: whether it has applied anything tells what a missing slot means.
+  const receiverProblems: StatusProblem[] = [];
+  const watermark = await checkReceiver(config, report, receiverProblems);
+
+  const sourceProblems: StatusProblem[] = [];
+  let client: pg.Client | undefined;
+  try {
+    client = await connectSource(config.databaseUrl);
+  } catch (error) {
+    report.database.error = (error as Error).message;
+    sourceProblems.push({ severity: 'error', item: 'database', message: `cannot connect to the database: ${(error as Error).message}`, fix: 'check the database URL (host, port, user, password, sslmode) and that PostgreSQL runs; storx-replicator doctor checks the rest' });
+  }
+  if (client !== undefined) {
+    report.database.reachable = true;
+    try {
+      sourceProblems.push(...(await checkSource(client, config, report, maxLagBytes, watermark)));
+    } catch (error) {
+      report.database.error = (error as Error).message;
+      sourceProblems.push({ severity: 'error', item: 'database', message: `reading the source failed: ${(error as Error).message}`, fix: 'storx-replicator doctor shows what the user lacks' });
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }
+  report.problems = [...sourceProblems, ...receiverProblems];
+  Object.assign(report, statusLevel(report.problems));
+  return report;
+}
+
+async function checkSource(client: pg.Client, config: ReplicatorConfig, report: StatusReport, maxLagBytes: number, watermark: string | null | undefined): Promise<StatusProblem[]> {
+  const problems: StatusProblem[] = [];
+  const level = await walLevel(client);
+  report.wal_level = level;
+  const walProblem = walLevelProblem(level);
+  if (walProblem) problems.push(walProblem);
+
+  const { rows } = await client.query<{ database: string }>('SELECT current_database() AS database');
+  const slot = await readSlot(client, config.slotName);
+  describeSlot(report, slot);
+  problems.push(...judgeSlot(config.slotName, slot, rows[0]!.database, maxLagBytes, watermark));
+
+  const { rows: publication } = await client.query<{ puballtables: boolean }>('SELECT puballtables FROM pg_publication WHERE pubname = $1', [config.publicationName]);
+  report.publication.exists = publication[0] !== undefined;
+  report.publication.all_tables = publication[0]?.puballtables ?? null;
+  if (publication[0] === undefined) {
+    problems.push({ severity: 'warning', item: 'publication', message: `publication ${config.publicationName} does not exist`, fix: 'storx-replicator run creates it' });
+  } else {
+    report.publication.tables = await publicationTables(client, config.publicationName);
+    const { found, missing } = await resolveTables(client, config.tables);
+    report.publication.missing_tables = [...found.map(qualified).filter((table) => !report.publication.tables.includes(table)), ...missing];
+    if (report.publication.missing_tables.length > 0) {
+      problems.push({ severity: 'warning', item: 'publication', message: `publication ${config.publicationName} does not publish ${report.publication.missing_tables.join(', ')}`, fix: 'storx-replicator run reconciles it with replication.tables (storx-replicator doctor checks the tables)' });
+    }
+  }
+  return problems;
+}
+
+/** Without wal_level = logical there is no logical decoding at all: an error. */
+export function walLevelProblem(level: string): StatusProblem | undefined {
+  return level === 'logical' ? undefined : { severity: 'error', item: 'wal_level', message: `wal_level is not logical (it is ${level})`, fix: WAL_LEVEL_FIX.join(' ') };
+}
+
+function describeSlot(report: StatusReport, slot: SlotState | undefined): void {
+  report.slot.exists = slot !== undefined;
+  if (slot === undefined) return;
+  Object.assign(report.slot, {
+    active: slot.active,
+    active_pid: slot.activePid,
+    plugin: slot.plugin,
+    confirmed_flush_lsn: slot.confirmedFlushLsn === undefined ? null : formatLsn(slot.confirmedFlushLsn),
+    restart_lsn: slot.restartLsn === undefined ? null : formatLsn(slot.restartLsn),
+    wal_status: slot.walStatus,
+    current_wal_lsn: formatLsn(slot.currentWalLsn),
+    lag_bytes: Number(slot.lagBytes),
+  });
+}
+
+/** Pings the receiver; returns its watermark (null: nothing applied yet; undefined: not known). */
+async function checkReceiver(config: ReplicatorConfig, report: StatusReport, problems: StatusProblem[]): Promise<string | null | undefined> {
+  const missing = missingWebhookSettings(config);
+  if (!missing.includes('replication.webhook-url')) report.receiver.url = config.webhookUrl.href;
+  if (missing.length > 0) {
+    report.receiver.note = `not checked: ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not set`;
+    return undefined;
+  }
+  report.receiver.checked = true;
+  let keys;
+  try {
+    keys = await loadReplicatorKeys(config);
+  } catch (error) {
+    report.receiver.error = (error as Error).message;
+    problems.push({ severity: 'error', item: 'receiver', message: (error as Error).message, fix: `${REPLICATOR_ERRORS.KEY_PROBLEM.fix} (storx-replicator doctor shows the details)` });
+    return undefined;
+  }
+  const outcome = await pingReceiver(config, keys);
+  recordPing(report, outcome);
+  const problem = pingProblem(outcome, signatureRejectedFix(config, keys), config.format);
+  if (problem) problems.push({ severity: problem.severity, item: 'receiver', message: problem.message, fix: problem.fix.join('; ') });
+  return outcome.kind === 'accepted' ? outcome.watermarkLsn : undefined;
+}
+
+function recordPing(report: StatusReport, outcome: PingOutcome): void {
+  report.receiver.reachable = outcome.kind !== 'unreachable';
+  report.receiver.accepted = outcome.kind === 'accepted';
+  report.receiver.http_status = outcome.kind === 'unreachable' ? null : outcome.httpStatus;
+  if (outcome.kind === 'accepted') report.receiver.watermark_lsn = outcome.watermarkLsn;
+  else report.receiver.error = outcome.reason;
+}

@@ -1,0 +1,22 @@
+import type { ReplicatorConfig } from '../config.js';
+import type { ReplicatorKeys } from '../replicator-keys.js';
+import { type ChecklistItem, failed, passed } from './checklist-item.js';
+import { pingProblem } from './ping-problem.js';
+import { pingReceiver, signatureRejectedFix } from './receiver-ping.js';
+
+/**
+ * The Backuptools half of the checklist in one request: a signed, encrypted ping that only a
+ * receiver with a working endpoint, the matching private key, our public key in its trust list
+ * and its database up can answer with 200.
+ */
+export async function checkReceiver(config: ReplicatorConfig, keys: ReplicatorKeys | undefined, urlSet: boolean): Promise<ChecklistItem> {
+  const title = 'the webhook URL answers and accepts our signature';
+  if (!urlSet) return failed('Backuptools', `${title}: not checked (replication.webhook-url is not set)`, []);
+  if (keys === undefined) return failed('Backuptools', `${title}: not checked (the keys above did not load)`, []);
+  const outcome = await pingReceiver(config, keys);
+  if (outcome.kind === 'accepted') {
+    return passed('Backuptools', `${title}: ${config.webhookUrl.href} accepted a signed, encrypted ping (HTTP ${outcome.httpStatus}; applied from this source up to ${outcome.watermarkLsn ?? 'nothing yet'})`);
+  }
+  const problem = pingProblem(outcome, signatureRejectedFix(config, keys), config.format)!;
+  return failed('Backuptools', `${title}: ${config.webhookUrl.href}: ${problem.message}`, problem.fix);
+}

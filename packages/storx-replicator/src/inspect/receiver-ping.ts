@@ -1,0 +1,88 @@
+import { createLogger } from '@storx-backup/service-kit';
+import type { ReplicatorConfig } from '../config.js';
+import { BatchDelivery } from '../deliver/batch-delivery.js';
+import { RelationMetadata } from '../deliver/relation-metadata.js';
+import { WebhookClient } from '../deliver/webhook-client.js';
+import { ReplicatorMetrics } from '../metrics.js';
+import type { ReplicatorKeys } from '../replicator-keys.js';
+
+/** Status and doctor wait at most this long for the receiver, whatever webhook-timeout says. */
+export const PING_TIMEOUT_MS = 10_000;
+
+/**
+ * What the receiver made of a signed, encrypted empty batch:
+ * - accepted: 200 with `{"status":"ping"}`: URL, both keys, signature and clock are right;
+ * - rejected: a permanent 4xx (401: signature or encryption key; 404: wrong path...);
+ *   replication would be blocked;
+ * - unavailable: 5xx, 429, 408, 425: the receiver answers but cannot take batches now;
+ * - unreachable: no HTTP answer at all (refused, DNS, TLS, timeout);
+ * - unexpected: 2xx but not a receiver's ping reply (something else listens at that URL).
+ */
+export type PingOutcome =
+  | { kind: 'accepted'; httpStatus: number; watermarkLsn: string | null }
+  | { kind: 'rejected'; httpStatus: number; reason: string }
+  | { kind: 'unavailable'; httpStatus: number; reason: string }
+  | { kind: 'unreachable'; reason: string }
+  | { kind: 'unexpected'; httpStatus: number; reason: string };
+
+/** Pings the receiver exactly as `run` does before it creates a slot (the same delivery code). */
+export async function pingReceiver(config: ReplicatorConfig, keys: ReplicatorKeys, timeoutMs: number = PING_TIMEOUT_MS): Promise<PingOutcome> {
+  const client = new WebhookClient(config.webhookUrl, { timeoutMs: Math.min(config.webhookTimeoutMs, timeoutMs), ...(keys.ca ? { ca: keys.ca } : {}) });
+  const delivery = new BatchDelivery({
+    sourceId: config.sourceId,
+    slot: config.slotName,
+    format: config.format,
+    recipient: keys.recipient,
+    signingKeys: [keys.signing.key],
+    retryDelayMs: config.retryDelayMs,
+    maxRetryDelayMs: config.maxRetryDelayMs,
+    maxRetries: config.maxRetries,
+    client,
+    // A ping carries no relation; nothing is ever resolved (and nothing touches the source).
+    metadata: new RelationMetadata(() => Promise.reject(new Error('a ping carries no relation'))),
+    metrics: new ReplicatorMetrics(),
+    logger: createLogger({ name: 'storx-replicator', level: 'silent' }),
+  });
+  try {
+    const { response, verdict } = await delivery.ping();
+    switch (verdict.kind) {
+      case 'delivered': {
+        const reply = parseReply(response.body);
+        if (reply?.status !== 'ping') return { kind: 'unexpected', httpStatus: response.status, reason: `HTTP ${response.status} without a ping reply: ${response.body.slice(0, 200) || '(empty body)'}` };
+        return { kind: 'accepted', httpStatus: response.status, watermarkLsn: reply.watermark?.commit_lsn ?? null };
+      }
+      case 'permanent':
+        return { kind: 'rejected', httpStatus: response.status, reason: verdict.reason };
+      case 'transient':
+        return { kind: 'unavailable', httpStatus: response.status, reason: verdict.reason };
+    }
+  } catch (error) {
+    return { kind: 'unreachable', reason: (error as Error).message };
+  } finally {
+    client.close();
+  }
+}
+
+/** The receiver's ping reply, `{"status":"ping","watermark":{"commit_lsn":...}|null}` (docs/protocol.md). */
+interface PingReply {
+  status?: unknown;
+  watermark?: { commit_lsn?: string | null } | null;
+}
+
+function parseReply(body: string): PingReply | undefined {
+  try {
+    const parsed: unknown = JSON.parse(body);
+    return typeof parsed === 'object' && parsed !== null ? parsed : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The fix for a 401: what the receiver checks before it accepts anything from us. */
+export function signatureRejectedFix(config: ReplicatorConfig, keys: ReplicatorKeys): string[] {
+  return [
+    `the receiver must trust this sender: list the public half of replication.signing-key (${config.signingKeyPath}, kid ${keys.signing.kid}) in its trusted-sender-keys`,
+    `replication.webhook-public-key (${config.webhookPublicKeyPath}, kid ${keys.recipient.kid}) must be the public key of one of the receiver's private-keys`,
+    "this host's clock must be within the receiver's timestamp tolerance (5 minutes by default)",
+  ];
+}
