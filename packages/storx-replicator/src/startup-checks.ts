@@ -32,7 +32,9 @@ export async function prepareSource(client: pg.Client, config: ReplicatorConfig,
   const database = rows[0]!.database;
   let slot = await readSlot(client, config.slotName);
   if (slot === undefined) {
-    const watermark = await receiverWatermark(delivery, logger, signal);
+    // Only a v2 receiver can tell what it has applied; a receiver written from the seed cannot.
+    const watermark = config.format === 'v2' ? await receiverWatermark(delivery, logger, signal) : undefined;
+    if (config.format !== 'v2') logger.warn({ slot: config.slotName }, 'the slot is missing and format seed-v1 cannot ask the receiver whether it already holds data: creating the slot; if this source was replicated before, the backup needs a resnapshot');
     if (watermark !== undefined) {
       throw new ReplicatorError('SLOT_MISSING_AFTER_USE', `replication slot ${config.slotName} does not exist, but the receiver has applied changes from it up to ${formatLsn(watermark)}`);
     }

@@ -10,6 +10,8 @@ export function sourceClient(databaseUrl: string, options: { replication?: boole
     connectionString: databaseUrl,
     application_name: options.applicationName ?? 'storx-replicator',
     options: sessionOptionsFor(databaseUrl),
+    // A source that does not answer must fail the attempt (and be retried), not hang it.
+    connectionTimeoutMillis: 10_000,
     ...(options.replication ? { replication: 'database' } : {}),
   });
 }
