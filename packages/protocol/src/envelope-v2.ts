@@ -1,5 +1,4 @@
-import type { KeyObject } from 'node:crypto';
-import { CompactEncrypt, compactDecrypt, errors as joseErrors } from 'jose';
+import { constants, createCipheriv, createDecipheriv, type KeyObject, privateDecrypt, publicEncrypt, randomBytes } from 'node:crypto';
 import { ProtocolError } from './errors.js';
 import type { KeyId } from './keys.js';
 
@@ -11,9 +10,7 @@ export const V2_CONTENT_TYPE = 'storx-batch+json';
 /** HTTP Content-Type of a v2 request body. */
 export const V2_MEDIA_TYPE = 'application/jose';
 
-// Parts may be empty here (`dir` has no encrypted key) so that the header check below names the
-// real problem; jose then refuses anything structurally incomplete.
-const COMPACT_JWE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*$/;
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
 const ALLOWED_HEADER_MEMBERS = new Set(['alg', 'enc', 'kid', 'cty']);
 
 export interface RecipientKey {
@@ -28,21 +25,44 @@ export interface DecryptionKey {
   kid: KeyId;
 }
 
-/** Encrypts `plaintext` as a JWE compact serialization for `recipient` (kid in the protected header). */
-export async function sealV2(plaintext: Uint8Array, recipient: RecipientKey): Promise<string> {
-  return new CompactEncrypt(plaintext)
-    .setProtectedHeader({ alg: V2_KEY_ALGORITHM, enc: V2_CONTENT_ENCRYPTION, kid: recipient.kid, cty: V2_CONTENT_TYPE })
-    .encrypt(recipient.key);
+/**
+ * Encrypts `plaintext` as a JWE compact serialization for `recipient` (RFC 7516 §5.1, kid in the
+ * protected header). Built on node:crypto directly rather than jose: jose encodes and decodes
+ * base64url in JavaScript, which measured ~1 s per 100k replicated rows on each side and most
+ * of the garbage; OpenSSL and Buffer do the same work natively. jose and node-forge, two
+ * independent implementations, check both directions in the tests.
+ */
+export function sealV2(plaintext: Uint8Array, recipient: RecipientKey): Promise<string> {
+  const header = Buffer.from(JSON.stringify({ alg: V2_KEY_ALGORITHM, enc: V2_CONTENT_ENCRYPTION, kid: recipient.kid, cty: V2_CONTENT_TYPE })).toString('base64url');
+  const contentKey = randomBytes(32);
+  const iv = randomBytes(12);
+  const encryptedKey = publicEncrypt({ key: recipient.key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, contentKey);
+  const cipher = createCipheriv('aes-256-gcm', contentKey, iv, { authTagLength: 16 });
+  // The additional authenticated data is the ASCII of the encoded protected header.
+  cipher.setAAD(Buffer.from(header, 'ascii'));
+  const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+  return Promise.resolve(`${header}.${encryptedKey.toString('base64url')}.${iv.toString('base64url')}.${ciphertext.toString('base64url')}.${cipher.getAuthTag().toString('base64url')}`);
 }
 
 /**
  * Decrypts a v2 body with the private key its `kid` names. The protected header is checked
  * against the allowlist before any key is touched: a downgrade (RSA1_5, `dir`, another
- * `enc`, `zip`, `crit`) is refused, never attempted.
+ * `enc`, `zip`, `crit`) is refused, never attempted. Every part must be canonical base64url.
  */
-export async function openV2(body: string, keys: readonly DecryptionKey[]): Promise<Uint8Array> {
-  if (!COMPACT_JWE.test(body)) throw new ProtocolError('ENVELOPE_MALFORMED', 'body is not a JWE compact serialization (five base64url parts)');
-  const header = decodeHeader(body.slice(0, body.indexOf('.')));
+export function openV2(body: string, keys: readonly DecryptionKey[]): Promise<Uint8Array> {
+  try {
+    return Promise.resolve(openV2Sync(body, keys));
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+function openV2Sync(body: string, keys: readonly DecryptionKey[]): Buffer {
+  const parts = body.split('.');
+  if (parts.length !== 5 || parts[0] === '') throw new ProtocolError('ENVELOPE_MALFORMED', 'body is not a JWE compact serialization (five base64url parts)');
+  const [headerPart, keyPart, ivPart, ciphertextPart, tagPart] = parts as [string, string, string, string, string];
+  if (!BASE64URL.test(headerPart)) throw new ProtocolError('ENVELOPE_MALFORMED', 'JWE protected header is not base64url');
+  const header = decodeHeader(headerPart);
   for (const member of Object.keys(header)) {
     if (!ALLOWED_HEADER_MEMBERS.has(member)) {
       throw new ProtocolError('ENVELOPE_ALGORITHM_NOT_ALLOWED', `protected header member ${JSON.stringify(member)} is not allowed`);
@@ -56,17 +76,38 @@ export async function openV2(body: string, keys: readonly DecryptionKey[]): Prom
   }
   const match = keys.find((candidate) => candidate.kid === header.kid);
   if (!match) throw new ProtocolError('ENVELOPE_UNKNOWN_KEY', `no private key with kid ${JSON.stringify(header.kid)} is configured`);
+
+  const encryptedKey = canonicalBase64url(keyPart, 'encrypted key');
+  const iv = canonicalBase64url(ivPart, 'iv');
+  const ciphertext = canonicalBase64url(ciphertextPart, 'ciphertext');
+  const tag = canonicalBase64url(tagPart, 'tag');
+  if (iv.length !== 12 || tag.length !== 16) throw new ProtocolError('ENVELOPE_MALFORMED', 'A256GCM needs a 96-bit iv and a 128-bit tag');
+  let contentKey: Buffer;
   try {
-    const { plaintext } = await compactDecrypt(body, match.key, {
-      keyManagementAlgorithms: [V2_KEY_ALGORITHM],
-      contentEncryptionAlgorithms: [V2_CONTENT_ENCRYPTION],
-    });
-    return plaintext;
+    contentKey = privateDecrypt({ key: match.key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, encryptedKey);
   } catch (cause) {
-    if (cause instanceof joseErrors.JOSEAlgNotAllowed) throw new ProtocolError('ENVELOPE_ALGORITHM_NOT_ALLOWED', cause.message, { cause });
-    if (cause instanceof joseErrors.JWEInvalid) throw new ProtocolError('ENVELOPE_MALFORMED', cause.message, { cause });
-    throw new ProtocolError('ENVELOPE_DECRYPT_FAILED', 'envelope did not decrypt: wrong key, or the envelope was altered', { cause });
+    throw decryptFailed(cause);
   }
+  if (contentKey.length !== 32) throw decryptFailed();
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', contentKey, iv, { authTagLength: 16 });
+    decipher.setAAD(Buffer.from(headerPart, 'ascii'));
+    decipher.setAuthTag(tag);
+    return Buffer.concat([decipher.update(ciphertext), decipher.final()]);
+  } catch (cause) {
+    throw decryptFailed(cause);
+  }
+}
+
+/** Decodes base64url and refuses anything but its one canonical spelling (no stray characters, no padding). */
+function canonicalBase64url(part: string, what: string): Buffer {
+  const bytes = Buffer.from(part, 'base64url');
+  if (part === '' || bytes.toString('base64url') !== part) throw new ProtocolError('ENVELOPE_MALFORMED', `JWE ${what} is not canonical base64url`);
+  return bytes;
+}
+
+function decryptFailed(cause?: unknown): ProtocolError {
+  return new ProtocolError('ENVELOPE_DECRYPT_FAILED', 'envelope did not decrypt: wrong key, or the envelope was altered', cause === undefined ? {} : { cause });
 }
 
 function decodeHeader(segment: string): Record<string, unknown> {

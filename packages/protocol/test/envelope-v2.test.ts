@@ -96,3 +96,18 @@ describe('wire format v2 (JWE compact, RSA-OAEP-256 + A256GCM)', () => {
     expect(error.status).toBe(401);
   });
 });
+
+describe('v2 is standard JWE, checked against jose', () => {
+  it('opens what jose sealed', async () => {
+    const jwe = await new CompactEncrypt(plaintext).setProtectedHeader({ alg: 'RSA-OAEP-256', enc: 'A256GCM', kid: receiver.kid }).encrypt(receiver.publicKey);
+    expect(Buffer.from(await openV2(jwe, ring))).toEqual(plaintext);
+  });
+
+  it('opens with jose itself, an independent decrypter', async () => {
+    const { compactDecrypt } = await import('jose');
+    const jwe = await sealV2(plaintext, recipient);
+    const { plaintext: opened, protectedHeader } = await compactDecrypt(jwe, receiver.privateKey);
+    expect(Buffer.from(opened)).toEqual(plaintext);
+    expect(protectedHeader).toEqual({ alg: 'RSA-OAEP-256', enc: 'A256GCM', kid: receiver.kid, cty: 'storx-batch+json' });
+  });
+});
