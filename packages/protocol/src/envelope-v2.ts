@@ -50,11 +50,8 @@ export function sealV2(plaintext: Uint8Array, recipient: RecipientKey): Promise<
  * `enc`, `zip`, `crit`) is refused, never attempted. Every part must be canonical base64url.
  */
 export function openV2(body: string, keys: readonly DecryptionKey[]): Promise<Uint8Array> {
-  try {
-    return Promise.resolve(openV2Sync(body, keys));
-  } catch (error) {
-    return Promise.reject(error);
-  }
+  // Synchronous work (OpenSSL), exposed as a promise like the rest of the request path.
+  return Promise.resolve().then(() => openV2Sync(body, keys));
 }
 
 function openV2Sync(body: string, keys: readonly DecryptionKey[]): Buffer {
