@@ -5,3 +5,5 @@ export * from './layered-config.js';
 export * from './logger.js';
 export * from './shutdown.js';
 export * from './command-line.js';
+export * from './options-markdown.js';
+export * from './command-dispatch.js';

@@ -13,7 +13,6 @@ export const REPLICATOR_ERRORS = {
   SLOT_WRONG_PLUGIN: { fix: 'drop the slot (SELECT pg_drop_replication_slot(...)) or choose another replication.slot-name; the replicator needs a pgoutput slot in this database' },
   SLOT_LOST: { fix: 'the slot no longer holds the WAL the backup needs: resnapshot the backup (docs/operations.md, "slot lost")' },
   SLOT_MISSING_AFTER_USE: { fix: 'the slot vanished (failover to a replica without it?) while the receiver has applied changes: resnapshot the backup; never recreate the slot silently' },
-  SLOT_IN_USE: { fix: 'another process is streaming from this slot (another replicator?); stop it, or wait for it to time out' },
   KEY_PROBLEM: { fix: 'see the message: the key file must exist, be readable and be PEM' },
 } as const satisfies Record<string, { fix: string }>;
 

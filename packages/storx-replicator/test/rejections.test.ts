@@ -26,9 +26,12 @@ describe('permanent rejections', () => {
       await pair.source.query("INSERT INTO objects (project_id, bucket_name, object_key, version) VALUES (gen_random_uuid(), 'b', 'before', 1)");
       await waitForTableEqual(pair, 'objects', 'object_key');
 
-      const { rows } = await pair.source.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
-      const before = rows[0]!.lsn;
+      // An upper bound for the refused transaction's commit record (see acknowledgement.test.ts).
+      await pair.source.query('BEGIN');
       await pair.source.query("INSERT INTO segments (stream_id, position) VALUES (gen_random_uuid(), 1)");
+      const { rows } = await pair.source.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn');
+      await pair.source.query('COMMIT');
+      const before = rows[0]!.lsn;
       await pair.source.query("INSERT INTO objects (project_id, bucket_name, object_key, version) VALUES (gen_random_uuid(), 'b', 'after', 1)");
       await waitFor(() => !running.replicator.healthy, { description: 'replicator reports unhealthy', timeoutMs: 20_000 });
       await new Promise((resolve) => setTimeout(resolve, 1_000));

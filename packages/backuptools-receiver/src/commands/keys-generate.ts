@@ -1,6 +1,6 @@
 import { DEFAULT_RSA_BITS, generateRsaKeyPair, MIN_RSA_BITS, writeKeyPair } from '@storx-backup/protocol';
 import { formatFlagsHelp, parseCommandLine, UsageError } from '@storx-backup/service-kit';
-import type { Command } from './command.js';
+import type { Command } from '@storx-backup/service-kit';
 
 const FLAGS = {
   out: { type: 'string', description: 'directory to write the key pair into (created if missing)' },

@@ -2,7 +2,7 @@ import { formatFlagsHelp, createLogger, parseCommandLine } from '@storx-backup/s
 import { loadReceiverConfig, RECEIVER_OPTIONS } from '../config.js';
 import { createBackupDb } from '../db.js';
 import { migrateState } from '../state/migrations.js';
-import type { Command } from './command.js';
+import type { Command } from '@storx-backup/service-kit';
 
 const FLAGS = {
   config: { type: 'string', description: 'YAML config file (or BACKUPTOOLS_CONFIG)' },

@@ -1,7 +1,7 @@
 import { exitOnShutdownSignal, formatFlagsHelp, formatOptionsHelp, createLogger, parseCommandLine } from '@storx-backup/service-kit';
 import { ENV_PREFIX, loadReceiverConfig, RECEIVER_OPTIONS } from '../config.js';
 import { startReceiver } from '../server.js';
-import type { Command } from './command.js';
+import type { Command } from '@storx-backup/service-kit';
 
 const FLAGS = {
   config: { type: 'string', description: 'YAML config file (or BACKUPTOOLS_CONFIG)' },

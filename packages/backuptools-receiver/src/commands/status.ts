@@ -3,7 +3,7 @@ import { createLogger, formatFlagsHelp, parseCommandLine, parseDuration, UsageEr
 import { loadReceiverConfig, RECEIVER_OPTIONS } from '../config.js';
 import { createBackupDb } from '../db.js';
 import { readWatermarks, type WatermarkRow } from '../apply/watermark-store.js';
-import type { Command } from './command.js';
+import type { Command } from '@storx-backup/service-kit';
 
 const FLAGS = {
   config: { type: 'string', description: 'YAML config file (or BACKUPTOOLS_CONFIG)' },

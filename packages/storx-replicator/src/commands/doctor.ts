@@ -5,7 +5,7 @@ import { checkDatabase } from '../inspect/database-checks.js';
 import { checkKeys } from '../inspect/key-checks.js';
 import { checkReceiver } from '../inspect/receiver-check.js';
 import { missingWebhookSettings } from '../inspect/webhook-settings.js';
-import type { Command } from './command.js';
+import type { Command } from '@storx-backup/service-kit';
 
 const FLAGS = {
   config: { type: 'string', description: `YAML config file (or STORX_CONFIG; default ${DEFAULT_CONFIG_PATH} when it exists)` },

@@ -1,7 +1,7 @@
 import { createLogger, exitOnShutdownSignal, formatFlagsHelp, formatOptionsHelp, parseCommandLine } from '@storx-backup/service-kit';
 import { DEFAULT_CONFIG_PATH, ENV_PREFIX, loadReplicatorConfig, REPLICATOR_OPTIONS } from '../config.js';
 import { Replicator } from '../replicator.js';
-import type { Command } from './command.js';
+import type { Command } from '@storx-backup/service-kit';
 
 const FLAGS = {
   config: { type: 'string', description: `YAML config file (or STORX_CONFIG; default ${DEFAULT_CONFIG_PATH} when it exists)` },

@@ -2,7 +2,7 @@ import { ConfigError, formatFlagsHelp, formatOptionsHelp, parseCommandLine } fro
 import { DEFAULT_CONFIG_PATH, ENV_PREFIX, loadReplicatorConfig, REPLICATOR_OPTIONS } from '../config.js';
 import { ConfigFileExistsError, writeConfigFile } from '../inspect/config-file.js';
 import { renderConfigYaml } from '../inspect/config-yaml.js';
-import type { Command } from './command.js';
+import type { Command } from '@storx-backup/service-kit';
 
 const FLAGS = {
   config: { type: 'string', description: `config file to write (default: STORX_CONFIG, else ${DEFAULT_CONFIG_PATH}, where run looks for it)` },

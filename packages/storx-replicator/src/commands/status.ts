@@ -3,7 +3,7 @@ import { DEFAULT_CONFIG_PATH, ENV_PREFIX, loadReplicatorConfig, REPLICATOR_OPTIO
 import { parseByteLimit } from '../inspect/byte-limit.js';
 import { collectStatus } from '../inspect/collect-status.js';
 import { formatStatus } from '../inspect/format-status.js';
-import type { Command } from './command.js';
+import type { Command } from '@storx-backup/service-kit';
 
 /** Default --max-lag-bytes: WAL a healthy replicator never holds back for long. */
 const DEFAULT_MAX_LAG_BYTES = 1024 ** 3;

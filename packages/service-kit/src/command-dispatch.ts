@@ -1,0 +1,74 @@
+import { ConfigError } from './layered-config.js';
+import { UsageError } from './command-line.js';
+
+/** What a command needs from the outside world; tests pass their own. */
+export interface CommandContext {
+  env: NodeJS.ProcessEnv;
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+}
+
+export interface Command {
+  /** One word, or two for a sub-command (`keys generate`). */
+  name: string;
+  summary: string;
+  /** Returns the process exit code. */
+  run(argv: readonly string[], context: CommandContext): Promise<number>;
+}
+
+export interface Program {
+  name: string;
+  description: string;
+  commands: readonly Command[];
+  /**
+   * Turns an error a command threw into what to print and the exit code, or undefined for the
+   * default: usage and configuration errors exit 2, anything else 1.
+   */
+  explain?: (error: unknown) => { text: string; code: number } | undefined;
+}
+
+/** Finds and runs the command; prints errors (never throws) and returns the exit code. */
+export async function runProgram(program: Program, argv: readonly string[], context: CommandContext = processContext()): Promise<number> {
+  const [first, second, ...rest] = argv;
+  if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
+    context.stdout(usage(program));
+    return first === undefined ? 2 : 0;
+  }
+  const command = program.commands.find((candidate) => candidate.name === first) ?? program.commands.find((candidate) => candidate.name === `${first} ${second ?? ''}`);
+  if (!command) {
+    context.stderr(`unknown command ${JSON.stringify([first, second].filter(Boolean).join(' '))}\n\n${usage(program)}`);
+    return 2;
+  }
+  try {
+    return await command.run(command.name.includes(' ') ? rest : argv.slice(1), context);
+  } catch (error) {
+    const explained = program.explain?.(error);
+    if (explained) {
+      context.stderr(explained.text);
+      return explained.code;
+    }
+    context.stderr(`error: ${error instanceof Error ? error.message : String(error)}\n`);
+    return error instanceof UsageError || error instanceof ConfigError ? 2 : 1;
+  }
+}
+
+function usage(program: Program): string {
+  const width = Math.max(...program.commands.map((command) => command.name.length));
+  return `Usage: ${program.name} <command> [options]
+
+${program.description}
+
+Commands:
+${program.commands.map((command) => `  ${command.name.padEnd(width)}  ${command.summary}`).join('\n')}
+
+Run "${program.name} <command> --help" for a command's options.
+`;
+}
+
+function processContext(): CommandContext {
+  return {
+    env: process.env,
+    stdout: (text) => process.stdout.write(text),
+    stderr: (text) => process.stderr.write(text),
+  };
+}
