@@ -72,3 +72,18 @@ function processContext(): CommandContext {
     stderr: (text) => process.stderr.write(text),
   };
 }
+
+/** What a command line printed and returned, for tests. */
+export interface CapturedRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `main` with an in-memory context and the given environment. */
+export async function captureRun(main: (argv: readonly string[], context: CommandContext) => Promise<number>, argv: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<CapturedRun> {
+  let stdout = '';
+  let stderr = '';
+  const code = await main(argv, { env, stdout: (text) => (stdout += text), stderr: (text) => (stderr += text) });
+  return { code, stdout, stderr };
+}

@@ -4,22 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateEd25519KeyPair, generateRsaKeyPair, writeKeyPair } from '@storx-backup/protocol';
+import { type CapturedRun, captureRun } from '@storx-backup/service-kit';
 import { main } from '../src/cli.js';
 import { walLevelItem } from '../src/inspect/database-checks.js';
 import { type Pair, startPair } from './support.js';
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function cli(argv: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(argv, { env, stdout: (text) => (stdout += text), stderr: (text) => (stderr += text) });
-  return { code, stdout, stderr };
-}
+const cli = (argv: string[], env: NodeJS.ProcessEnv = {}): Promise<CapturedRun> => captureRun(main, argv, env);
 
 /** The item lines of doctor's output: `✓ ...` / `✗ ...` (fix lines excluded). */
 function items(stdout: string): string[] {
@@ -64,7 +54,7 @@ afterAll(async () => {
   await pair.close();
 });
 
-function doctor(...flags: string[]): Promise<Run> {
+function doctor(...flags: string[]): Promise<CapturedRun> {
   return cli(['doctor', '--config', configPath, ...flags]);
 }
 

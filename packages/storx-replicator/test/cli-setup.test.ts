@@ -4,21 +4,11 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { generateEd25519KeyPair, generateRsaKeyPair, writeKeyPair } from '@storx-backup/protocol';
+import { type CapturedRun, captureRun } from '@storx-backup/service-kit';
 import { main } from '../src/cli.js';
 import { loadReplicatorConfig } from '../src/config.js';
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function cli(argv: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(argv, { env, stdout: (text) => (stdout += text), stderr: (text) => (stderr += text) });
-  return { code, stdout, stderr };
-}
+const cli = (argv: string[], env: NodeJS.ProcessEnv = {}): Promise<CapturedRun> => captureRun(main, argv, env);
 
 /** The seed's own connection string. */
 const SEED_DATABASE = 'postgres://user:password@localhost:5432/storx?sslmode=disable&options=--search_path%3D%22satellite%2F0%22';

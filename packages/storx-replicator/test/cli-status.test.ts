@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateEd25519KeyPair, generateRsaKeyPair, type Lsn, parseLsn, writeKeyPair } from '@storx-backup/protocol';
 import { connect, startCluster, waitFor } from '@storx-backup/test-postgres';
+import { type CapturedRun, captureRun } from '@storx-backup/service-kit';
 import { main } from '../src/cli.js';
 import { collectStatus, walLevelProblem } from '../src/inspect/collect-status.js';
 import { judgeSlot } from '../src/inspect/slot-health.js';
@@ -12,18 +13,7 @@ import type { SlotState } from '../src/source/slot.js';
 import { ReplicationStream } from '../src/source/replication-stream.js';
 import { type Pair, runReplicator, SOURCE_DDL, startPair, withSearchPath } from './support.js';
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function cli(argv: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(argv, { env, stdout: (text) => (stdout += text), stderr: (text) => (stderr += text) });
-  return { code, stdout, stderr };
-}
+const cli = (argv: string[], env: NodeJS.ProcessEnv = {}): Promise<CapturedRun> => captureRun(main, argv, env);
 
 let pair: Pair;
 let dir: string;
