@@ -119,6 +119,12 @@ export class Replicator {
     return this.delivery?.healthy ?? true;
   }
 
+  /** `http://host:port` of /metrics and /healthz, once listening (metrics-listen). */
+  get metricsAddress(): string | undefined {
+    const address = this.metricsServer?.address();
+    return address && typeof address === 'object' ? `http://${address.address}:${address.port}` : undefined;
+  }
+
   /** The slot's confirmed position; on a fresh session after a failure, re-read from the server. */
   private async slotPosition(): Promise<Lsn> {
     try {
