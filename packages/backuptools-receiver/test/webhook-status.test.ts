@@ -185,3 +185,12 @@ function signedBody(body: string) {
   const headers = signWebhook({ id: 'test:backuptools_slot:0000000000000001:0', timestamp: Math.floor(Date.now() / 1000), body, signingKeys: [receiver.keys.signingKey] });
   return { method: 'POST' as const, url: '/webhook' as const, headers: { ...headers, 'content-type': 'application/jose' }, payload: body };
 }
+
+describe('incompatible keys', () => {
+  it('422 when the source key differs from the backup primary key, naming both', async () => {
+    const rekeyed = { ...OBJECTS, key_columns: ['project_id', 'object_key'] };
+    const response = await receiver.app.inject(await signedRequest(batchOf([rekeyed], [{ operation: 'INSERT', data: objectRow(40), old_data: null, unchanged_toast: [] }]), receiver.keys));
+    expect(response.statusCode).toBe(422);
+    expect(response.json()).toMatchObject({ error: 'TABLE_INCOMPATIBLE', message: expect.stringContaining('is keyed by ("project_id", "object_key", "version") but the source is keyed by ("project_id", "object_key")') as string });
+  });
+});
