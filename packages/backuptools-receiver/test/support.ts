@@ -131,7 +131,7 @@ export function nextLsn(): string {
   return `${(lsnCounter >> 32n).toString(16).toUpperCase()}/${(lsnCounter & 0xffffffffn).toString(16).toUpperCase()}`;
 }
 
-type EventBody = Pick<ChangeEvent, 'operation' | 'data' | 'old_data' | 'unchanged_toast'>;
+type EventBody = Pick<ChangeEvent, 'operation' | 'data' | 'old_data' | 'unchanged_toast'> & { lsn?: string };
 
 /** One whole-transaction batch of `events` on `relations`, committed at a fresh LSN. */
 export function batchOf(relations: Relation[], events: (EventBody & { table?: string; schema?: string })[], options: { sourceId?: string; commitLsn?: string; chunk?: { index: number; last: boolean } } = {}): Batch {

@@ -1,43 +1,67 @@
 import { describe, expect, it } from 'vitest';
-import { parseLsn } from '@storx-backup/protocol';
-import { placeBatch, type Watermark } from '../src/apply/watermark.js';
+import { type ChangeEvent, parseLsn } from '@storx-backup/protocol';
+import { advancedWatermark, placeBatch, type Placement, type Watermark } from '../src/apply/watermark.js';
 
-const at = (lsn: string, chunkIndex = 0, chunkLast = true): Watermark => ({ commitLsn: parseLsn(lsn), chunkIndex, chunkLast });
+const at = (lsn: string, chunkIndex = 0, chunkLast = true, eventLsn?: string): Watermark => ({
+  commitLsn: parseLsn(lsn),
+  chunkIndex,
+  chunkLast,
+  eventLsn: eventLsn === undefined ? undefined : parseLsn(eventLsn),
+});
 const batch = (lsn: string, chunkIndex = 0, chunkLast = true) => ({ commitLsn: parseLsn(lsn), chunkIndex, chunkLast });
-const empty: Watermark = { commitLsn: undefined, chunkIndex: 0, chunkLast: true };
+const empty: Watermark = { commitLsn: undefined, chunkIndex: 0, chunkLast: true, eventLsn: undefined };
+/** An event of the transaction committed at `commit`, made at `lsn`. */
+const event = (commit: string, lsn: string): ChangeEvent => ({ operation: 'TRUNCATE', schema: 's', table: 't', timestamp: 't', lsn, commit_lsn: commit, xid: 1, data: null, old_data: null, unchanged_toast: [] });
+const kind = (placement: Placement): string => placement.kind;
+const applied = (placement: Placement): string[] => (placement.kind === 'next' ? placement.events.map((e) => `${e.commit_lsn}@${e.lsn}`) : []);
 
 describe('placing a batch against the watermark', () => {
   it('applies the first batch, and any later whole transaction', () => {
-    expect(placeBatch(empty, batch('0/10'))).toEqual({ kind: 'next' });
-    expect(placeBatch(at('0/10'), batch('0/A0'))).toEqual({ kind: 'next' });
+    expect(kind(placeBatch(empty, batch('0/10'), [event('0/10', '0/8')]))).toBe('next');
+    expect(kind(placeBatch(at('0/10'), batch('0/A0'), [event('0/A0', '0/90')]))).toBe('next');
   });
 
   it('compares LSNs as numbers, not text ("0/A0" is after "0/10"; "1/0" after "0/FFFFFFFF")', () => {
-    expect(placeBatch(at('0/10'), batch('0/A0')).kind).toBe('next');
-    expect(placeBatch(at('0/A0'), batch('0/10')).kind).toBe('duplicate');
-    expect(placeBatch(at('0/FFFFFFFF'), batch('1/0')).kind).toBe('next');
+    expect(kind(placeBatch(at('0/10'), batch('0/A0'), []))).toBe('next');
+    expect(kind(placeBatch(at('0/A0'), batch('0/10'), []))).toBe('duplicate');
+    expect(kind(placeBatch(at('0/FFFFFFFF'), batch('1/0'), []))).toBe('next');
   });
 
-  it('treats anything at or below the watermark as a duplicate', () => {
-    expect(placeBatch(at('0/50'), batch('0/50')).kind).toBe('duplicate');
-    expect(placeBatch(at('0/50'), batch('0/40')).kind).toBe('duplicate');
-    expect(placeBatch(at('0/50', 2, true), batch('0/50', 1, false)).kind).toBe('duplicate');
-    expect(placeBatch(at('0/50', 2, false), batch('0/50', 2, false)).kind).toBe('duplicate');
-    expect(placeBatch(at('0/50', 2, false), batch('0/50', 0, false)).kind).toBe('duplicate');
+  it('treats a batch at or below a complete watermark as a duplicate', () => {
+    expect(kind(placeBatch(at('0/50'), batch('0/50'), [event('0/50', '0/40')]))).toBe('duplicate');
+    expect(kind(placeBatch(at('0/50'), batch('0/40'), [event('0/40', '0/30')]))).toBe('duplicate');
+    expect(kind(placeBatch(at('0/50', 2, true), batch('0/50', 1, false), []))).toBe('duplicate');
   });
 
-  it('applies the chunks of a split transaction strictly in order', () => {
-    expect(placeBatch(at('0/10'), batch('0/50', 0, false)).kind).toBe('next');
-    expect(placeBatch(at('0/50', 0, false), batch('0/50', 1, false)).kind).toBe('next');
-    expect(placeBatch(at('0/50', 1, false), batch('0/50', 2, true)).kind).toBe('next');
+  it('applies only the transactions after the watermark when a restarted sender groups them differently', () => {
+    // [T1, T2] was applied; the ack was lost; the sender now sends [T1, T2, T3] as one batch.
+    const placement = placeBatch(at('0/200', 0, true, '0/1F0'), batch('0/300'), [event('0/100', '0/F0'), event('0/200', '0/1F0'), event('0/300', '0/2F0')]);
+    expect(applied(placement)).toEqual(['0/300@0/2F0']);
+  });
+
+  it('applies the chunks of a split transaction in order, each only once', () => {
+    const chunk0 = [event('0/500', '0/410'), event('0/500', '0/420')];
+    expect(applied(placeBatch(at('0/10'), batch('0/500', 0, false), chunk0))).toHaveLength(2);
+    const afterChunk0 = advancedWatermark(at('0/10'), batch('0/500', 0, false), chunk0);
+    expect(afterChunk0).toEqual(at('0/500', 0, false, '0/420'));
+    expect(kind(placeBatch(afterChunk0, batch('0/500', 0, false), chunk0))).toBe('duplicate');
+    expect(applied(placeBatch(afterChunk0, batch('0/500', 1, true), [event('0/500', '0/430')]))).toEqual(['0/500@0/430']);
+  });
+
+  it('finishes a split transaction the restarted sender re-chunked or sends whole, skipping what was applied', () => {
+    const partly = at('0/500', 1, false, '0/420');
+    // Whole this time (bigger max-batch-bytes), followed by the next transaction in the same batch.
+    const whole = placeBatch(partly, batch('0/600'), [event('0/500', '0/410'), event('0/500', '0/420'), event('0/500', '0/430'), event('0/600', '0/590')]);
+    expect(applied(whole)).toEqual(['0/500@0/430', '0/600@0/590']);
+    // Or re-chunked from index 0.
+    expect(applied(placeBatch(partly, batch('0/500', 0, false), [event('0/500', '0/410'), event('0/500', '0/420'), event('0/500', '0/425')]))).toEqual(['0/500@0/425']);
   });
 
   it('refuses anything that would leave a hole, and says why', () => {
-    expect(placeBatch(at('0/50', 0, false), batch('0/50', 2, false))).toEqual({ kind: 'gap', reason: 'chunk 2 of the transaction at 0/50 arrived but the last chunk applied is 0' });
-    expect(placeBatch(at('0/10'), batch('0/50', 1, false)).kind).toBe('gap');
-    expect(placeBatch(empty, batch('0/50', 3, true)).kind).toBe('gap');
-    const incomplete = placeBatch(at('0/50', 1, false), batch('0/90'));
-    expect(incomplete.kind).toBe('gap');
-    expect(incomplete.kind === 'gap' && incomplete.reason).toContain('the transaction at 0/50 is incomplete');
+    expect(placeBatch(at('0/50', 0, false, '0/40'), batch('0/50', 2, false), [])).toEqual({ kind: 'gap', reason: 'chunk 2 of the transaction at 0/50 arrived but the last chunk applied is 0' });
+    expect(kind(placeBatch(at('0/10'), batch('0/50', 1, false), []))).toBe('gap');
+    expect(kind(placeBatch(empty, batch('0/50', 3, true), []))).toBe('gap');
+    const other = placeBatch(at('0/50', 1, false, '0/40'), batch('0/90'), [event('0/90', '0/80')]);
+    expect(other.kind === 'gap' && other.reason).toContain('the transaction at 0/50 is incomplete');
   });
 });

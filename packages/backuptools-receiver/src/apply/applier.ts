@@ -51,17 +51,18 @@ export class Applier {
     const position = batchPosition(batch);
     return this.db.transaction().execute(async (trx) => {
       const watermark = await lockWatermark(trx, this.stateSchema, batch.source_id, batch.slot);
-      const placement = placeBatch(watermark, position);
+      const placement = placeBatch(watermark, position, batch.events);
       if (placement.kind === 'duplicate') return { status: 'duplicate', watermark };
       if (placement.kind === 'gap') throw new ReceiverError('CHUNK_OUT_OF_ORDER', `source ${batch.source_id}, slot ${batch.slot}: ${placement.reason}`);
 
+      const { events } = placement;
       const tables = await this.tableSync.prepare(trx, batch.relations);
       const tableOf = (event: ChangeEvent) => tables.get(relationKey(event.schema, event.table))!;
-      for (const run of groupIntoRuns(batch.events, tableOf)) await executeRun(trx, run);
+      for (const run of groupIntoRuns(events, tableOf)) await executeRun(trx, run);
 
-      const lastCommit = batch.events.at(-1)?.timestamp;
-      await advanceWatermark(trx, this.stateSchema, batch.source_id, batch.slot, position, batch.events.length, lastCommit);
-      return { status: 'applied', watermark: advancedWatermark(position), events: batch.events.length };
+      const advanced = advancedWatermark(watermark, position, events);
+      await advanceWatermark(trx, this.stateSchema, batch.source_id, batch.slot, advanced, events.length, events.at(-1)?.timestamp);
+      return { status: 'applied', watermark: advanced, events: events.length };
     });
   }
 }

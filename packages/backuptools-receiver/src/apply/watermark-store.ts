@@ -1,7 +1,7 @@
 import { sql, type Transaction } from 'kysely';
 import { type Lsn, parseLsn, formatLsn } from '@storx-backup/protocol';
 import type { BackupDb } from '../db.js';
-import type { BatchPosition, Watermark } from './watermark.js';
+import type { Watermark } from './watermark.js';
 
 type Trx = Transaction<Record<string, never>>;
 
@@ -13,36 +13,52 @@ type Trx = Transaction<Record<string, never>>;
 export async function lockWatermark(trx: Trx, stateSchema: string, sourceId: string, slot: string): Promise<Watermark> {
   const table = sql.id(stateSchema, 'watermarks');
   await sql`INSERT INTO ${table} (source_id, slot) VALUES (${sourceId}, ${slot}) ON CONFLICT DO NOTHING`.execute(trx);
-  const { rows } = await sql<{ commit_lsn: string | null; chunk_index: number; chunk_last: boolean }>`
-    SELECT commit_lsn::text, chunk_index, chunk_last FROM ${table}
+  const { rows } = await sql<WatermarkColumns>`
+    SELECT commit_lsn::text, chunk_index, chunk_last, event_lsn::text FROM ${table}
     WHERE source_id = ${sourceId} AND slot = ${slot} FOR UPDATE`.execute(trx);
-  const row = rows[0]!;
-  return { commitLsn: row.commit_lsn === null ? undefined : parseLsn(row.commit_lsn), chunkIndex: row.chunk_index, chunkLast: row.chunk_last };
+  return toWatermark(rows[0]!);
 }
 
 /** Reads the watermark of (source, slot) without locking it; undefined when there is none. */
 export async function readWatermark(db: BackupDb, stateSchema: string, sourceId: string, slot: string): Promise<Watermark | undefined> {
-  const { rows } = await sql<{ commit_lsn: string | null; chunk_index: number; chunk_last: boolean }>`
-    SELECT commit_lsn::text, chunk_index, chunk_last FROM ${sql.id(stateSchema, 'watermarks')}
+  const { rows } = await sql<WatermarkColumns>`
+    SELECT commit_lsn::text, chunk_index, chunk_last, event_lsn::text FROM ${sql.id(stateSchema, 'watermarks')}
     WHERE source_id = ${sourceId} AND slot = ${slot}`.execute(db);
   const row = rows[0];
-  if (row?.commit_lsn == null) return undefined;
-  return { commitLsn: parseLsn(row.commit_lsn), chunkIndex: row.chunk_index, chunkLast: row.chunk_last };
+  return row?.commit_lsn == null ? undefined : toWatermark(row);
 }
 
-/** Moves the watermark to `batch`, in the caller's transaction (the one that applied its rows). */
+interface WatermarkColumns {
+  commit_lsn: string | null;
+  chunk_index: number;
+  chunk_last: boolean;
+  event_lsn: string | null;
+}
+
+function toWatermark(row: WatermarkColumns): Watermark {
+  return {
+    commitLsn: row.commit_lsn === null ? undefined : parseLsn(row.commit_lsn),
+    chunkIndex: row.chunk_index,
+    chunkLast: row.chunk_last,
+    eventLsn: row.event_lsn === null ? undefined : parseLsn(row.event_lsn),
+  };
+}
+
+/** Moves the watermark, in the caller's transaction (the one that applied the rows). */
 export async function advanceWatermark(
   trx: Trx,
   stateSchema: string,
   sourceId: string,
   slot: string,
-  batch: BatchPosition,
+  watermark: Watermark,
   events: number,
   sourceCommittedAt: string | undefined,
 ): Promise<void> {
+  const lsn = (value: Lsn | undefined): string | null => (value === undefined ? null : formatLsn(value));
   await sql`
     UPDATE ${sql.id(stateSchema, 'watermarks')}
-    SET commit_lsn = ${formatLsn(batch.commitLsn)}::pg_lsn, chunk_index = ${batch.chunkIndex}, chunk_last = ${batch.chunkLast},
+    SET commit_lsn = ${lsn(watermark.commitLsn)}::pg_lsn, chunk_index = ${watermark.chunkIndex}, chunk_last = ${watermark.chunkLast},
+        event_lsn = ${lsn(watermark.eventLsn)}::pg_lsn,
         applied_at = clock_timestamp(), source_committed_at = coalesce(${sourceCommittedAt ?? null}::timestamptz, source_committed_at),
         batches_applied = batches_applied + 1, events_applied = events_applied + ${events}
     WHERE source_id = ${sourceId} AND slot = ${slot}`.execute(trx);

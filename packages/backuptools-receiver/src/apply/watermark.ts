@@ -1,11 +1,14 @@
-import { formatLsn, type Lsn, parseLsn } from '@storx-backup/protocol';
+import { type ChangeEvent, formatLsn, type Lsn, parseLsn } from '@storx-backup/protocol';
 
 /** The position of the last batch applied for one (source, slot). */
 export interface Watermark {
-  /** Undefined until the first batch. */
+  /** Commit LSN of the last transaction applied (or being applied, chunk by chunk); undefined until the first batch. */
   commitLsn: Lsn | undefined;
   chunkIndex: number;
+  /** False while a split transaction is only partly applied. */
   chunkLast: boolean;
+  /** LSN of the last change applied from the transaction at `commitLsn`. */
+  eventLsn: Lsn | undefined;
 }
 
 export interface BatchPosition {
@@ -14,31 +17,54 @@ export interface BatchPosition {
   chunkLast: boolean;
 }
 
-export type Placement = { kind: 'next' } | { kind: 'duplicate' } | { kind: 'gap'; reason: string };
+/** `next`: apply `events` (those not applied yet, in order). */
+export type Placement = { kind: 'next'; events: ChangeEvent[] } | { kind: 'duplicate' } | { kind: 'gap'; reason: string };
 
 /**
- * Where a batch stands against the watermark. Positions order by commit LSN (as a 64-bit
- * number), then chunk index; a watermark whose chunk was the last covers its whole transaction.
- * Anything that would leave a hole (a chunk whose predecessor was not applied, a new
- * transaction while the previous one is incomplete) is a gap and must not be applied.
+ * Where a batch stands against the watermark, and which of its events are new.
+ *
+ * Batch boundaries are not stable across a sender restart: after a crash between the receiver's
+ * commit and the slot acknowledgement, the same transactions come again, possibly grouped or
+ * chunked differently. So the watermark is checked per event, not per batch: an event is
+ * applied only if its transaction committed after the watermark's, or belongs to the
+ * watermark's incomplete transaction and comes after the last change applied from it. LSNs
+ * compare as 64-bit numbers.
+ *
+ * Anything that would leave a hole is a gap and must not be applied: a later chunk whose
+ * predecessor never arrived, a transaction other than the incomplete one continuing it.
  */
-export function placeBatch(watermark: Watermark, batch: BatchPosition): Placement {
-  const { commitLsn: applied } = watermark;
-  if (applied === undefined || batch.commitLsn > applied) {
-    if (applied !== undefined && !watermark.chunkLast) {
-      return gap(`the transaction at ${formatLsn(applied)} is incomplete (chunk ${watermark.chunkIndex} applied, more expected) but ${describe(batch)} arrived`);
-    }
-    return batch.chunkIndex === 0 ? { kind: 'next' } : gap(`${describe(batch)} arrived but chunk 0 of that transaction was never applied`);
+export function placeBatch(watermark: Watermark, batch: BatchPosition, events: readonly ChangeEvent[]): Placement {
+  const applied = watermark.commitLsn;
+  const fresh = events.filter((event) => isNew(watermark, event));
+  if (applied === undefined) {
+    return batch.chunkIndex === 0 ? { kind: 'next', events: fresh } : gap(`${describe(batch)} arrived but chunk 0 of that transaction was never applied`);
   }
-  if (batch.commitLsn < applied || watermark.chunkLast || batch.chunkIndex <= watermark.chunkIndex) return { kind: 'duplicate' };
-  return batch.chunkIndex === watermark.chunkIndex + 1
-    ? { kind: 'next' }
-    : gap(`${describe(batch)} arrived but the last chunk applied is ${watermark.chunkIndex}`);
+  if (batch.commitLsn < applied || (batch.commitLsn === applied && watermark.chunkLast)) return { kind: 'duplicate' };
+  if (batch.commitLsn === applied) {
+    // The incomplete transaction continues (chunk indexes restart if the sender re-chunked it).
+    if (batch.chunkIndex > watermark.chunkIndex + 1) return gap(`${describe(batch)} arrived but the last chunk applied is ${watermark.chunkIndex}`);
+    return fresh.length === 0 && !batch.chunkLast ? { kind: 'duplicate' } : { kind: 'next', events: fresh };
+  }
+  if (!watermark.chunkLast) {
+    // A later transaction may come only together with the rest of the incomplete one.
+    const continues = events.length > 0 && parseLsn(events[0]!.commit_lsn) === applied;
+    if (!continues) return gap(`the transaction at ${formatLsn(applied)} is incomplete (chunk ${watermark.chunkIndex} applied, more expected) but ${describe(batch)} arrived`);
+  }
+  return batch.chunkIndex === 0 ? { kind: 'next', events: fresh } : gap(`${describe(batch)} arrived but chunk 0 of that transaction was never applied`);
 }
 
-/** The watermark after applying `batch`. */
-export function advancedWatermark(batch: BatchPosition): Watermark {
-  return { commitLsn: batch.commitLsn, chunkIndex: batch.chunkIndex, chunkLast: batch.chunkLast };
+function isNew(watermark: Watermark, event: ChangeEvent): boolean {
+  if (watermark.commitLsn === undefined) return true;
+  const commit = parseLsn(event.commit_lsn);
+  if (commit !== watermark.commitLsn) return commit > watermark.commitLsn;
+  return !watermark.chunkLast && (watermark.eventLsn === undefined || parseLsn(event.lsn) > watermark.eventLsn);
+}
+
+/** The watermark after applying `events` of `batch`. */
+export function advancedWatermark(previous: Watermark, batch: BatchPosition, events: readonly ChangeEvent[]): Watermark {
+  const last = events.at(-1);
+  const eventLsn = last !== undefined && parseLsn(last.commit_lsn) === batch.commitLsn ? parseLsn(last.lsn) : previous.commitLsn === batch.commitLsn ? previous.eventLsn : undefined;
+  return { commitLsn: batch.commitLsn, chunkIndex: batch.chunkIndex, chunkLast: batch.chunkLast, eventLsn };
 }
 
 export function watermarkToJson(watermark: Watermark): { commit_lsn: string | null; chunk_index: number; chunk_last: boolean } {

@@ -24,5 +24,8 @@ export async function migrateState(db: BackupDb, stateSchema: string): Promise<v
         events_applied bigint NOT NULL DEFAULT 0,
         PRIMARY KEY (source_id, slot)
       )`.execute(trx);
+    // The last change applied from the watermark's transaction: redelivered batches are
+    // filtered per event, because batch boundaries change when the sender restarts.
+    await sql`ALTER TABLE ${sql.id(stateSchema, 'watermarks')} ADD COLUMN IF NOT EXISTS event_lsn pg_lsn`.execute(trx);
   });
 }

@@ -109,6 +109,7 @@ export class TransactionAssembler {
         return;
       case 'insert':
         this.add(walStart, message.relationId, (relation, common) => ({ ...common, operation: 'INSERT', data: newRow(relation, message.newTuple).row, old_data: null, unchanged_toast: [] }));
+        this.chunkIfLarge();
         return;
       case 'update':
         this.add(walStart, message.relationId, (relation, common) => {
@@ -116,14 +117,17 @@ export class TransactionAssembler {
           const old = message.oldTuple === undefined ? null : oldRow(relation, message.oldTuple, message.oldKind === 'K');
           return { ...common, operation: 'UPDATE', data: row, old_data: old, unchanged_toast: unchanged };
         });
+        this.chunkIfLarge();
         return;
       case 'delete':
         this.add(walStart, message.relationId, (relation, common) => ({ ...common, operation: 'DELETE', data: null, old_data: oldRow(relation, message.oldTuple, message.oldKind === 'K'), unchanged_toast: [] }));
+        this.chunkIfLarge();
         return;
       case 'truncate':
         for (const relationId of message.relationIds) {
           this.add(walStart, relationId, (_relation, common) => ({ ...common, operation: 'TRUNCATE', data: null, old_data: null, unchanged_toast: [] }));
         }
+        this.chunkIfLarge();
         return;
       case 'message':
       case 'origin':
@@ -148,14 +152,22 @@ export class TransactionAssembler {
     open.events.push(event);
     open.relations.set(relationId, relation);
     open.bytes += EVENT_OVERHEAD_BYTES + rowBytes(event.data) + rowBytes(event.old_data);
-    if (open.bytes >= this.options.maxPartBytes) {
-      // Hand the chunk on now: a huge transaction never sits in memory whole.
-      this.options.emit(this.part(open, false, undefined));
-      open.chunkIndex += 1;
-      open.events = [];
-      open.relations = new Map();
-      open.bytes = 0;
-    }
+  }
+
+  /**
+   * Hands the transaction's events so far on as a chunk once they reach the size limit, so a huge
+   * transaction never sits in memory whole. Called between messages only: the events of one
+   * message (a TRUNCATE of several tables shares one LSN) always travel in the same chunk,
+   * which the receiver's per-event watermark relies on.
+   */
+  private chunkIfLarge(): void {
+    const open = this.open;
+    if (open === undefined || open.bytes < this.options.maxPartBytes) return;
+    this.options.emit(this.part(open, false, undefined));
+    open.chunkIndex += 1;
+    open.events = [];
+    open.relations = new Map();
+    open.bytes = 0;
   }
 
   private part(open: OpenTransaction, last: boolean, endLsn: Lsn | undefined): TransactionPart {
