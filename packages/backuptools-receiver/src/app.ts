@@ -69,7 +69,7 @@ export function buildApp(options: AppOptions): FastifyInstance & { metrics: Rece
       acceptUnsignedSeedV1: options.acceptUnsignedSeedV1,
     }),
     applier: new Applier(options.db, tableSync, options.stateSchema),
-    seedApplier: new SeedEventApplier(options.db, tableSync),
+    seedApplier: new SeedEventApplier(options.db, tableSync, options.stateSchema, options.timestampToleranceSeconds),
     allowedTables: options.allowedTables,
     metrics,
     bodyLimitBytes: options.bodyLimitBytes,

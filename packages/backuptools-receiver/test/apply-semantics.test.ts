@@ -102,7 +102,7 @@ describe('applying changes', () => {
     const commitLsn = 'A/1000';
     // Changes come before their commit record, in increasing LSN order.
     const chunk = (index: number, last: boolean, id: number) =>
-      batchOf([MOVES], [{ operation: 'INSERT', lsn: `9/${(0x1000 + index * 0x100).toString(16).toUpperCase()}`, data: { id: String(id), big: `chunk ${index}`, small: null }, old_data: null, unchanged_toast: [] }], { commitLsn, chunk: { index, last }, sourceId: 'chunked-source' });
+      batchOf([MOVES], [{ operation: 'INSERT', lsn: `9/${(0x1000 + index * 0x100).toString(16).toUpperCase()}`, seq: index, data: { id: String(id), big: `chunk ${index}`, small: null }, old_data: null, unchanged_toast: [] }], { commitLsn, chunk: { index, last }, sourceId: 'chunked-source' });
     expect(await apply(chunk(0, false, 20))).toMatchObject({ status: 'applied', watermark: { commit_lsn: commitLsn, chunk_index: 0, chunk_last: false } });
     expect(await apply(chunk(0, false, 20))).toMatchObject({ status: 'duplicate' });
     expect(await apply(chunk(1, true, 21))).toMatchObject({ status: 'applied', watermark: { chunk_index: 1, chunk_last: true } });

@@ -5,7 +5,7 @@ import type { TargetTable } from '../src/schema/target-table.js';
 
 const objects: TargetTable = { schema: 's', table: 'objects', columns: new Map([['id', 'bigint'], ['a', 'text'], ['b', 'text']]), key: ['id'] };
 const keyless: TargetTable = { schema: 's', table: 'keyless', columns: new Map([['a', 'text']]), key: [] };
-const common = { schema: 's', timestamp: 't', lsn: '0/1', commit_lsn: '0/1', xid: 1 };
+const common = { schema: 's', timestamp: 't', lsn: '0/1', commit_lsn: '0/1', xid: 1, seq: 0 };
 
 const insert = (id: number, a = 'x', table = 'objects'): ChangeEvent => ({ ...common, table, operation: 'INSERT', data: { id: String(id), a, b: 'b' }, old_data: null, unchanged_toast: [] });
 const update = (id: number, data: Record<string, string>, extra: Partial<ChangeEvent & { operation: 'UPDATE' }> = {}): ChangeEvent =>

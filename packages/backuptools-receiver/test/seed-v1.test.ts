@@ -77,3 +77,17 @@ describe('seed-v1 requests', () => {
     expect((await lenient.app.inject(unsigned(lenient, { ...seedEvent(6), table: 'segments' }))).json()).toMatchObject({ error: 'TABLE_INCOMPATIBLE' });
   });
 });
+
+describe('seed-v1 replays', () => {
+  it('a signed request replayed within the window is a duplicate and changes nothing', async () => {
+    const event = batchOf([OBJECTS], [{ operation: 'INSERT', data: objectRow(7), old_data: null, unchanged_toast: [] }]).events[0]!;
+    const body = sealSeedV1(encodeSeedEvent(event), strict.keys.recipient.key);
+    const headers = signWebhook({ id: 'seed:slot:0000000000000007:0:0', timestamp: Math.floor(Date.now() / 1000), body, signingKeys: [strict.keys.signingKey] });
+    const request = { method: 'POST' as const, url: '/webhook' as const, headers: { ...headers, 'content-type': 'text/plain' }, payload: body };
+    expect((await strict.app.inject(request)).json()).toEqual({ status: 'applied' });
+    await sql`DELETE FROM "satellite/0".objects WHERE object_key = '\\x00000007'::bytea`.execute(strict.db);
+    expect((await strict.app.inject(request)).json()).toEqual({ status: 'duplicate' });
+    const { rows } = await sql<{ n: string }>`SELECT count(*)::text AS n FROM "satellite/0".objects WHERE object_key = '\\x00000007'::bytea`.execute(strict.db);
+    expect(rows[0]!.n).toBe('0');
+  });
+});

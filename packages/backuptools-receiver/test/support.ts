@@ -131,7 +131,7 @@ export function nextLsn(): string {
   return `${(lsnCounter >> 32n).toString(16).toUpperCase()}/${(lsnCounter & 0xffffffffn).toString(16).toUpperCase()}`;
 }
 
-type EventBody = Pick<ChangeEvent, 'operation' | 'data' | 'old_data' | 'unchanged_toast'> & { lsn?: string };
+type EventBody = Pick<ChangeEvent, 'operation' | 'data' | 'old_data' | 'unchanged_toast'> & { lsn?: string; seq?: number };
 
 /** One whole-transaction batch of `events` on `relations`, committed at a fresh LSN. */
 export function batchOf(relations: Relation[], events: (EventBody & { table?: string; schema?: string })[], options: { sourceId?: string; commitLsn?: string; chunk?: { index: number; last: boolean } } = {}): Batch {
@@ -145,7 +145,7 @@ export function batchOf(relations: Relation[], events: (EventBody & { table?: st
     chunk: options.chunk ?? { index: 0, last: true },
     relations,
     events: events.map(
-      (event) =>
+      (event, seq) =>
         ({
           schema: event.schema ?? first.schema,
           table: event.table ?? first.table,
@@ -153,6 +153,7 @@ export function batchOf(relations: Relation[], events: (EventBody & { table?: st
           lsn: commitLsn,
           commit_lsn: commitLsn,
           xid: 1000,
+          seq,
           ...event,
         }) as ChangeEvent,
     ),

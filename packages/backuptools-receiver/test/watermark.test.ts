@@ -2,23 +2,18 @@ import { describe, expect, it } from 'vitest';
 import { type ChangeEvent, parseLsn } from '@storx-backup/protocol';
 import { advancedWatermark, placeBatch, type Placement, type Watermark } from '../src/apply/watermark.js';
 
-const at = (lsn: string, chunkIndex = 0, chunkLast = true, eventLsn?: string): Watermark => ({
-  commitLsn: parseLsn(lsn),
-  chunkIndex,
-  chunkLast,
-  eventLsn: eventLsn === undefined ? undefined : parseLsn(eventLsn),
-});
+const at = (lsn: string, chunkIndex = 0, chunkLast = true, eventSeq?: number): Watermark => ({ commitLsn: parseLsn(lsn), chunkIndex, chunkLast, eventSeq });
 const batch = (lsn: string, chunkIndex = 0, chunkLast = true) => ({ commitLsn: parseLsn(lsn), chunkIndex, chunkLast });
-const empty: Watermark = { commitLsn: undefined, chunkIndex: 0, chunkLast: true, eventLsn: undefined };
-/** An event of the transaction committed at `commit`, made at `lsn`. */
-const event = (commit: string, lsn: string): ChangeEvent => ({ operation: 'TRUNCATE', schema: 's', table: 't', timestamp: 't', lsn, commit_lsn: commit, xid: 1, data: null, old_data: null, unchanged_toast: [] });
+const empty: Watermark = { commitLsn: undefined, chunkIndex: 0, chunkLast: true, eventSeq: undefined };
+/** Change number `seq` of the transaction committed at `commit`; all at one LSN, as the rows of a COPY are. */
+const event = (commit: string, seq: number): ChangeEvent => ({ operation: 'TRUNCATE', schema: 's', table: 't', timestamp: 't', lsn: '0/1', commit_lsn: commit, xid: 1, seq, data: null, old_data: null, unchanged_toast: [] });
 const kind = (placement: Placement): string => placement.kind;
-const applied = (placement: Placement): string[] => (placement.kind === 'next' ? placement.events.map((e) => `${e.commit_lsn}@${e.lsn}`) : []);
+const applied = (placement: Placement): string[] => (placement.kind === 'next' ? placement.events.map((e) => `${e.commit_lsn}#${e.seq}`) : []);
 
 describe('placing a batch against the watermark', () => {
   it('applies the first batch, and any later whole transaction', () => {
-    expect(kind(placeBatch(empty, batch('0/10'), [event('0/10', '0/8')]))).toBe('next');
-    expect(kind(placeBatch(at('0/10'), batch('0/A0'), [event('0/A0', '0/90')]))).toBe('next');
+    expect(kind(placeBatch(empty, batch('0/10'), [event('0/10', 0)]))).toBe('next');
+    expect(kind(placeBatch(at('0/10'), batch('0/A0'), [event('0/A0', 0)]))).toBe('next');
   });
 
   it('compares LSNs as numbers, not text ("0/A0" is after "0/10"; "1/0" after "0/FFFFFFFF")', () => {
@@ -28,40 +23,44 @@ describe('placing a batch against the watermark', () => {
   });
 
   it('treats a batch at or below a complete watermark as a duplicate', () => {
-    expect(kind(placeBatch(at('0/50'), batch('0/50'), [event('0/50', '0/40')]))).toBe('duplicate');
-    expect(kind(placeBatch(at('0/50'), batch('0/40'), [event('0/40', '0/30')]))).toBe('duplicate');
+    expect(kind(placeBatch(at('0/50'), batch('0/50'), [event('0/50', 0)]))).toBe('duplicate');
+    expect(kind(placeBatch(at('0/50'), batch('0/40'), [event('0/40', 0)]))).toBe('duplicate');
     expect(kind(placeBatch(at('0/50', 2, true), batch('0/50', 1, false), []))).toBe('duplicate');
   });
 
   it('applies only the transactions after the watermark when a restarted sender groups them differently', () => {
     // [T1, T2] was applied; the ack was lost; the sender now sends [T1, T2, T3] as one batch.
-    const placement = placeBatch(at('0/200', 0, true, '0/1F0'), batch('0/300'), [event('0/100', '0/F0'), event('0/200', '0/1F0'), event('0/300', '0/2F0')]);
-    expect(applied(placement)).toEqual(['0/300@0/2F0']);
+    const placement = placeBatch(at('0/200', 0, true, 0), batch('0/300'), [event('0/100', 0), event('0/200', 0), event('0/300', 0)]);
+    expect(applied(placement)).toEqual(['0/300#0']);
   });
 
   it('applies the chunks of a split transaction in order, each only once', () => {
-    const chunk0 = [event('0/500', '0/410'), event('0/500', '0/420')];
+    const chunk0 = [event('0/500', 0), event('0/500', 1)];
     expect(applied(placeBatch(at('0/10'), batch('0/500', 0, false), chunk0))).toHaveLength(2);
     const afterChunk0 = advancedWatermark(at('0/10'), batch('0/500', 0, false), chunk0);
-    expect(afterChunk0).toEqual(at('0/500', 0, false, '0/420'));
+    expect(afterChunk0).toEqual(at('0/500', 0, false, 1));
     expect(kind(placeBatch(afterChunk0, batch('0/500', 0, false), chunk0))).toBe('duplicate');
-    expect(applied(placeBatch(afterChunk0, batch('0/500', 1, true), [event('0/500', '0/430')]))).toEqual(['0/500@0/430']);
+    expect(applied(placeBatch(afterChunk0, batch('0/500', 1, true), [event('0/500', 2)]))).toEqual(['0/500#2']);
   });
 
   it('finishes a split transaction the restarted sender re-chunked or sends whole, skipping what was applied', () => {
-    const partly = at('0/500', 1, false, '0/420');
+    const partly = at('0/500', 1, false, 1);
     // Whole this time (bigger max-batch-bytes), followed by the next transaction in the same batch.
-    const whole = placeBatch(partly, batch('0/600'), [event('0/500', '0/410'), event('0/500', '0/420'), event('0/500', '0/430'), event('0/600', '0/590')]);
-    expect(applied(whole)).toEqual(['0/500@0/430', '0/600@0/590']);
+    const whole = placeBatch(partly, batch('0/600'), [event('0/500', 0), event('0/500', 1), event('0/500', 2), event('0/600', 0)]);
+    expect(applied(whole)).toEqual(['0/500#2', '0/600#0']);
     // Or re-chunked from index 0.
-    expect(applied(placeBatch(partly, batch('0/500', 0, false), [event('0/500', '0/410'), event('0/500', '0/420'), event('0/500', '0/425')]))).toEqual(['0/500@0/425']);
+    expect(applied(placeBatch(partly, batch('0/500', 0, false), [event('0/500', 0), event('0/500', 1), event('0/500', 2)]))).toEqual(['0/500#2']);
+  });
+
+  it('keeps rows that share one LSN (a COPY) apart by seq across a chunk boundary', () => {
+    const wm = advancedWatermark(at('0/10'), batch('0/500', 0, false), [event('0/500', 0), event('0/500', 1)]);
+    expect(applied(placeBatch(wm, batch('0/500', 1, true), [event('0/500', 2), event('0/500', 3)]))).toEqual(['0/500#2', '0/500#3']);
   });
 
   it('refuses anything that would leave a hole, and says why', () => {
-    expect(placeBatch(at('0/50', 0, false, '0/40'), batch('0/50', 2, false), [])).toEqual({ kind: 'gap', reason: 'chunk 2 of the transaction at 0/50 arrived but the last chunk applied is 0' });
     expect(kind(placeBatch(at('0/10'), batch('0/50', 1, false), []))).toBe('gap');
     expect(kind(placeBatch(empty, batch('0/50', 3, true), []))).toBe('gap');
-    const other = placeBatch(at('0/50', 1, false, '0/40'), batch('0/90'), [event('0/90', '0/80')]);
+    const other = placeBatch(at('0/50', 1, false, 3), batch('0/90'), [event('0/90', 0)]);
     expect(other.kind === 'gap' && other.reason).toContain('the transaction at 0/50 is incomplete');
   });
 });

@@ -44,9 +44,9 @@ const batch = {
     },
   ],
   events: [
-    { operation: 'INSERT', ...common, lsn: '16/B374D848', data: { project_id: '0b5d3c1e-6f7a-4d2b-9c8e-1a2b3c4d5e6f', object_key: '\\x00ff10', total_size: '12345678901234567890123456.0123456789', created_at: '2025-12-06 10:19:59.123456+00', metadata: 'null', note: null }, old_data: null, unchanged_toast: [] },
-    { operation: 'UPDATE', ...common, lsn: '16/B374D900', data: { project_id: '0b5d3c1e-6f7a-4d2b-9c8e-1a2b3c4d5e6f', object_key: '\\x00ff10', total_size: 'NaN', created_at: 'infinity', metadata: '{"a": [1, 2.50]}' }, old_data: null, unchanged_toast: ['note'] },
-    { operation: 'DELETE', ...common, lsn: '16/B374D960', data: null, old_data: { project_id: '0b5d3c1e-6f7a-4d2b-9c8e-1a2b3c4d5e6f', object_key: '\\x00ff10' }, unchanged_toast: [] },
+    { operation: 'INSERT', ...common, lsn: '16/B374D848', seq: 0, data: { project_id: '0b5d3c1e-6f7a-4d2b-9c8e-1a2b3c4d5e6f', object_key: '\\x00ff10', total_size: '12345678901234567890123456.0123456789', created_at: '2025-12-06 10:19:59.123456+00', metadata: 'null', note: null }, old_data: null, unchanged_toast: [] },
+    { operation: 'UPDATE', ...common, lsn: '16/B374D900', seq: 1, data: { project_id: '0b5d3c1e-6f7a-4d2b-9c8e-1a2b3c4d5e6f', object_key: '\\x00ff10', total_size: 'NaN', created_at: 'infinity', metadata: '{"a": [1, 2.50]}' }, old_data: null, unchanged_toast: ['note'] },
+    { operation: 'DELETE', ...common, lsn: '16/B374D960', seq: 2, data: null, old_data: { project_id: '0b5d3c1e-6f7a-4d2b-9c8e-1a2b3c4d5e6f', object_key: '\\x00ff10' }, unchanged_toast: [] },
   ],
 };
 

@@ -22,6 +22,13 @@ const commonFields = {
   commit_lsn: lsnTextSchema,
   /** Source transaction id. */
   xid: z.number().int().nonnegative(),
+  /**
+   * Position of this change within its transaction (0, 1, 2, ...), counting every change the
+   * source decoded, including those of tables not replicated. Unique within the transaction even
+   * where `lsn` is not (a COPY writes many rows in one WAL record): the receiver's per-event
+   * watermark relies on it.
+   */
+  seq: z.number().int().nonnegative(),
 };
 
 const insertEvent = z.strictObject({
@@ -96,6 +103,7 @@ export const seedChangeEventSchema = z.object({
   lsn: lsnTextSchema.optional(),
   commit_lsn: lsnTextSchema.optional(),
   xid: z.number().int().nonnegative().optional(),
+  seq: z.number().int().nonnegative().optional(),
   unchanged_toast: z.array(identifierSchema).optional(),
 });
 export type SeedChangeEvent = z.infer<typeof seedChangeEventSchema>;

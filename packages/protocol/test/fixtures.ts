@@ -62,6 +62,7 @@ export function sampleBatch(overrides: Partial<Batch> = {}): Batch {
         operation: 'INSERT',
         ...common,
         lsn: '16/B374D848',
+        seq: 0,
         data: {
           project_id: '0b5d3c1e-6f7a-4d2b-9c8e-1a2b3c4d5e6f',
           object_key: '\\x00ff10',
@@ -77,6 +78,7 @@ export function sampleBatch(overrides: Partial<Batch> = {}): Batch {
         operation: 'UPDATE',
         ...common,
         lsn: '16/B374D900',
+        seq: 1,
         data: { project_id: '0b5d3c1e-6f7a-4d2b-9c8e-1a2b3c4d5e6f', object_key: '\\x00ff10', total_size: 'NaN', created_at: 'infinity', metadata: '{"a": [1, 2.50]}' },
         old_data: null,
         unchanged_toast: ['note'],
@@ -85,6 +87,7 @@ export function sampleBatch(overrides: Partial<Batch> = {}): Batch {
         operation: 'DELETE',
         ...common,
         lsn: '16/B374D960',
+        seq: 2,
         data: null,
         old_data: { project_id: '0b5d3c1e-6f7a-4d2b-9c8e-1a2b3c4d5e6f', object_key: '\\x00ff10' },
         unchanged_toast: [],

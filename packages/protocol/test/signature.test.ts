@@ -69,7 +69,7 @@ describe('Standard Webhooks signatures (v1a, Ed25519)', () => {
     ['a signature entry without a comma', { 'webhook-signature': 'v1a' }],
     ['a signature that is not base64', { 'webhook-signature': 'v1a,@@@@' }],
     ['a signature of the wrong length', { 'webhook-signature': `v1a,${Buffer.alloc(32).toString('base64')}` }],
-    ['too many signatures', { 'webhook-signature': Array.from({ length: 17 }, () => 'v1,aGk=').join(' ') }],
+    ['too many signatures', { 'webhook-signature': Array.from({ length: 5 }, () => 'v1,aGk=').join(' ') }],
   ])('rejects %s as malformed (400)', (_name, override) => {
     expectRejected('WEBHOOK_MALFORMED_HEADER', 400, { ...signed(), ...override });
   });

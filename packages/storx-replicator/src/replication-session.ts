@@ -139,8 +139,20 @@ export class ReplicationSession {
       this.paused = true;
       this.stream?.pause();
     }
-    this.delivering ??= this.drain().finally(() => {
+    this.kick();
+  }
+
+  /**
+   * Starts the delivery loop unless it runs. The loop may finish without awaiting anything
+   * (batches with nothing to send), before its `finally` clears `delivering`; a batch enqueued
+   * in that window would wait for the next one, possibly forever with the stream paused. So the
+   * loop restarts itself while batches remain.
+   */
+  private kick(): void {
+    if (this.delivering !== undefined) return;
+    this.delivering = this.drain().finally(() => {
       this.delivering = undefined;
+      if (this.queue.length > 0 && !this.abort.signal.aborted && !this.stopRetrying.signal.aborted) this.kick();
     });
   }
 

@@ -4,7 +4,7 @@ import { Batcher } from '../src/batch/batcher.js';
 import type { OutgoingBatch } from '../src/batch/outgoing-batch.js';
 import type { TransactionPart } from '../src/decode/transaction-assembler.js';
 
-const event = { operation: 'INSERT', schema: 's', table: 't', timestamp: 'x', lsn: '0/1', commit_lsn: '0/1', xid: 1, data: {}, old_data: null, unchanged_toast: [] } as ChangeEvent;
+const event = { operation: 'INSERT', schema: 's', table: 't', timestamp: 'x', lsn: '0/1', commit_lsn: '0/1', xid: 1, seq: 0, data: {}, old_data: null, unchanged_toast: [] } as ChangeEvent;
 
 function part(commit: number, events: number, options: Partial<TransactionPart> = {}): TransactionPart {
   return {

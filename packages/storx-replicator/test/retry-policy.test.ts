@@ -33,3 +33,13 @@ describe('retry policy', () => {
     expect(backoffDelay(3, 100, 10_000, () => 0)).toBe(1);
   });
 });
+
+describe('a 2xx that is not our receiver', () => {
+  it('is not a delivery when an applied/duplicate body is required', () => {
+    expect(judgeResponse(response(200, {}, '{"status":"applied","watermark":{}}'), 0, { requireAppliedBody: true }).kind).toBe('delivered');
+    expect(judgeResponse(response(200, {}, '{"status":"duplicate"}'), 0, { requireAppliedBody: true }).kind).toBe('delivered');
+    expect(judgeResponse(response(200, {}, '<html>welcome</html>'), 0, { requireAppliedBody: true })).toMatchObject({ kind: 'permanent', reason: expect.stringContaining('is another service answering at the webhook URL?') as string });
+    expect(judgeResponse(response(204), 0, { requireAppliedBody: true }).kind).toBe('permanent');
+    expect(judgeResponse(response(200, {}, 'ok')).kind).toBe('delivered');
+  });
+});

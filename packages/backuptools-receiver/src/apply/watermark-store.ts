@@ -14,7 +14,7 @@ export async function lockWatermark(trx: Trx, stateSchema: string, sourceId: str
   const table = sql.id(stateSchema, 'watermarks');
   await sql`INSERT INTO ${table} (source_id, slot) VALUES (${sourceId}, ${slot}) ON CONFLICT DO NOTHING`.execute(trx);
   const { rows } = await sql<WatermarkColumns>`
-    SELECT commit_lsn::text, chunk_index, chunk_last, event_lsn::text FROM ${table}
+    SELECT commit_lsn::text, chunk_index, chunk_last, event_seq FROM ${table}
     WHERE source_id = ${sourceId} AND slot = ${slot} FOR UPDATE`.execute(trx);
   return toWatermark(rows[0]!);
 }
@@ -22,7 +22,7 @@ export async function lockWatermark(trx: Trx, stateSchema: string, sourceId: str
 /** Reads the watermark of (source, slot) without locking it; undefined when there is none. */
 export async function readWatermark(db: BackupDb, stateSchema: string, sourceId: string, slot: string): Promise<Watermark | undefined> {
   const { rows } = await sql<WatermarkColumns>`
-    SELECT commit_lsn::text, chunk_index, chunk_last, event_lsn::text FROM ${sql.id(stateSchema, 'watermarks')}
+    SELECT commit_lsn::text, chunk_index, chunk_last, event_seq FROM ${sql.id(stateSchema, 'watermarks')}
     WHERE source_id = ${sourceId} AND slot = ${slot}`.execute(db);
   const row = rows[0];
   return row?.commit_lsn == null ? undefined : toWatermark(row);
@@ -32,7 +32,7 @@ interface WatermarkColumns {
   commit_lsn: string | null;
   chunk_index: number;
   chunk_last: boolean;
-  event_lsn: string | null;
+  event_seq: number | null;
 }
 
 function toWatermark(row: WatermarkColumns): Watermark {
@@ -40,7 +40,7 @@ function toWatermark(row: WatermarkColumns): Watermark {
     commitLsn: row.commit_lsn === null ? undefined : parseLsn(row.commit_lsn),
     chunkIndex: row.chunk_index,
     chunkLast: row.chunk_last,
-    eventLsn: row.event_lsn === null ? undefined : parseLsn(row.event_lsn),
+    eventSeq: row.event_seq ?? undefined,
   };
 }
 
@@ -58,7 +58,7 @@ export async function advanceWatermark(
   await sql`
     UPDATE ${sql.id(stateSchema, 'watermarks')}
     SET commit_lsn = ${lsn(watermark.commitLsn)}::pg_lsn, chunk_index = ${watermark.chunkIndex}, chunk_last = ${watermark.chunkLast},
-        event_lsn = ${lsn(watermark.eventLsn)}::pg_lsn,
+        event_seq = ${watermark.eventSeq ?? null}::integer,
         applied_at = clock_timestamp(), source_committed_at = coalesce(${sourceCommittedAt ?? null}::timestamptz, source_committed_at),
         batches_applied = batches_applied + 1, events_applied = events_applied + ${events}
     WHERE source_id = ${sourceId} AND slot = ${slot}`.execute(trx);

@@ -7,8 +7,8 @@ export interface Watermark {
   chunkIndex: number;
   /** False while a split transaction is only partly applied. */
   chunkLast: boolean;
-  /** LSN of the last change applied from the transaction at `commitLsn`. */
-  eventLsn: Lsn | undefined;
+  /** `seq` of the last change applied from the transaction at `commitLsn`. */
+  eventSeq: number | undefined;
 }
 
 export interface BatchPosition {
@@ -27,11 +27,13 @@ export type Placement = { kind: 'next'; events: ChangeEvent[] } | { kind: 'dupli
  * commit and the slot acknowledgement, the same transactions come again, possibly grouped or
  * chunked differently. So the watermark is checked per event, not per batch: an event is
  * applied only if its transaction committed after the watermark's, or belongs to the
- * watermark's incomplete transaction and comes after the last change applied from it. LSNs
- * compare as 64-bit numbers.
+ * watermark's incomplete transaction and comes after the last change applied from it (by `seq`:
+ * a change's LSN is not unique, a COPY writes many rows in one WAL record). LSNs compare as
+ * 64-bit numbers.
  *
- * Anything that would leave a hole is a gap and must not be applied: a later chunk whose
- * predecessor never arrived, a transaction other than the incomplete one continuing it.
+ * Anything that would leave a hole is a gap and must not be applied: a chunk of a new
+ * transaction other than its first, or a later transaction while the incomplete one is not being
+ * finished first.
  */
 export function placeBatch(watermark: Watermark, batch: BatchPosition, events: readonly ChangeEvent[]): Placement {
   const applied = watermark.commitLsn;
@@ -41,13 +43,13 @@ export function placeBatch(watermark: Watermark, batch: BatchPosition, events: r
   }
   if (batch.commitLsn < applied || (batch.commitLsn === applied && watermark.chunkLast)) return { kind: 'duplicate' };
   if (batch.commitLsn === applied) {
-    // The incomplete transaction continues (chunk indexes restart if the sender re-chunked it).
-    if (batch.chunkIndex > watermark.chunkIndex + 1) return gap(`${describe(batch)} arrived but the last chunk applied is ${watermark.chunkIndex}`);
+    // The incomplete transaction continues; a restarted sender may have re-chunked it (its
+    // chunk indexes then start again at 0), so only the events decide what is new.
     return fresh.length === 0 && !batch.chunkLast ? { kind: 'duplicate' } : { kind: 'next', events: fresh };
   }
   if (!watermark.chunkLast) {
-    // A later transaction may come only together with the rest of the incomplete one.
-    const continues = events.length > 0 && parseLsn(events[0]!.commit_lsn) === applied;
+    // A later transaction may come only after (or together with) the rest of the incomplete one.
+    const continues = fresh.length > 0 && parseLsn(fresh[0]!.commit_lsn) === applied;
     if (!continues) return gap(`the transaction at ${formatLsn(applied)} is incomplete (chunk ${watermark.chunkIndex} applied, more expected) but ${describe(batch)} arrived`);
   }
   return batch.chunkIndex === 0 ? { kind: 'next', events: fresh } : gap(`${describe(batch)} arrived but chunk 0 of that transaction was never applied`);
@@ -57,14 +59,14 @@ function isNew(watermark: Watermark, event: ChangeEvent): boolean {
   if (watermark.commitLsn === undefined) return true;
   const commit = parseLsn(event.commit_lsn);
   if (commit !== watermark.commitLsn) return commit > watermark.commitLsn;
-  return !watermark.chunkLast && (watermark.eventLsn === undefined || parseLsn(event.lsn) > watermark.eventLsn);
+  return !watermark.chunkLast && (watermark.eventSeq === undefined || event.seq > watermark.eventSeq);
 }
 
 /** The watermark after applying `events` of `batch`. */
 export function advancedWatermark(previous: Watermark, batch: BatchPosition, events: readonly ChangeEvent[]): Watermark {
   const last = events.at(-1);
-  const eventLsn = last !== undefined && parseLsn(last.commit_lsn) === batch.commitLsn ? parseLsn(last.lsn) : previous.commitLsn === batch.commitLsn ? previous.eventLsn : undefined;
-  return { commitLsn: batch.commitLsn, chunkIndex: batch.chunkIndex, chunkLast: batch.chunkLast, eventLsn };
+  const eventSeq = last !== undefined && parseLsn(last.commit_lsn) === batch.commitLsn ? last.seq : previous.commitLsn === batch.commitLsn ? previous.eventSeq : undefined;
+  return { commitLsn: batch.commitLsn, chunkIndex: batch.chunkIndex, chunkLast: batch.chunkLast, eventSeq };
 }
 
 export function watermarkToJson(watermark: Watermark): { commit_lsn: string | null; chunk_index: number; chunk_last: boolean } {

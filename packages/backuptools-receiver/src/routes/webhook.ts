@@ -34,9 +34,9 @@ export function registerWebhookRoute(app: FastifyInstance, deps: WebhookDeps): v
 
     if (verified.format === 'seed-v1') {
       checkAllowed(deps.allowedTables, [{ schema: verified.event.schema ?? 'public', table: verified.event.table }]);
-      await deps.seedApplier.apply(verified.event);
-      deps.metrics.eventsApplied.inc({ table: verified.event.table, operation: verified.event.operation });
-      return reply.send({ status: 'applied' });
+      const status = await deps.seedApplier.apply(verified.event, verified.webhookId);
+      if (status === 'applied') deps.metrics.eventsApplied.inc({ table: verified.event.table, operation: verified.event.operation });
+      return reply.send({ status });
     }
 
     const { batch } = verified;

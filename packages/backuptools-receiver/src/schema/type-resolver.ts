@@ -21,15 +21,13 @@ export class TypeResolver {
     if (cached !== undefined) return cached;
     this.hasTypmodFunction ??= await serverHasToRegtypemod(db);
     let resolved: string | null | undefined;
-    try {
-      if (this.hasTypmodFunction) {
-        const { rows } = await sql<{ type: string | null }>`SELECT format_type(to_regtype(${sourceType}), to_regtypemod(${sourceType})) AS type`.execute(db);
-        resolved = rows[0]?.type;
-      } else {
-        resolved = await resolveWithoutTypmodFunction(db, sourceType);
-      }
-    } catch (cause) {
-      throw unknownType(sourceType, where, cause);
+    // to_regtype answers NULL for an unknown type rather than failing; an error here is the
+    // database's (a lost connection), classified by the caller, not an incompatible table.
+    if (this.hasTypmodFunction) {
+      const { rows } = await sql<{ type: string | null }>`SELECT format_type(to_regtype(${sourceType}), to_regtypemod(${sourceType})) AS type`.execute(db);
+      resolved = rows[0]?.type;
+    } else {
+      resolved = await resolveWithoutTypmodFunction(db, sourceType);
     }
     if (resolved === null || resolved === undefined) throw unknownType(sourceType, where);
     this.cache.set(sourceType, resolved);
@@ -52,10 +50,6 @@ async function resolveWithoutTypmodFunction(db: Executor, sourceType: string): P
   return rows[0]?.exists ? sourceType : null;
 }
 
-function unknownType(sourceType: string, where: string, cause?: unknown): ReceiverError {
-  return new ReceiverError(
-    'TABLE_INCOMPATIBLE',
-    `${where}: type ${JSON.stringify(sourceType)} does not exist on the backup database; create it there first (CREATE TYPE / CREATE DOMAIN as on the source)`,
-    { cause },
-  );
+function unknownType(sourceType: string, where: string): ReceiverError {
+  return new ReceiverError('TABLE_INCOMPATIBLE', `${where}: type ${JSON.stringify(sourceType)} does not exist on the backup database; create it there first (CREATE TYPE / CREATE DOMAIN as on the source)`);
 }

@@ -24,8 +24,15 @@ export async function migrateState(db: BackupDb, stateSchema: string): Promise<v
         events_applied bigint NOT NULL DEFAULT 0,
         PRIMARY KEY (source_id, slot)
       )`.execute(trx);
-    // The last change applied from the watermark's transaction: redelivered batches are
-    // filtered per event, because batch boundaries change when the sender restarts.
-    await sql`ALTER TABLE ${sql.id(stateSchema, 'watermarks')} ADD COLUMN IF NOT EXISTS event_lsn pg_lsn`.execute(trx);
+    // `seq` of the last change applied from the watermark's transaction: redelivered batches
+    // are filtered per event, because batch boundaries change when the sender restarts.
+    await sql`ALTER TABLE ${sql.id(stateSchema, 'watermarks')} ADD COLUMN IF NOT EXISTS event_seq integer`.execute(trx);
+    // Ids of signed seed-v1 requests already applied (that format has no watermark): a replay
+    // inside the timestamp window is answered as a duplicate. Rows older than the window go.
+    await sql`
+      CREATE TABLE IF NOT EXISTS ${sql.id(stateSchema, 'seen_webhooks')} (
+        webhook_id text PRIMARY KEY,
+        seen_at timestamptz NOT NULL DEFAULT clock_timestamp()
+      )`.execute(trx);
   });
 }

@@ -15,7 +15,7 @@ import { ReceiverError } from '../errors.js';
 
 export type VerifiedRequest =
   | { format: 'v2'; batch: Batch; signerKid: string }
-  | { format: 'seed-v1'; event: ChangeEvent | SeedChangeEvent; signerKid: string | undefined };
+  | { format: 'seed-v1'; event: ChangeEvent | SeedChangeEvent; signerKid: string | undefined; webhookId: string | undefined };
 
 export interface VerifierOptions {
   decryptionKeys: readonly DecryptionKey[];
@@ -44,10 +44,10 @@ export class RequestVerifier {
       }
       if (headers[WEBHOOK_SIGNATURE_HEADER] === undefined && this.options.acceptUnsignedSeedV1) {
         const plaintext = openSeedV1(body, this.options.decryptionKeys.map((entry) => entry.key));
-        return { format, event: decodeSeedEvent(plaintext), signerKid: undefined };
+        return { format, event: decodeSeedEvent(plaintext), signerKid: undefined, webhookId: undefined };
       }
       const { webhook, event } = openSeedRequest(input);
-      return { format, event, signerKid: webhook.signerKid };
+      return { format, event, signerKid: webhook.signerKid, webhookId: webhook.id };
     } catch (error) {
       throw toReceiverError(error);
     }

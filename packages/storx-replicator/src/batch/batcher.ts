@@ -39,7 +39,7 @@ export class Batcher {
       });
       return;
     }
-    if (this.current && (this.current.events.length + part.events.length > this.options.maxEvents || this.current.bytes + part.bytes > this.options.maxBytes)) {
+    if (this.current && (this.current.events.length + part.events.length > this.options.maxEvents || this.current.bytes + part.bytes > this.options.maxBytes || describesDifferently(this.current, part))) {
       this.flush();
     }
     if (this.current === undefined) {
@@ -81,4 +81,17 @@ export class Batcher {
     else clearImmediate(this.timer as NodeJS.Immediate);
     this.timer = undefined;
   }
+}
+
+/**
+ * True when the part carries a new description of a relation the batch already has (the table
+ * was altered between the two transactions): a batch holds one description per relation, so
+ * the part starts a new batch.
+ */
+function describesDifferently(batch: OutgoingBatch, part: TransactionPart): boolean {
+  for (const [id, relation] of part.relations) {
+    const known = batch.relations.get(id);
+    if (known !== undefined && known !== relation) return true;
+  }
+  return false;
 }

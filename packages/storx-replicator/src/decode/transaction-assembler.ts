@@ -44,6 +44,8 @@ export interface AssemblerOptions {
 
 interface OpenTransaction {
   xid: number;
+  /** Changes decoded so far in this transaction, replicated or not: the next event's `seq`. */
+  changes: number;
   commitLsn: Lsn;
   commitTime: string;
   commitTimeMs: number;
@@ -82,6 +84,7 @@ export class TransactionAssembler {
       case 'begin':
         this.open = {
           xid: message.xid,
+          changes: 0,
           commitLsn: message.finalLsn as Lsn,
           commitTime: pgTimestampToIso(message.commitTime),
           commitTimeMs: pgTimestampToUnixMs(message.commitTime),
@@ -98,6 +101,9 @@ export class TransactionAssembler {
         return;
       }
       case 'relation':
+        // A table altered inside the transaction: its earlier changes travel with the earlier
+        // description, so close the chunk they are in.
+        if (this.open?.relations.has(message.relationId)) this.closeChunk();
         this.relations.set(message.relationId, {
           relationId: message.relationId,
           schema: message.schema,
@@ -109,7 +115,6 @@ export class TransactionAssembler {
         return;
       case 'insert':
         this.add(walStart, message.relationId, (relation, common) => ({ ...common, operation: 'INSERT', data: newRow(relation, message.newTuple).row, old_data: null, unchanged_toast: [] }));
-        this.chunkIfLarge();
         return;
       case 'update':
         this.add(walStart, message.relationId, (relation, common) => {
@@ -117,17 +122,14 @@ export class TransactionAssembler {
           const old = message.oldTuple === undefined ? null : oldRow(relation, message.oldTuple, message.oldKind === 'K');
           return { ...common, operation: 'UPDATE', data: row, old_data: old, unchanged_toast: unchanged };
         });
-        this.chunkIfLarge();
         return;
       case 'delete':
         this.add(walStart, message.relationId, (relation, common) => ({ ...common, operation: 'DELETE', data: null, old_data: oldRow(relation, message.oldTuple, message.oldKind === 'K'), unchanged_toast: [] }));
-        this.chunkIfLarge();
         return;
       case 'truncate':
         for (const relationId of message.relationIds) {
           this.add(walStart, relationId, (_relation, common) => ({ ...common, operation: 'TRUNCATE', data: null, old_data: null, unchanged_toast: [] }));
         }
-        this.chunkIfLarge();
         return;
       case 'message':
       case 'origin':
@@ -140,7 +142,12 @@ export class TransactionAssembler {
     const open = this.requireOpen('a change');
     const relation = this.relations.get(relationId);
     if (relation === undefined) throw new Error(`pgoutput: change for relation ${relationId} before its RELATION message`);
+    const seq = open.changes;
+    open.changes += 1;
     if (!relation.included) return;
+    // A full chunk is handed on only now that another change follows: so the last part of a
+    // split transaction is never empty, and always ends it.
+    if (open.bytes >= this.options.maxPartBytes) this.closeChunk();
     const event = build(relation, {
       schema: relation.schema,
       table: relation.table,
@@ -148,21 +155,17 @@ export class TransactionAssembler {
       lsn: formatLsn(walStart as Lsn),
       commit_lsn: formatLsn(open.commitLsn),
       xid: open.xid,
+      seq,
     });
     open.events.push(event);
     open.relations.set(relationId, relation);
     open.bytes += EVENT_OVERHEAD_BYTES + rowBytes(event.data) + rowBytes(event.old_data);
   }
 
-  /**
-   * Hands the transaction's events so far on as a chunk once they reach the size limit, so a huge
-   * transaction never sits in memory whole. Called between messages only: the events of one
-   * message (a TRUNCATE of several tables shares one LSN) always travel in the same chunk,
-   * which the receiver's per-event watermark relies on.
-   */
-  private chunkIfLarge(): void {
+  /** Hands the open transaction's events so far on as a chunk (never an empty one). */
+  private closeChunk(): void {
     const open = this.open;
-    if (open === undefined || open.bytes < this.options.maxPartBytes) return;
+    if (open === undefined || open.events.length === 0) return;
     this.options.emit(this.part(open, false, undefined));
     open.chunkIndex += 1;
     open.events = [];

@@ -72,7 +72,7 @@ export class BatchDelivery {
       let verdict: Verdict;
       const stopTimer = metrics.deliveryDuration.startTimer();
       try {
-        verdict = judgeResponse(await this.post(request, signal));
+        verdict = judgeResponse(await this.post(request, signal), Date.now(), { requireAppliedBody: this.options.format === 'v2' });
       } catch (error) {
         if (signal.aborted) throw signal.reason as Error;
         const kind = error instanceof TransportError ? error.kind : 'network';

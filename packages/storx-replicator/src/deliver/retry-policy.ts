@@ -2,7 +2,7 @@ import type { WebhookResponse } from './webhook-client.js';
 
 /**
  * What to do after an attempt. Decided here and nowhere else:
- * - 2xx: delivered;
+ * - 2xx: delivered (for v2, only with our receiver's `{"status":"applied"|"duplicate"}`);
  * - network errors, timeouts, 408, 425, 429 and 5xx: transient, retry with backoff (honouring
  *   Retry-After);
  * - any other 4xx (400, 401, 403, 409, 413, 415, 422...): permanent. For a backup, skipping is
@@ -16,9 +16,16 @@ export type Verdict =
 
 const TRANSIENT_4XX = new Set([408, 425, 429]);
 
-export function judgeResponse(response: WebhookResponse, now: number = Date.now()): Verdict {
+export function judgeResponse(response: WebhookResponse, now: number = Date.now(), options: { requireAppliedBody?: boolean } = {}): Verdict {
   const { status } = response;
-  if (status >= 200 && status < 300) return { kind: 'delivered' };
+  if (status >= 200 && status < 300) {
+    // Our receiver says what it did. A 2xx without that is someone else answering at the URL
+    // (a proxy's catch-all, a misrouted service): acknowledging the slot on it would lose data.
+    if (options.requireAppliedBody && !saysApplied(response.body)) {
+      return { kind: 'permanent', failureClass: 'http_4xx', reason: `HTTP ${status} without {"status":"applied"|"duplicate"}: is another service answering at the webhook URL? (${summarize(response.body)})` };
+    }
+    return { kind: 'delivered' };
+  }
   const reason = `HTTP ${status}: ${summarize(response.body)}`;
   const retryAfterMs = parseRetryAfter(response.headers['retry-after'], now);
   if (status === 429) return { kind: 'transient', failureClass: 'http_429', retryAfterMs, reason };
@@ -40,6 +47,15 @@ export function parseRetryAfter(header: string | string[] | undefined, now: numb
   if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
   const date = Date.parse(value);
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+function saysApplied(body: string): boolean {
+  try {
+    const status = (JSON.parse(body) as { status?: unknown }).status;
+    return status === 'applied' || status === 'duplicate';
+  } catch {
+    return false;
+  }
 }
 
 function summarize(body: string): string {

@@ -62,7 +62,13 @@ export class ReplicationStream {
     // Slot and publication names were validated as [a-z_][a-z0-9_]*.
     const query = client.query(`START_REPLICATION SLOT ${slotName} LOGICAL 0/0 (proto_version '1', publication_names '"${publicationName}"', messages 'true')`);
     const stream = new ReplicationStream(client, query);
-    await Promise.race([started, stream.ended]);
+    try {
+      await Promise.race([started, stream.ended]);
+    } catch (error) {
+      // Refused (slot in use by another connection, say): close, or every retry leaks a walsender.
+      await client.end().catch(() => undefined);
+      throw error;
+    }
     return stream;
   }
 

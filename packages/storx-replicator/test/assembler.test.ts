@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { type TransactionPart, TransactionAssembler } from '../src/decode/transaction-assembler.js';
+import type { PgoutputMessage } from '../src/decode/pgoutput-messages.js';
+
+const relation = (columns: string[]): PgoutputMessage => ({
+  tag: 'relation',
+  relationId: 7,
+  schema: 's',
+  name: 't',
+  replicaIdentity: 'd',
+  columns: columns.map((name, index) => ({ isKey: index === 0, name, typeOid: 25, typeMod: -1 })),
+});
+const begin: PgoutputMessage = { tag: 'begin', finalLsn: 0x900n, commitTime: 0n, xid: 1 };
+const commit: PgoutputMessage = { tag: 'commit', commitLsn: 0x900n, endLsn: 0x950n, commitTime: 0n };
+const insert = (value: string, width = 1): PgoutputMessage => ({ tag: 'insert', relationId: 7, newTuple: Array.from({ length: width }, () => value) });
+
+function run(messages: PgoutputMessage[], maxPartBytes: number, included = true): TransactionPart[] {
+  const parts: TransactionPart[] = [];
+  const assembler = new TransactionAssembler({ includedTables: new Set(included ? ['s\0t'] : []), maxPartBytes, emit: (part) => parts.push(part) });
+  messages.forEach((message, index) => assembler.handle(BigInt(0x100 + index), message));
+  return parts;
+}
+
+describe('transaction assembler', () => {
+  it('never ends a split transaction with an empty chunk, even when the last change fills one exactly', () => {
+    const eventBytes = run([relation(['a']), begin, insert('x'), commit], 1 << 20)[0]!.bytes;
+    // The limit is reached exactly by the last insert: still one whole part, not a full chunk and an empty one.
+    const parts = run([relation(['a']), begin, insert('x'), insert('y'), insert('z'), commit], 3 * eventBytes);
+    expect(parts.map((part) => [part.chunkIndex, part.last, part.events.length])).toEqual([[0, true, 3]]);
+    const split = run([relation(['a']), begin, insert('x'), insert('y'), insert('z'), insert('w'), commit], 2 * eventBytes);
+    expect(split.map((part) => [part.chunkIndex, part.last, part.events.length])).toEqual([
+      [0, false, 2],
+      [1, true, 2],
+    ]);
+    expect(split.at(-1)!.endLsn).toBe(0x950n);
+  });
+
+  it('numbers changes within the transaction, counting those of tables not replicated', () => {
+    const parts = run([relation(['a']), begin, insert('x'), insert('y'), commit], 1 << 20);
+    expect(parts[0]!.events.map((event) => event.seq)).toEqual([0, 1]);
+    expect(run([relation(['a']), begin, insert('x'), commit], 1 << 20, false)[0]!.events).toEqual([]);
+  });
+
+  it('closes the chunk when the table is altered inside the transaction', () => {
+    const parts = run([relation(['a']), begin, insert('x'), relation(['a', 'b']), insert('y', 2), commit], 1 << 20);
+    expect(parts.map((part) => [part.chunkIndex, part.last, part.events.map((event) => Object.keys(event.data ?? {}).join('+'))])).toEqual([
+      [0, false, ['a']],
+      [1, true, ['a+b']],
+    ]);
+    expect(parts[0]!.relations.get(7)!.columns).toHaveLength(1);
+    expect(parts[1]!.relations.get(7)!.columns).toHaveLength(2);
+  });
+});
