@@ -1,0 +1,104 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type pg from 'pg';
+import { connect, type PgCluster, startCluster } from '@storx-backup/test-postgres';
+import { BINARIES, ServiceProcess } from './service-process.js';
+import { SOURCE_SCHEMA_DDL } from './source-schema.js';
+
+const run = promisify(execFile);
+
+export interface SystemOptions {
+  /** Extra `replication.*` settings, e.g. `{ 'max-batch-bytes': '64KiB' }`. */
+  replication?: Record<string, string>;
+}
+
+/**
+ * The whole product on one machine: source and backup PostgreSQL (embedded, restartable),
+ * keys made by the real `keys generate` commands, the receiver's `serve` and the replicator's
+ * `run` as child processes with generated config files.
+ */
+export class System {
+  private constructor(
+    readonly sourceCluster: PgCluster,
+    readonly backupCluster: PgCluster,
+    readonly sourceUrl: string,
+    readonly backupUrl: string,
+    readonly source: pg.Client,
+    readonly receiver: ServiceProcess,
+    readonly replicator: ServiceProcess,
+    readonly receiverPort: number,
+    readonly slotName: string,
+  ) {}
+
+  static async start(options: SystemOptions = {}): Promise<System> {
+    const [sourceCluster, backupCluster] = await Promise.all([startCluster({ name: 'e2e-source', backend: 'embedded' }), startCluster({ name: 'e2e-backup', backend: 'embedded' })]);
+    const sourceUrl = new URL(await sourceCluster.createDatabase('storx'));
+    sourceUrl.searchParams.set('options', '--search_path="satellite/0"');
+    const backupUrl = await backupCluster.createDatabase('backup');
+    const source = await connect(sourceUrl.toString());
+    for (const statement of SOURCE_SCHEMA_DDL) await source.query(statement);
+
+    const dir = await mkdtemp(join(tmpdir(), 'storx-e2e-'));
+    await run(process.execPath, [BINARIES.receiver, 'keys', 'generate', '--out', dir, '--bits', '2048']);
+    await run(process.execPath, [BINARIES.replicator, 'keys', 'generate', '--out', dir]);
+
+    const receiverPort = await freePort();
+    const receiverConfig = join(dir, 'receiver.yaml');
+    await writeFile(
+      receiverConfig,
+      `database-url: "${backupUrl}"
+listen-host: 127.0.0.1
+listen-port: ${receiverPort}
+private-keys: ["${join(dir, 'backuptools_private.pem')}"]
+trusted-sender-keys: ["${join(dir, 'storx_signing_public.pem')}"]
+tables: [objects, segments, toasty]
+log-level: info
+`,
+    );
+    const slotName = 'backuptools_slot';
+    const replicatorConfig = join(dir, 'replicator.yaml');
+    const extra = Object.entries({ 'retry-delay': '100ms', 'max-retry-delay': '1s', 'status-interval': '500ms', ...options.replication })
+      .map(([key, value]) => `  ${key}: "${value}"`)
+      .join('\n');
+    await writeFile(
+      replicatorConfig,
+      `database: "${sourceUrl.toString()}"
+replication:
+  webhook-url: "http://127.0.0.1:${receiverPort}/webhook"
+  webhook-public-key: "${join(dir, 'backuptools_public.pem')}"
+  signing-key: "${join(dir, 'storx_signing_private.pem')}"
+  slot-name: "${slotName}"
+  tables: [objects, segments, toasty]
+${extra}
+log-level: info
+`,
+    );
+    const receiver = new ServiceProcess('receiver', BINARIES.receiver, ['serve', '--config', receiverConfig]);
+    const replicator = new ServiceProcess('replicator', BINARIES.replicator, ['run', '--config', replicatorConfig]);
+    const system = new System(sourceCluster, backupCluster, sourceUrl.toString(), backupUrl, source, receiver, replicator, receiverPort, slotName);
+    await receiver.start(/receiver listening/);
+    await replicator.start(/replication stream started/);
+    return system;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.allSettled([this.replicator.stop(), this.receiver.stop()]);
+    await this.source.end().catch(() => undefined);
+    await Promise.allSettled([this.sourceCluster.stop(), this.backupCluster.stop()]);
+  }
+}
+
+async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}

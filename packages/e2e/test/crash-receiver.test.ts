@@ -1,0 +1,34 @@
+// Scenario 4: the receiver killed with SIGKILL at random moments (mid-request, mid-transaction).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectBackupEqualsSource } from '../src/invariant.js';
+import { System } from '../src/system.js';
+import { runWorkload } from '../src/workload.js';
+
+const KILLS = Number(process.env['STORX_E2E_KILLS'] ?? 20);
+
+let system: System;
+beforeAll(async () => {
+  system = await System.start({ replication: { 'max-batch-bytes': '16KiB', 'batch-linger': '5ms' } });
+});
+afterAll(async () => {
+  await system?.stop();
+});
+
+describe('receiver crashes', () => {
+  it(`survive ${KILLS} SIGKILLs under load with nothing lost or duplicated`, async () => {
+    const stopWriters = new AbortController();
+    const workload = runWorkload(system.sourceUrl, { writers: 3, durationMs: 10 * 60_000, signal: stopWriters.signal });
+    workload.catch(() => stopWriters.abort()); // a failing writer ends the kill loop; awaited below
+    try {
+      for (let kill = 0; kill < KILLS; kill += 1) {
+        await new Promise((resolve) => setTimeout(resolve, 100 + Math.random() * 600));
+        await system.receiver.kill();
+        await system.receiver.start(/receiver listening/);
+      }
+    } finally {
+      stopWriters.abort();
+    }
+    expect(await workload).toBeGreaterThan(KILLS);
+    await expectBackupEqualsSource(system.sourceUrl, system.backupUrl);
+  });
+});
