@@ -31,7 +31,13 @@ export class System {
     readonly replicator: ServiceProcess,
     readonly receiverPort: number,
     readonly slotName: string,
+    private readonly keyDir: string,
   ) {}
+
+  /** A key file made by the `keys generate` commands. */
+  keyPath(name: string): string {
+    return join(this.keyDir, name);
+  }
 
   static async start(options: SystemOptions = {}): Promise<System> {
     const [sourceCluster, backupCluster] = await Promise.all([startCluster({ name: 'e2e-source', backend: 'embedded' }), startCluster({ name: 'e2e-backup', backend: 'embedded' })]);
@@ -78,7 +84,7 @@ log-level: info
     );
     const receiver = new ServiceProcess('receiver', BINARIES.receiver, ['serve', '--config', receiverConfig]);
     const replicator = new ServiceProcess('replicator', BINARIES.replicator, ['run', '--config', replicatorConfig]);
-    const system = new System(sourceCluster, backupCluster, sourceUrl.toString(), backupUrl, source, receiver, replicator, receiverPort, slotName);
+    const system = new System(sourceCluster, backupCluster, sourceUrl.toString(), backupUrl, source, receiver, replicator, receiverPort, slotName, dir);
     await receiver.start(/receiver listening/);
     await replicator.start(/replication stream started/);
     return system;

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { connect } from '@storx-backup/test-postgres';
 
 export interface WorkloadOptions {
@@ -20,7 +21,8 @@ export async function runWorkload(sourceUrl: string, options: WorkloadOptions): 
 
 async function writerLoop(sourceUrl: string, writer: number, deadline: number, signal: AbortSignal | undefined): Promise<number> {
   const client = await connect(sourceUrl);
-  const project = `0b5d3c1e-6f7a-4d2b-9c8e-${writer.toString().padStart(12, '0')}`;
+  // A fresh project per writer and run: runs and writers never collide on keys.
+  const project = randomUUID();
   let step = 0;
   try {
     await client.query(`INSERT INTO toasty (id, big) VALUES ($1, (SELECT string_agg(md5(random()::text), '') FROM generate_series(1, 3000))) ON CONFLICT DO NOTHING`, [writer]);
