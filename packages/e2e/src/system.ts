@@ -26,13 +26,23 @@ export class System {
     readonly backupCluster: PgCluster,
     readonly sourceUrl: string,
     readonly backupUrl: string,
-    readonly source: pg.Client,
+    private sourceClient: pg.Client,
     readonly receiver: ServiceProcess,
     readonly replicator: ServiceProcess,
     readonly receiverPort: number,
     readonly slotName: string,
     private readonly keyDir: string,
   ) {}
+
+  /** A connection to the source database (`reconnectSource` after a source restart). */
+  get source(): pg.Client {
+    return this.sourceClient;
+  }
+
+  async reconnectSource(): Promise<void> {
+    await this.sourceClient.end().catch(() => undefined);
+    this.sourceClient = await connect(this.sourceUrl);
+  }
 
   /** A key file made by the `keys generate` commands. */
   keyPath(name: string): string {
@@ -92,7 +102,7 @@ log-level: info
 
   async stop(): Promise<void> {
     await Promise.allSettled([this.replicator.stop(), this.receiver.stop()]);
-    await this.source.end().catch(() => undefined);
+    await this.sourceClient.end().catch(() => undefined);
     await Promise.allSettled([this.sourceCluster.stop(), this.backupCluster.stop()]);
   }
 }
