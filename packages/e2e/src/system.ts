@@ -42,6 +42,7 @@ export class System {
   async reconnectSource(): Promise<void> {
     await this.sourceClient.end().catch(() => undefined);
     this.sourceClient = await connect(this.sourceUrl);
+    this.sourceClient.on('error', () => undefined); // a source restart ends it; reconnect again then
   }
 
   /** A key file made by the `keys generate` commands. */
@@ -55,6 +56,8 @@ export class System {
     sourceUrl.searchParams.set('options', '--search_path="satellite/0"');
     const backupUrl = await backupCluster.createDatabase('backup');
     const source = await connect(sourceUrl.toString());
+    // Crash scenarios restart the source under this connection; the test reconnects.
+    source.on('error', () => undefined);
     for (const statement of SOURCE_SCHEMA_DDL) await source.query(statement);
 
     const dir = await mkdtemp(join(tmpdir(), 'storx-e2e-'));

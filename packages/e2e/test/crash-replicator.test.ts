@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectBackupEqualsSource } from '../src/invariant.js';
 import { System } from '../src/system.js';
+import { sampleWatermarks } from '../src/watermark-sampler.js';
 import { runWorkload } from '../src/workload.js';
 
 const KILLS = Number(process.env['STORX_E2E_KILLS'] ?? 20);
@@ -17,6 +18,7 @@ afterAll(async () => {
 
 describe('replicator crashes', () => {
   it(`survive ${KILLS} SIGKILLs under load with nothing lost or duplicated`, async () => {
+    const sampler = sampleWatermarks(system.backupUrl);
     const stopWriters = new AbortController();
     const workload = runWorkload(system.sourceUrl, { writers: 3, durationMs: 10 * 60_000, signal: stopWriters.signal });
     workload.catch(() => stopWriters.abort()); // a failing writer ends the kill loop; awaited below
@@ -32,6 +34,7 @@ describe('replicator crashes', () => {
     const transactions = await workload;
     expect(transactions).toBeGreaterThan(KILLS);
     const digests = await expectBackupEqualsSource(system.sourceUrl, system.backupUrl);
+    expect(await sampler.stop(), 'the watermark never moves backwards').toEqual([]);
     expect(digests['objects']!.count).toBeGreaterThan(0);
   });
 });

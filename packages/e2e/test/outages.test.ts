@@ -43,6 +43,7 @@ describe('outages', () => {
   it('catches up after the source PostgreSQL crashed (-m immediate) mid-stream', async () => {
     await bulkInsert(20_000);
     // Crash while the replicator is still delivering those rows.
+    await system.source.end();
     await system.sourceCluster.restart({ mode: 'immediate' });
     await system.reconnectSource();
     await runWorkload(system.sourceUrl, { writers: 2, durationMs: 2_000 });
