@@ -2,10 +2,10 @@ import { createServer, type Server } from 'node:http';
 import { formatLsn, type Lsn } from '@storx-backup/protocol';
 import type { Logger } from '@storx-backup/service-kit';
 import type { ReplicatorConfig } from './config.js';
-import { BatchDelivery } from './deliver/batch-delivery.js';
-import { RelationMetadata } from './deliver/relation-metadata.js';
+import type { BatchDelivery } from './deliver/batch-delivery.js';
+import { deliveryFromConfig } from './deliver/delivery-from-config.js';
 import { sleep } from './deliver/sleep.js';
-import { WebhookClient } from './deliver/webhook-client.js';
+import type { WebhookClient } from './deliver/webhook-client.js';
 import { ReplicatorError } from './errors.js';
 import { ReplicatorMetrics } from './metrics.js';
 import { ReplicationSession } from './replication-session.js';
@@ -47,21 +47,8 @@ export class Replicator {
     if (config.webhookUrl.protocol === 'http:' && !['localhost', '127.0.0.1', '[::1]'].includes(config.webhookUrl.hostname)) {
       logger.warn({ url: config.webhookUrl.href }, 'webhook-url is plain http to another host: batches are encrypted and signed, but use https so that metadata and availability are protected too');
     }
-    this.client = new WebhookClient(config.webhookUrl, { timeoutMs: config.webhookTimeoutMs, ...(keys.ca ? { ca: keys.ca } : {}) });
-    const delivery = new BatchDelivery({
-      sourceId: config.sourceId,
-      slot: config.slotName,
-      format: config.format,
-      recipient: keys.recipient,
-      signingKeys: [keys.signing.key],
-      retryDelayMs: config.retryDelayMs,
-      maxRetryDelayMs: config.maxRetryDelayMs,
-      maxRetries: config.maxRetries,
-      client: this.client,
-      metadata: new RelationMetadata(() => this.queries.get()),
-      metrics: this.metrics,
-      logger,
-    });
+    const { delivery, client } = deliveryFromConfig(config, keys, { sourceQueries: () => this.queries.get(), metrics: this.metrics, logger });
+    this.client = client;
     this.delivery = delivery;
     await this.startMetricsServer();
     logger.info({ source: config.sourceId, slot: config.slotName, publication: config.publicationName, tables: config.tables, receiver: config.webhookUrl.href, format: config.format, signer: keys.signing.kid, recipient: keys.recipient.kid }, 'starting');

@@ -1,8 +1,6 @@
 import { createLogger } from '@storx-backup/service-kit';
 import type { ReplicatorConfig } from '../config.js';
-import { BatchDelivery } from '../deliver/batch-delivery.js';
-import { RelationMetadata } from '../deliver/relation-metadata.js';
-import { WebhookClient } from '../deliver/webhook-client.js';
+import { deliveryFromConfig } from '../deliver/delivery-from-config.js';
 import { ReplicatorMetrics } from '../metrics.js';
 import type { ReplicatorKeys } from '../replicator-keys.js';
 
@@ -27,21 +25,12 @@ export type PingOutcome =
 
 /** Pings the receiver exactly as `run` does before it creates a slot (the same delivery code). */
 export async function pingReceiver(config: ReplicatorConfig, keys: ReplicatorKeys, timeoutMs: number = PING_TIMEOUT_MS): Promise<PingOutcome> {
-  const client = new WebhookClient(config.webhookUrl, { timeoutMs: Math.min(config.webhookTimeoutMs, timeoutMs), ...(keys.ca ? { ca: keys.ca } : {}) });
-  const delivery = new BatchDelivery({
-    sourceId: config.sourceId,
-    slot: config.slotName,
-    format: config.format,
-    recipient: keys.recipient,
-    signingKeys: [keys.signing.key],
-    retryDelayMs: config.retryDelayMs,
-    maxRetryDelayMs: config.maxRetryDelayMs,
-    maxRetries: config.maxRetries,
-    client,
+  const { delivery, client } = deliveryFromConfig(config, keys, {
     // A ping carries no relation; nothing is ever resolved (and nothing touches the source).
-    metadata: new RelationMetadata(() => Promise.reject(new Error('a ping carries no relation'))),
+    sourceQueries: () => Promise.reject(new Error('a ping carries no relation')),
     metrics: new ReplicatorMetrics(),
     logger: createLogger({ name: 'storx-replicator', level: 'silent' }),
+    timeoutMs: Math.min(config.webhookTimeoutMs, timeoutMs),
   });
   try {
     const { response, verdict } = await delivery.ping();
