@@ -1,13 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateEd25519KeyPair, generateRsaKeyPair, writeKeyPair } from '@storx-backup/protocol';
 import { type CapturedRun, captureRun } from '@storx-backup/service-kit';
 import { main } from '../src/cli.js';
 import { walLevelItem } from '../src/inspect/database-checks.js';
-import { type Pair, startPair } from './support.js';
+import { configuredBySetup, type Pair, startPair } from './support.js';
 
 const cli = (argv: string[], env: NodeJS.ProcessEnv = {}): Promise<CapturedRun> => captureRun(main, argv, env);
 
@@ -34,18 +32,7 @@ const roles: string[] = [];
 
 beforeAll(async () => {
   pair = await startPair();
-  dir = await mkdtemp(join(tmpdir(), 'replicator-doctor-'));
-  configPath = join(dir, 'config.yaml');
-  const setup = await cli([
-    'setup', '--config', configPath,
-    '--database', pair.sourceUrl,
-    '--replication.webhook-url', `${pair.receiver.url}/webhook`,
-    '--replication.webhook-public-key', join(pair.keyDir, 'backuptools_public.pem'),
-    '--replication.signing-key', join(pair.keyDir, 'storx_signing_private.pem'),
-  ]);
-  expect(setup.code, setup.stderr).toBe(0);
-  emptyConfig = join(dir, 'empty.yaml');
-  await writeFile(emptyConfig, '');
+  ({ dir, configPath, emptyConfig } = await configuredBySetup(pair, 'replicator-doctor-'));
   const { rows } = await pair.source.query<{ db: string }>('SELECT current_database() AS db');
   database = rows[0]!.db;
 });

@@ -1,5 +1,3 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateEd25519KeyPair, generateRsaKeyPair, type Lsn, parseLsn, writeKeyPair } from '@storx-backup/protocol';
@@ -11,7 +9,7 @@ import { judgeSlot } from '../src/inspect/slot-health.js';
 import type { StatusReport } from '../src/inspect/status-report.js';
 import type { SlotState } from '../src/source/slot.js';
 import { ReplicationStream } from '../src/source/replication-stream.js';
-import { type Pair, runReplicator, SOURCE_DDL, startPair, withSearchPath } from './support.js';
+import { configuredBySetup, type Pair, runReplicator, SOURCE_DDL, startPair, withSearchPath } from './support.js';
 
 const cli = (argv: string[], env: NodeJS.ProcessEnv = {}): Promise<CapturedRun> => captureRun(main, argv, env);
 
@@ -24,18 +22,7 @@ let otherKeys: { rsaPublic: string; signing: string };
 
 beforeAll(async () => {
   pair = await startPair();
-  dir = await mkdtemp(join(tmpdir(), 'replicator-status-'));
-  configPath = join(dir, 'config.yaml');
-  const setup = await cli([
-    'setup', '--config', configPath,
-    '--database', pair.sourceUrl,
-    '--replication.webhook-url', `${pair.receiver.url}/webhook`,
-    '--replication.webhook-public-key', join(pair.keyDir, 'backuptools_public.pem'),
-    '--replication.signing-key', join(pair.keyDir, 'storx_signing_private.pem'),
-  ]);
-  expect(setup.code, setup.stderr).toBe(0);
-  emptyConfig = join(dir, 'empty.yaml');
-  await writeFile(emptyConfig, '');
+  ({ dir, configPath, emptyConfig } = await configuredBySetup(pair, 'replicator-status-'));
   otherKeys = {
     rsaPublic: (await writeKeyPair(join(dir, 'other'), 'backuptools', generateRsaKeyPair(2048))).publicKeyPath,
     signing: (await writeKeyPair(join(dir, 'other'), 'storx_signing', generateEd25519KeyPair())).privateKeyPath,

@@ -1,13 +1,13 @@
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inject } from 'vitest';
 import type pg from 'pg';
 import { generateEd25519KeyPair, generateRsaKeyPair, loadRsaPrivateKey, loadVerifyingKey, writeKeyPair } from '@storx-backup/protocol';
-import { startReceiver, type RunningReceiver } from '@storx-backup/backuptools-receiver';
-import { loadReceiverConfig } from '@storx-backup/backuptools-receiver';
-import { createLogger, type Logger } from '@storx-backup/service-kit';
+import { loadReceiverConfig, startReceiver, type RunningReceiver } from '@storx-backup/backuptools-receiver';
+import { captureRun, createLogger, type Logger } from '@storx-backup/service-kit';
 import { connect, createDatabase, waitFor } from '@storx-backup/test-postgres';
+import { main } from '../src/cli.js';
 import { loadReplicatorConfig, type ReplicatorConfig } from '../src/config.js';
 import { Replicator } from '../src/replicator.js';
 
@@ -159,3 +159,23 @@ export async function slotConfirmed(source: pg.Client, slot: string): Promise<st
 }
 
 export const OBJECTS_KEY = 'project_id, bucket_name, object_key, version';
+
+/**
+ * A config file written by the real `setup` command with the pair's settings (as an operator
+ * would), and an empty one, in a fresh directory.
+ */
+export async function configuredBySetup(pair: Pair, prefix: string): Promise<{ dir: string; configPath: string; emptyConfig: string }> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  const configPath = join(dir, 'config.yaml');
+  const setup = await captureRun(main, [
+    'setup', '--config', configPath,
+    '--database', pair.sourceUrl,
+    '--replication.webhook-url', `${pair.receiver.url}/webhook`,
+    '--replication.webhook-public-key', join(pair.keyDir, 'backuptools_public.pem'),
+    '--replication.signing-key', join(pair.keyDir, 'storx_signing_private.pem'),
+  ]);
+  if (setup.code !== 0) throw new Error(`setup failed: ${setup.stderr}`);
+  const emptyConfig = join(dir, 'empty.yaml');
+  await writeFile(emptyConfig, '');
+  return { dir, configPath, emptyConfig };
+}
