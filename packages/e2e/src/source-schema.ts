@@ -1,16 +1,33 @@
-/** A Storj-like source: `satellite/0` with objects, segments and a table with a TOAST-able column. */
+import { typeMatrixTableDdl, typeMatrixTypesDdl } from '@storx-backup/test-postgres';
+
+const SCHEMA = 'satellite/0';
+
+/**
+ * What an operator creates on the backup before starting: the schema's user-defined types
+ * (the receiver creates tables and columns itself but refuses types the backup lacks).
+ */
+export const BACKUP_PREREQUISITE_DDL = [`CREATE SCHEMA "${SCHEMA}"`, ...typeMatrixTypesDdl(SCHEMA)];
+
+/**
+ * A Storj-like source: `satellite/0` with objects, segments, a table with a TOAST-able column,
+ * the awkward-types matrix and a table keyed by awkward types.
+ */
 export const SOURCE_SCHEMA_DDL = [
-  'CREATE SCHEMA "satellite/0"',
-  `CREATE TABLE "satellite/0".objects (
+  ...BACKUP_PREREQUISITE_DDL,
+  `CREATE TABLE "${SCHEMA}".objects (
      project_id uuid NOT NULL, bucket_name bytea NOT NULL, object_key bytea NOT NULL, version bigint NOT NULL,
      status smallint NOT NULL DEFAULT 1, created_at timestamptz NOT NULL DEFAULT clock_timestamp(), expires_at timestamptz,
      encrypted_metadata bytea, total_plain_size bigint NOT NULL DEFAULT 0, total_encrypted_size numeric(20,0),
      PRIMARY KEY (project_id, bucket_name, object_key, version))`,
-  `CREATE TABLE "satellite/0".segments (
+  `CREATE TABLE "${SCHEMA}".segments (
      stream_id uuid NOT NULL, position bigint NOT NULL, root_piece_id bytea, encrypted_key bytea,
      remote_alias_pieces bytea, plain_size integer NOT NULL DEFAULT 0,
      PRIMARY KEY (stream_id, position))`,
-  `CREATE TABLE "satellite/0".toasty (id integer PRIMARY KEY, big text, counter integer NOT NULL DEFAULT 0)`,
+  `CREATE TABLE "${SCHEMA}".toasty (id integer PRIMARY KEY, big text, counter integer NOT NULL DEFAULT 0)`,
+  typeMatrixTableDdl(SCHEMA),
+  `CREATE TABLE "${SCHEMA}".odd_keys (
+     k_num numeric NOT NULL, k_tstz timestamptz NOT NULL, k_bytes bytea NOT NULL, k_text text NOT NULL, v integer,
+     PRIMARY KEY (k_num, k_tstz, k_bytes, k_text))`,
 ];
 
 /** Key order per table, for ordered hashes. */
@@ -18,4 +35,9 @@ export const TABLE_KEYS = {
   objects: 'project_id, bucket_name, object_key, version',
   segments: 'stream_id, position',
   toasty: 'id',
+  types_matrix: 'id',
+  odd_keys: 'k_num, k_tstz, k_bytes, k_text',
 } as const;
+
+/** The tables both services are configured to replicate. */
+export const REPLICATED_TABLES = Object.keys(TABLE_KEYS);

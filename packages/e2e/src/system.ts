@@ -6,13 +6,16 @@ import { promisify } from 'node:util';
 import type pg from 'pg';
 import { connect, type PgCluster, startCluster } from '@storx-backup/test-postgres';
 import { BINARIES, ServiceProcess } from './service-process.js';
-import { SOURCE_SCHEMA_DDL } from './source-schema.js';
+import { FaultProxy } from './fault-proxy.js';
+import { BACKUP_PREREQUISITE_DDL, REPLICATED_TABLES, SOURCE_SCHEMA_DDL } from './source-schema.js';
 
 const run = promisify(execFile);
 
 export interface SystemOptions {
   /** Extra `replication.*` settings, e.g. `{ 'max-batch-bytes': '64KiB' }`. */
   replication?: Record<string, string>;
+  /** Route the replicator's requests through a `FaultProxy` (`system.proxy`). */
+  throughProxy?: boolean;
 }
 
 /**
@@ -32,7 +35,14 @@ export class System {
     readonly receiverPort: number,
     readonly slotName: string,
     private readonly keyDir: string,
+    private readonly faultProxy: FaultProxy | undefined,
   ) {}
+
+  /** The proxy between replicator and receiver (only with `throughProxy`). */
+  get proxy(): FaultProxy {
+    if (!this.faultProxy) throw new Error('this System was started without throughProxy');
+    return this.faultProxy;
+  }
 
   /** A connection to the source database (`reconnectSource` after a source restart). */
   get source(): pg.Client {
@@ -59,6 +69,9 @@ export class System {
     // Crash scenarios restart the source under this connection; the test reconnects.
     source.on('error', () => undefined);
     for (const statement of SOURCE_SCHEMA_DDL) await source.query(statement);
+    const backup = await connect(backupUrl);
+    for (const statement of BACKUP_PREREQUISITE_DDL) await backup.query(statement);
+    await backup.end();
 
     const dir = await mkdtemp(join(tmpdir(), 'storx-e2e-'));
     await run(process.execPath, [BINARIES.receiver, 'keys', 'generate', '--out', dir, '--bits', '2048']);
@@ -73,10 +86,12 @@ listen-host: 127.0.0.1
 listen-port: ${receiverPort}
 private-keys: ["${join(dir, 'backuptools_private.pem')}"]
 trusted-sender-keys: ["${join(dir, 'storx_signing_public.pem')}"]
-tables: [objects, segments, toasty]
+tables: [${REPLICATED_TABLES.join(', ')}]
 log-level: info
 `,
     );
+    const faultProxy = options.throughProxy ? await FaultProxy.start(receiverPort) : undefined;
+    const webhookPort = faultProxy?.port ?? receiverPort;
     const slotName = 'backuptools_slot';
     const replicatorConfig = join(dir, 'replicator.yaml');
     const extra = Object.entries({ 'retry-delay': '100ms', 'max-retry-delay': '1s', 'status-interval': '500ms', ...options.replication })
@@ -86,18 +101,18 @@ log-level: info
       replicatorConfig,
       `database: "${sourceUrl.toString()}"
 replication:
-  webhook-url: "http://127.0.0.1:${receiverPort}/webhook"
+  webhook-url: "http://127.0.0.1:${webhookPort}/webhook"
   webhook-public-key: "${join(dir, 'backuptools_public.pem')}"
   signing-key: "${join(dir, 'storx_signing_private.pem')}"
   slot-name: "${slotName}"
-  tables: [objects, segments, toasty]
+  tables: [${REPLICATED_TABLES.join(', ')}]
 ${extra}
 log-level: info
 `,
     );
     const receiver = new ServiceProcess('receiver', BINARIES.receiver, ['serve', '--config', receiverConfig]);
     const replicator = new ServiceProcess('replicator', BINARIES.replicator, ['run', '--config', replicatorConfig]);
-    const system = new System(sourceCluster, backupCluster, sourceUrl.toString(), backupUrl, source, receiver, replicator, receiverPort, slotName, dir);
+    const system = new System(sourceCluster, backupCluster, sourceUrl.toString(), backupUrl, source, receiver, replicator, receiverPort, slotName, dir, faultProxy);
     await receiver.start(/receiver listening/);
     await replicator.start(/replication stream started/);
     return system;
@@ -105,6 +120,7 @@ log-level: info
 
   async stop(): Promise<void> {
     await Promise.allSettled([this.replicator.stop(), this.receiver.stop()]);
+    await this.faultProxy?.close();
     await this.sourceClient.end().catch(() => undefined);
     await Promise.allSettled([this.sourceCluster.stop(), this.backupCluster.stop()]);
   }

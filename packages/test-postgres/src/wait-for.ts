@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface WaitForOptions {
-  /** What is awaited, for the timeout message. */
-  description: string;
+  /** What is awaited, for the timeout message (a function to describe the last state seen). */
+  description: string | (() => string);
   timeoutMs?: number;
   intervalMs?: number;
 }
@@ -27,7 +27,7 @@ export async function waitFor<T>(
     }
     if (Date.now() >= deadline) {
       const reason = lastError instanceof Error ? `: ${lastError.message}` : '';
-      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${description}${reason}`, {
+      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${typeof description === 'function' ? description() : description}${reason}`, {
         cause: lastError,
       });
     }

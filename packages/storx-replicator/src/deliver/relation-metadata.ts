@@ -20,10 +20,7 @@ export class RelationMetadata {
     const cached = this.cache.get(signature);
     if (cached) return cached;
     const client = await this.query();
-    const { rows: types } = await client.query<{ type: string }>(
-      'SELECT format_type(t.oid, t.mod) AS type FROM unnest($1::oid[], $2::int[]) WITH ORDINALITY AS t(oid, mod, ord) ORDER BY t.ord',
-      [relation.columns.map((column) => column.typeOid), relation.columns.map((column) => column.typeMod)],
-    );
+    const types = await qualifiedTypeNames(client, relation);
     const { rows: catalog } = await client.query<{ not_null: string[] | null; primary_key: string[] | null }>(
       `SELECT (SELECT array_agg(attname::text) FROM pg_attribute WHERE attrelid = $1 AND attnum > 0 AND attnotnull AND NOT attisdropped) AS not_null,
               (SELECT array_agg(a.attname::text ORDER BY k.ord) FROM pg_index i
@@ -45,5 +42,25 @@ export class RelationMetadata {
     };
     this.cache.set(signature, resolved);
     return resolved;
+  }
+}
+
+/**
+ * `format_type` leaves out the schema of a type visible on the search_path, and the source URL
+ * usually puts the application's schema there: an enum `"satellite/0".status` would travel as
+ * `status`, which the backup cannot resolve. Under a search_path of pg_catalog alone every
+ * user-defined type comes out schema-qualified.
+ */
+async function qualifiedTypeNames(client: pg.Client, relation: DecodedRelation): Promise<{ type: string }[]> {
+  await client.query('BEGIN');
+  try {
+    await client.query("SELECT set_config('search_path', 'pg_catalog', true)");
+    const { rows } = await client.query<{ type: string }>(
+      'SELECT format_type(t.oid, t.mod) AS type FROM unnest($1::oid[], $2::int[]) WITH ORDINALITY AS t(oid, mod, ord) ORDER BY t.ord',
+      [relation.columns.map((column) => column.typeOid), relation.columns.map((column) => column.typeMod)],
+    );
+    return rows;
+  } finally {
+    await client.query('COMMIT');
   }
 }
