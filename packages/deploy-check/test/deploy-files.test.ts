@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import { CHECKS } from '../src/checks.js';
+import { loadDeployment } from '../src/deployment.js';
+import { repoPath } from '../src/repo.js';
+import { ourServices } from '../src/services/our-services.js';
+
+// The real files under docker/. No Docker engine runs here: these checks are what stands in for
+// building and starting the images (docker/README.md says so).
+const deployment = loadDeployment();
+
+describe('docker/ passes every check', () => {
+  for (const [name, check] of Object.entries(CHECKS)) {
+    it(name, async () => {
+      expect(await check(deployment)).toEqual([]);
+    });
+  }
+});
+
+describe('the checks see what they are meant to check', () => {
+  it('three compose files, two Dockerfiles, every service of ours configured through its loader', () => {
+    expect(deployment.composeFiles.map((file) => repoPath(file.path)).sort()).toEqual(['docker/backup-host/compose.yml', 'docker/local/compose.yml', 'docker/source-host/compose.yml']);
+    expect(deployment.dockerfiles.map((file) => repoPath(file.path)).sort()).toEqual(['docker/backuptools-receiver.Dockerfile', 'docker/storx-replicator.Dockerfile']);
+    const running = ourServices(deployment)
+      .filter((service) => service.running?.config)
+      .map((service) => `${repoPath(service.file.path)} ${service.kind.program}`);
+    expect(running.sort()).toEqual([
+      'docker/backup-host/compose.yml backuptools-receiver',
+      'docker/local/compose.yml backuptools-receiver',
+      'docker/local/compose.yml storx-replicator',
+      'docker/source-host/compose.yml storx-replicator',
+    ]);
+    const keygens = ourServices(deployment).filter((service) => service.invocations.some((run) => run.argv[0] === 'keys'));
+    expect(keygens).toHaveLength(4);
+  });
+
+  it('Prometheus scrapes both services; the alert rules and the dashboard have queries', () => {
+    expect(deployment.prometheus.jobs.map((job) => job.name).sort()).toEqual(['backuptools-receiver', 'storx-replicator']);
+    expect(deployment.alertRules.length).toBeGreaterThanOrEqual(10);
+    expect(deployment.dashboard.queries.length).toBeGreaterThanOrEqual(15);
+  });
+});
