@@ -6,6 +6,7 @@ export const RECEIVER_ERRORS = {
   MALFORMED_REQUEST: { status: 400, retry: false, summary: 'the request is malformed (webhook headers, body, or payload not JSON)' },
   UNAUTHORIZED: { status: 401, retry: false, summary: 'signature, timestamp or decryption failed' },
   CHUNK_OUT_OF_ORDER: { status: 409, retry: false, summary: "the batch does not follow the receiver's watermark: applying it would leave a hole" },
+  TABLE_COPY_IN_PROGRESS: { status: 409, retry: false, summary: 'a stream change arrived for a table whose copy (snapshot, resync) is not complete; it applies once the copy completes' },
   BODY_TOO_LARGE: { status: 413, retry: false, summary: 'the body is over the configured body limit' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, retry: false, summary: 'content-type is neither application/jose (v2) nor text/plain (seed-v1)' },
   PAYLOAD_INVALID: { status: 422, retry: false, summary: 'the decrypted payload does not match the schema' },

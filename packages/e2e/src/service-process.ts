@@ -34,7 +34,7 @@ export class ServiceProcess {
   }
 
   /** Starts the process and waits for `ready` to appear in its output. */
-  async start(ready: RegExp): Promise<void> {
+  async start(ready: RegExp, timeoutMs = 60_000): Promise<void> {
     const from = this.output.length;
     const child = spawn(process.execPath, [this.binary, ...this.args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, STORX_CONFIG: '', BACKUPTOOLS_CONFIG: '' } });
     this.child = child;
@@ -43,7 +43,7 @@ export class ServiceProcess {
     this.exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
     await waitFor(() => ready.test(this.output.slice(from)) || (!this.running && Promise.reject(new Error(`${this.name} exited: ${this.tail()}`))), {
       description: `${this.name} to be ready (${this.tail()})`,
-      timeoutMs: 60_000,
+      timeoutMs,
       intervalMs: 50,
     });
   }

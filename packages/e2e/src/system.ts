@@ -16,6 +16,8 @@ export interface SystemOptions {
   replication?: Record<string, string>;
   /** Route the replicator's requests through a `FaultProxy` (`system.proxy`). */
   throughProxy?: boolean;
+  /** Leave both services stopped (the test fills the source first, then starts them). */
+  servicesStopped?: boolean;
 }
 
 /**
@@ -34,6 +36,7 @@ export class System {
     readonly replicator: ServiceProcess,
     readonly receiverPort: number,
     readonly slotName: string,
+    readonly replicatorConfigPath: string,
     private readonly keyDir: string,
     private readonly faultProxy: FaultProxy | undefined,
   ) {}
@@ -112,9 +115,11 @@ log-level: info
     );
     const receiver = new ServiceProcess('receiver', BINARIES.receiver, ['serve', '--config', receiverConfig]);
     const replicator = new ServiceProcess('replicator', BINARIES.replicator, ['run', '--config', replicatorConfig]);
-    const system = new System(sourceCluster, backupCluster, sourceUrl.toString(), backupUrl, source, receiver, replicator, receiverPort, slotName, dir, faultProxy);
-    await receiver.start(/receiver listening/);
-    await replicator.start(/replication stream started/);
+    const system = new System(sourceCluster, backupCluster, sourceUrl.toString(), backupUrl, source, receiver, replicator, receiverPort, slotName, replicatorConfig, dir, faultProxy);
+    if (!options.servicesStopped) {
+      await receiver.start(/receiver listening/);
+      await replicator.start(/replication stream started/);
+    }
     return system;
   }
 

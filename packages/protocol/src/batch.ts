@@ -34,6 +34,21 @@ export const batchSchema = z
     /** Metadata for every relation the events touch. */
     relations: z.array(relationSchema),
     events: z.array(changeEventSchema),
+    /**
+     * Present on a chunk of a table copy (initial snapshot, `snapshot`, `resync`): the events are
+     * the table's rows as of `image_lsn`, the consistent point of the exported snapshot they were
+     * read in. Chunk 0 empties the backup table; stream changes that committed before
+     * `image_lsn` are already in the copy and are skipped for that table.
+     */
+    snapshot: z
+      .strictObject({
+        schema: z.string(),
+        table: z.string(),
+        image_lsn: lsnTextSchema,
+        index: z.number().int().nonnegative(),
+        last: z.boolean(),
+      })
+      .optional(),
   })
   .superRefine((batch, ctx) => {
     const relations = new Map<string, Set<string>>();
@@ -61,6 +76,9 @@ export const batchSchema = z
           }
         }
       }
+      if (batch.snapshot && (event.operation !== 'INSERT' || event.schema !== batch.snapshot.schema || event.table !== batch.snapshot.table)) {
+        ctx.addIssue({ code: 'custom', path: ['events', index, 'operation'], message: "a table copy carries only INSERTs of the snapshot's table" });
+      }
       if (batchCommit !== undefined && isLsnText(event.commit_lsn) && parseLsn(event.commit_lsn) > batchCommit) {
         ctx.addIssue({ code: 'custom', path: ['events', index, 'commit_lsn'], message: "is after the batch's commit_lsn" });
       }
@@ -68,7 +86,7 @@ export const batchSchema = z
   });
 export type Batch = z.infer<typeof batchSchema>;
 
-/** True for a batch that carries no events (a connectivity and credentials check). */
+/** True for a batch that carries no events and no table copy (a connectivity and credentials check). */
 export function isPing(batch: Batch): boolean {
-  return batch.events.length === 0;
+  return batch.events.length === 0 && batch.snapshot === undefined;
 }

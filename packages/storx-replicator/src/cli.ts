@@ -4,6 +4,7 @@ import { doctorCommand } from './commands/doctor.js';
 import { keysGenerateCommand } from './commands/keys-generate.js';
 import { runCommand } from './commands/run.js';
 import { setupCommand } from './commands/setup.js';
+import { resyncCommand, snapshotCommand } from './commands/snapshot.js';
 import { statusCommand } from './commands/status.js';
 import { ReplicatorError } from './errors.js';
 
@@ -12,7 +13,7 @@ const PROGRAM = {
   description: `Streams every committed change of the configured tables from a PostgreSQL logical replication
 slot to the backup receiver, encrypted and signed, and acknowledges the slot only up to what the
 receiver has durably applied.`,
-  commands: [runCommand, setupCommand, statusCommand, doctorCommand, keysGenerateCommand],
+  commands: [runCommand, setupCommand, statusCommand, doctorCommand, snapshotCommand, resyncCommand, keysGenerateCommand],
   explain: (error: unknown) => {
     if (error instanceof ReplicatorError) return { text: `error: ${error.message}\nfix: ${error.fix}\n`, code: 1 };
     // A key that does not load is a configuration problem: exit 2 like the others.

@@ -25,6 +25,7 @@ export const REPLICATOR_OPTIONS: readonly OptionSpec[] = [
   { path: 'replication.tables', kind: { type: 'list' }, description: "tables to replicate, resolved on the connection's search_path", default: ['objects', 'segments'] },
   { path: 'replication.source-id', kind: { type: 'string' }, description: 'names this source at the receiver (default: the database name)' },
   { path: 'replication.format', kind: { type: 'enum', values: WIRE_FORMATS }, description: 'wire format: v2 (signed JWE batches) or seed-v1 (the seed document\'s envelope, one event per request)', default: 'v2' },
+  { path: 'replication.initial-snapshot', kind: { type: 'boolean' }, description: 'on the first run (the slot is created), copy the existing rows of the tables before streaming; off: only changes from then on', default: true },
   { path: 'replication.max-retries', kind: { type: 'integer', min: 0 }, description: 'consecutive failed deliveries before the replicator reports itself unhealthy and alerts (it keeps retrying: nothing is ever skipped)', default: 3 },
   { path: 'replication.retry-delay', kind: { type: 'duration', min: 1 }, description: 'first retry delay; doubles per attempt, with jitter', default: 5_000 },
   { path: 'replication.max-retry-delay', kind: { type: 'duration', min: 1 }, description: 'longest retry delay', default: 300_000 },
@@ -50,6 +51,7 @@ export interface ReplicatorConfig {
   tables: readonly string[];
   sourceId: string;
   format: WireFormat;
+  initialSnapshot: boolean;
   maxRetries: number;
   retryDelayMs: number;
   maxRetryDelayMs: number;
@@ -128,6 +130,7 @@ export function loadReplicatorConfig(input: ConfigInput, purpose: 'run' | 'inspe
     tables: Object.freeze(get<string[]>('replication.tables')),
     sourceId,
     format: get<WireFormat>('replication.format'),
+    initialSnapshot: get<boolean>('replication.initial-snapshot'),
     maxRetries: get<number>('replication.max-retries'),
     retryDelayMs: get<number>('replication.retry-delay'),
     maxRetryDelayMs: get<number>('replication.max-retry-delay'),

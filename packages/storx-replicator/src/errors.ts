@@ -11,8 +11,9 @@ export const REPLICATOR_ERRORS = {
   TABLE_WITHOUT_IDENTITY: { fix: 'give the table a primary key, or ALTER TABLE ... REPLICA IDENTITY FULL' },
   PUBLICATION_MISMATCH: { fix: 'let the replicator own the publication (it must be able to ALTER it), or make its tables match replication.tables' },
   SLOT_WRONG_PLUGIN: { fix: 'drop the slot (SELECT pg_drop_replication_slot(...)) or choose another replication.slot-name; the replicator needs a pgoutput slot in this database' },
-  SLOT_LOST: { fix: 'the slot no longer holds the WAL the backup needs: resnapshot the backup (docs/operations.md, "slot lost")' },
-  SLOT_MISSING_AFTER_USE: { fix: 'the slot vanished (failover to a replica without it?) while the receiver has applied changes: resnapshot the backup; never recreate the slot silently' },
+  SLOT_LOST: { fix: 'the slot no longer holds the WAL the backup needs: resnapshot: drop the slot (SELECT pg_drop_replication_slot(...)), set a new replication.slot-name, start run: it creates that slot and copies every table again (docs/operations.md, "slot lost")' },
+  SLOT_MISSING_AFTER_USE: { fix: 'the slot vanished (failover to a replica without it?) while the receiver has applied changes: resnapshot: set a new replication.slot-name and start run, it creates that slot and copies every table again; never recreate the same slot silently' },
+  COPY_NOT_POSSIBLE: { fix: 'see the message: snapshot and resync need format v2, an existing slot that no running replicator holds (stop the service first), and tables from replication.tables' },
   KEY_PROBLEM: { fix: 'see the message: the key file must exist, be readable and be PEM' },
 } as const satisfies Record<string, { fix: string }>;
 

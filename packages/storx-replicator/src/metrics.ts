@@ -24,6 +24,8 @@ export class ReplicatorMetrics {
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
     registers: [this.registry],
   });
+  readonly snapshotRowsCopied = new Counter({ name: 'storx_replicator_snapshot_rows_copied_total', help: 'Rows of existing data copied to the receiver (initial snapshot, snapshot, resync), by table', labelNames: ['table'] as const, registers: [this.registry] });
+  readonly snapshotRowsEstimated = new Gauge({ name: 'storx_replicator_snapshot_rows_estimated', help: "The planner's estimate of a copied table's rows (pg_class.reltuples) when its copy started", labelNames: ['table'] as const, registers: [this.registry] });
   readonly streamRestarts = new Counter({ name: 'storx_replicator_stream_restarts_total', help: 'Reconnections of the replication stream after an error', registers: [this.registry] });
 
   constructor() {

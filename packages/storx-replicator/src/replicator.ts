@@ -13,6 +13,8 @@ import { loadReplicatorKeys } from './replicator-keys.js';
 import { readSlot } from './source/slot.js';
 import { SourceQueries } from './source/source-queries.js';
 import { prepareSource } from './startup-checks.js';
+import { copyProgress } from './snapshot/copy-progress.js';
+import { copyTables } from './snapshot/table-copier.js';
 
 const RECONNECT_MAX_DELAY_MS = 30_000;
 const LAG_SAMPLE_INTERVAL_MS = 10_000;
@@ -56,6 +58,19 @@ export class Replicator {
     try {
       const prepared = await prepareSource(await this.queries.get(), config, delivery, logger, this.stopSignal.signal);
       this.confirmed = prepared.confirmed;
+      if (prepared.copy) {
+        await copyTables({
+          databaseUrl: config.databaseUrl,
+          snapshot: prepared.copy.snapshot,
+          tables: prepared.copy.tables,
+          delivery,
+          maxBatchEvents: config.maxBatchEvents,
+          maxBatchBytes: config.maxBatchBytes,
+          progress: copyProgress({ logger, metrics: this.metrics }),
+          signal: this.stopSignal.signal,
+        });
+        logger.info({ tables: prepared.copy.tables.map((table) => table.name) }, 'existing rows copied: streaming changes');
+      }
       const included = new Set(prepared.tables.map((table) => `${table.schema}\0${table.table}`));
       this.startTimers();
       for (let failures = 0; !this.stopSignal.signal.aborted; ) {
@@ -91,6 +106,9 @@ export class Replicator {
           this.session = undefined;
         }
       }
+    } catch (error) {
+      // Stopped while preparing or copying (waiting for the receiver, say): a clean stop.
+      if (!this.stopSignal.signal.aborted) throw error;
     } finally {
       await this.release();
     }

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { formatLsn, type Lsn, LSN_ZERO, parseLsn } from '@storx-backup/protocol';
+import { formatLsn, type Lsn, LSN_ZERO } from '@storx-backup/protocol';
 import type { Logger } from '@storx-backup/service-kit';
 import type { ReplicatorConfig } from './config.js';
 import type { BatchDelivery } from './deliver/batch-delivery.js';
@@ -8,12 +8,16 @@ import { ReplicatorError } from './errors.js';
 import { ensurePublication } from './source/publication.js';
 import { requireLogicalWal, requireReplicationPrivilege } from './source/server-checks.js';
 import { checkUsableSlot, createSlot, readSlot } from './source/slot.js';
-import { requireTables, type SourceTable } from './source/source-tables.js';
+import { qualified, requireTables, type SourceTable } from './source/source-tables.js';
+import { parseReceiverState, type ReceiverState, tablesNeverCopied, tablesToCopy } from './snapshot/copy-plan.js';
+import { createSlotExportingSnapshot, type ExportedSnapshot } from './snapshot/exported-snapshot.js';
 
 export interface Prepared {
   tables: SourceTable[];
   /** Where streaming starts: the slot's confirmed position. */
   confirmed: Lsn;
+  /** Existing rows to copy before streaming (initial snapshot, or a copy to finish). */
+  copy: { snapshot: ExportedSnapshot; tables: SourceTable[] } | undefined;
 }
 
 /**
@@ -21,6 +25,8 @@ export interface Prepared {
  * publication, then the slot, which is created only when it is missing AND the receiver has
  * never applied anything from it. A slot missing while the receiver has a watermark was lost
  * (failover to a replica without it): recreating it would silently skip every change in between.
+ * A new slot exports its snapshot so that existing rows are copied exactly as of the point its
+ * stream starts from; a copy the receiver reports incomplete is redone from a fresh snapshot.
  */
 export async function prepareSource(client: pg.Client, config: ReplicatorConfig, delivery: BatchDelivery, logger: Logger, signal: AbortSignal): Promise<Prepared> {
   await requireLogicalWal(client);
@@ -31,37 +37,48 @@ export async function prepareSource(client: pg.Client, config: ReplicatorConfig,
   const { rows } = await client.query<{ database: string }>('SELECT current_database() AS database');
   const database = rows[0]!.database;
   let slot = await readSlot(client, config.slotName);
+  // Only a v2 receiver can tell what it has applied and copied; a receiver written from the seed cannot.
+  const state = config.format === 'v2' ? await receiverState(delivery, logger, signal) : undefined;
+  let copy: Prepared['copy'];
   if (slot === undefined) {
-    // Only a v2 receiver can tell what it has applied; a receiver written from the seed cannot.
-    const watermark = config.format === 'v2' ? await receiverWatermark(delivery, logger, signal) : undefined;
-    if (config.format !== 'v2') logger.warn({ slot: config.slotName }, 'the slot is missing and format seed-v1 cannot ask the receiver whether it already holds data: creating the slot; if this source was replicated before, the backup needs a resnapshot');
-    if (watermark !== undefined) {
-      throw new ReplicatorError('SLOT_MISSING_AFTER_USE', `replication slot ${config.slotName} does not exist, but the receiver has applied changes from it up to ${formatLsn(watermark)}`);
+    if (config.format !== 'v2') logger.warn({ slot: config.slotName }, 'the slot is missing and format seed-v1 cannot ask the receiver whether it already holds data: creating the slot without copying existing rows; if this source was replicated before, the backup needs a resnapshot');
+    if (state?.watermark !== undefined) {
+      throw new ReplicatorError('SLOT_MISSING_AFTER_USE', `replication slot ${config.slotName} does not exist, but the receiver has applied changes from it up to ${formatLsn(state.watermark)}`);
     }
-    const at = await createSlot(client, config.slotName);
-    logger.info({ slot: config.slotName, consistentPoint: formatLsn(at) }, 'replication slot created: changes committed from here on are replicated');
+    if (state !== undefined && config.initialSnapshot) {
+      const snapshot = await createSlotExportingSnapshot(config.databaseUrl, config.slotName);
+      logger.info({ slot: config.slotName, consistentPoint: formatLsn(snapshot.consistentPoint) }, 'replication slot created: existing rows are copied as of its consistent point, then changes committed from there on are streamed');
+      copy = { snapshot, tables };
+    } else {
+      const at = await createSlot(client, config.slotName);
+      logger.info({ slot: config.slotName, consistentPoint: formatLsn(at) }, 'replication slot created (initial-snapshot off): changes committed from here on are replicated; existing rows are not copied');
+    }
     slot = await readSlot(client, config.slotName);
+  } else if (state !== undefined) {
+    const pending = tablesToCopy(tables, state, config.initialSnapshot);
+    if (pending.length > 0) {
+      logger.info({ tables: pending.map(qualified) }, 'copies of existing rows are incomplete on the receiver: copying these tables again from a fresh snapshot before streaming');
+      copy = { snapshot: await createSlotExportingSnapshot(config.databaseUrl, undefined), tables: pending };
+    }
+    const neverCopied = tablesNeverCopied(tables, state).filter((table) => !pending.includes(table));
+    if (neverCopied.length > 0) logger.warn({ tables: neverCopied.map(qualified) }, `existing rows of these tables were never copied to the backup (only changes since they were added are): run "storx-replicator snapshot --tables ${neverCopied.map((table) => table.name).join(',')}" with the service stopped`);
   }
   if (slot === undefined) throw new Error(`replication slot ${config.slotName} vanished right after it was created`);
   checkUsableSlot(slot, config.slotName, database);
-  if (slot.active) logger.warn({ slot: config.slotName, pid: slot.activePid }, 'slot is in use by another connection; waiting for it to be released');
-  return { tables, confirmed: slot.confirmedFlushLsn ?? LSN_ZERO };
+  if (slot.active && copy?.snapshot.slotName !== config.slotName) logger.warn({ slot: config.slotName, pid: slot.activePid }, 'slot is in use by another connection; waiting for it to be released');
+  return { tables, confirmed: slot.confirmedFlushLsn ?? LSN_ZERO, copy };
 }
 
-/** The receiver's watermark for this source, from a ping; retries until the receiver answers. */
-async function receiverWatermark(delivery: BatchDelivery, logger: Logger, signal: AbortSignal): Promise<Lsn | undefined> {
+/** The receiver's watermark and table copies for this source, from a ping; retries until the receiver answers. */
+export async function receiverState(delivery: BatchDelivery, logger: Logger, signal: AbortSignal): Promise<ReceiverState> {
   for (let attempt = 1; ; attempt += 1) {
     try {
       const { response, verdict } = await delivery.ping(signal);
-      if (verdict.kind === 'delivered') {
-        const body = JSON.parse(response.body) as { watermark?: { commit_lsn?: string | null } | null };
-        const lsn = body.watermark?.commit_lsn;
-        return typeof lsn === 'string' ? parseLsn(lsn) : undefined;
-      }
-      logger.warn({ attempt, reason: verdict.reason }, 'the slot is missing and the receiver did not answer the ping: it must say whether it holds data before a slot is created');
+      if (verdict.kind === 'delivered') return parseReceiverState(response.body);
+      logger.warn({ attempt, reason: verdict.reason }, 'the receiver did not answer the ping: it must say what it holds (watermark, table copies) before streaming starts');
     } catch (error) {
       if (signal.aborted) throw error;
-      logger.warn({ attempt, err: error }, 'the slot is missing and the receiver is unreachable: waiting for it before creating a slot');
+      logger.warn({ attempt, err: error }, 'the receiver is unreachable: waiting for it, it must say what it holds before streaming starts');
     }
     await sleep(Math.min(30_000, 1000 * attempt), signal);
   }

@@ -53,7 +53,8 @@ describe('storx-replicator status on a running replicator', () => {
   let running: ReturnType<typeof runReplicator>;
   beforeAll(async () => {
     running = runReplicator(pair.config({ 'replication.slot-name': slot }));
-    await waitFor(() => slotActive(slot), { description: 'replicator streaming', timeoutMs: 30_000 });
+    // Streaming, not just holding the slot: the first run holds it while creating it and copying.
+    await waitFor(async () => (await pair.source.query("SELECT 1 FROM pg_stat_replication WHERE application_name = $1 AND state = 'streaming'", [`storx-replicator:${slot}`])).rowCount === 1, { description: 'replicator streaming', timeoutMs: 30_000 });
     await pair.source.query(`INSERT INTO segments (stream_id, position) SELECT gen_random_uuid(), g FROM generate_series(1, 50) g`);
   });
   afterAll(async () => {

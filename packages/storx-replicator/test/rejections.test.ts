@@ -18,7 +18,8 @@ afterAll(async () => {
 
 describe('permanent rejections', () => {
   it('block the stream without skipping, and resume once the receiver is fixed', async () => {
-    const config = pair.config({ 'replication.source-id': 'rejected', 'replication.max-retry-delay': '300ms' });
+    // No initial copy: it would be refused too (segments is not allowed) before the stream starts.
+    const config = pair.config({ 'replication.source-id': 'rejected', 'replication.max-retry-delay': '300ms', 'replication.initial-snapshot': 'false' });
     const running = runReplicator(config);
     let fixed: Awaited<ReturnType<typeof startReceiver>> | undefined;
     try {

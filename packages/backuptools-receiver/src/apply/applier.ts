@@ -1,4 +1,5 @@
-import { type Batch, type ChangeEvent, isPing, relationKey } from '@storx-backup/protocol';
+import { type Batch, type ChangeEvent, formatLsn, isPing, parseLsn, relationKey } from '@storx-backup/protocol';
+import { sql } from 'kysely';
 import type { BackupDb } from '../db.js';
 import { ReceiverError } from '../errors.js';
 import type { TableSync } from '../schema/table-sync.js';
@@ -7,11 +8,15 @@ import { groupIntoRuns } from './runs.js';
 import { executeRun } from './statements.js';
 import { advancedWatermark, batchPosition, placeBatch, type Watermark } from './watermark.js';
 import { advanceWatermark, lockWatermark, readWatermark } from './watermark-store.js';
+import { type CopyState, placeCopyChunk, streamChangeVersusCopy } from './table-copy.js';
+import { readCopyStates, saveCopyState } from './table-copy-store.js';
+
+type SnapshotChunk = NonNullable<Batch['snapshot']>;
 
 export type ApplyOutcome =
   | { status: 'applied'; watermark: Watermark; events: number }
   | { status: 'duplicate'; watermark: Watermark }
-  | { status: 'ping'; watermark: Watermark | undefined };
+  | { status: 'ping'; watermark: Watermark | undefined; copies: CopyState[] };
 
 /**
  * Applies batches: the rows and the watermark in one transaction, so a batch is either wholly
@@ -27,7 +32,7 @@ export class Applier {
 
   async apply(batch: Batch): Promise<ApplyOutcome> {
     // A ping reads (never writes) the watermark: the sender compares it with its slot at start.
-    if (isPing(batch)) return { status: 'ping', watermark: await this.withDatabaseErrors(() => readWatermark(this.db, this.stateSchema, batch.source_id, batch.slot)) };
+    if (isPing(batch)) return this.withDatabaseErrors(() => this.ping(batch));
     try {
       return await this.applyOnce(batch);
     } catch (error) {
@@ -47,7 +52,15 @@ export class Applier {
     }
   }
 
+  /** A ping reads (never writes) the watermark and the table copies: the sender decides at start what to copy and where to stream from. */
+  private async ping(batch: Batch): Promise<ApplyOutcome> {
+    const watermark = await readWatermark(this.db, this.stateSchema, batch.source_id, batch.slot);
+    const copies = await readCopyStates(this.db, this.stateSchema, batch.source_id, batch.slot);
+    return { status: 'ping', watermark, copies: [...copies.values()] };
+  }
+
   private async applyOnce(batch: Batch): Promise<ApplyOutcome> {
+    if (batch.snapshot) return this.applyCopyChunk(batch, batch.snapshot);
     const position = batchPosition(batch);
     return this.db.transaction().execute(async (trx) => {
       const watermark = await lockWatermark(trx, this.stateSchema, batch.source_id, batch.slot);
@@ -56,15 +69,64 @@ export class Applier {
       if (placement.kind === 'gap') throw new ReceiverError('CHUNK_OUT_OF_ORDER', `source ${batch.source_id}, slot ${batch.slot}: ${placement.reason}`);
 
       const { events } = placement;
+      const copies = await readCopyStates(trx, this.stateSchema, batch.source_id, batch.slot);
       const tables = await this.tableSync.prepare(trx, batch.relations);
       const tableOf = (event: ChangeEvent) => tables.get(relationKey(event.schema, event.table))!;
-      for (const run of groupIntoRuns(events, tableOf)) await executeRun(trx, run);
+      for (const run of groupIntoRuns(notInCopies(events, copies), tableOf)) await executeRun(trx, run);
 
+      // The watermark passes the skipped changes too: they are in the backup, through the copy.
       const advanced = advancedWatermark(watermark, position, events);
       await advanceWatermark(trx, this.stateSchema, batch.source_id, batch.slot, advanced, events.length, events.at(-1)?.timestamp);
       return { status: 'applied', watermark: advanced, events: events.length };
     });
   }
+
+  /**
+   * One chunk of a table copy, with its progress, in one transaction. Chunk 0 empties the backup
+   * table first, so a copy restarted after a crash (or a resync) leaves nothing stale behind.
+   * The watermark lock serializes it with the source's stream batches.
+   */
+  private async applyCopyChunk(batch: Batch, chunk: SnapshotChunk): Promise<ApplyOutcome> {
+    return this.db.transaction().execute(async (trx) => {
+      const watermark = await lockWatermark(trx, this.stateSchema, batch.source_id, batch.slot);
+      const key = relationKey(chunk.schema, chunk.table);
+      const state = (await readCopyStates(trx, this.stateSchema, batch.source_id, batch.slot)).get(key);
+      const imageLsn = parseLsn(chunk.image_lsn);
+      const placement = placeCopyChunk(state, { imageLsn, index: chunk.index });
+      if (placement.kind === 'duplicate') return { status: 'duplicate', watermark };
+      if (placement.kind === 'gap') throw new ReceiverError('CHUNK_OUT_OF_ORDER', `source ${batch.source_id}, slot ${batch.slot}, copy of ${chunk.schema}.${chunk.table}: ${placement.reason}`);
+
+      const tables = await this.tableSync.prepare(trx, batch.relations);
+      const target = tables.get(key);
+      if (!target) throw new ReceiverError('PAYLOAD_INVALID', `copy of ${chunk.schema}.${chunk.table} carries no relation metadata for it`);
+      if (placement.kind === 'start') await sql`TRUNCATE ${sql.id(target.schema, target.table)}`.execute(trx);
+      for (const run of groupIntoRuns(batch.events, () => target)) await executeRun(trx, run);
+
+      const rowsBefore = placement.kind === 'start' ? 0n : state!.rowsCopied;
+      await saveCopyState(trx, this.stateSchema, batch.source_id, batch.slot, {
+        schema: chunk.schema,
+        table: chunk.table,
+        imageLsn,
+        nextChunk: chunk.index + 1,
+        done: chunk.last,
+        rowsCopied: rowsBefore + BigInt(batch.events.length),
+      });
+      return { status: 'applied', watermark, events: batch.events.length };
+    });
+  }
+}
+
+/** Drops changes a table copy already holds; refuses changes a running copy would overwrite. */
+function notInCopies(events: readonly ChangeEvent[], copies: ReadonlyMap<string, CopyState>): ChangeEvent[] {
+  if (copies.size === 0) return [...events];
+  return events.filter((event) => {
+    const state = copies.get(relationKey(event.schema, event.table));
+    const verdict = streamChangeVersusCopy(state, parseLsn(event.commit_lsn));
+    if (verdict === 'wait') {
+      throw new ReceiverError('TABLE_COPY_IN_PROGRESS', `a change of ${event.schema}.${event.table} committed at ${event.commit_lsn} arrived while that table is being copied (copy at ${formatLsn(state!.imageLsn)}); it is applied once the copy completes`);
+    }
+    return verdict === 'apply';
+  });
 }
 
 function toReceiverError(error: unknown): ReceiverError {

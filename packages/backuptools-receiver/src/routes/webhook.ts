@@ -3,6 +3,7 @@ import { formatLsn, V2_MEDIA_TYPE, SEED_MEDIA_TYPE } from '@storx-backup/protoco
 import type { Applier } from '../apply/applier.js';
 import type { SeedEventApplier } from '../apply/seed-event-applier.js';
 import { watermarkToJson } from '../apply/watermark.js';
+import { copyStatesToJson } from '../apply/table-copy-store.js';
 import { type AllowedTable, isTableAllowed } from '../config.js';
 import { ReceiverError } from '../errors.js';
 import type { ReceiverMetrics } from '../metrics.js';
@@ -44,7 +45,7 @@ export function registerWebhookRoute(app: FastifyInstance, deps: WebhookDeps): v
     const stopTimer = deps.metrics.applyDuration.startTimer();
     const outcome = await deps.applier.apply(batch);
     stopTimer();
-    if (outcome.status === 'ping') return reply.send({ status: 'ping', watermark: outcome.watermark === undefined ? null : watermarkToJson(outcome.watermark) });
+    if (outcome.status === 'ping') return reply.send({ status: 'ping', watermark: outcome.watermark === undefined ? null : watermarkToJson(outcome.watermark), table_copies: copyStatesToJson(outcome.copies) });
     if (outcome.status === 'applied') {
       for (const event of batch.events) deps.metrics.eventsApplied.inc({ table: event.table, operation: event.operation });
       const labels = { source_id: batch.source_id, slot: batch.slot };

@@ -34,5 +34,22 @@ export async function migrateState(db: BackupDb, stateSchema: string): Promise<v
         webhook_id text PRIMARY KEY,
         seen_at timestamptz NOT NULL DEFAULT clock_timestamp()
       )`.execute(trx);
+    // One row per copied table (initial snapshot, snapshot, resync): which exported snapshot
+    // the copy reads (`image_lsn`), how far it got, whether it is complete. Written with each
+    // chunk's rows; stream changes of the table that committed before image_lsn are skipped.
+    await sql`
+      CREATE TABLE IF NOT EXISTS ${sql.id(stateSchema, 'table_copies')} (
+        source_id text NOT NULL,
+        slot text NOT NULL,
+        schema_name text NOT NULL,
+        table_name text NOT NULL,
+        image_lsn pg_lsn NOT NULL,
+        next_chunk integer NOT NULL,
+        done boolean NOT NULL,
+        rows_copied bigint NOT NULL DEFAULT 0,
+        started_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+        finished_at timestamptz,
+        PRIMARY KEY (source_id, slot, schema_name, table_name)
+      )`.execute(trx);
   });
 }

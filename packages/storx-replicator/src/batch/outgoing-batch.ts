@@ -1,4 +1,4 @@
-import type { ChangeEvent, Lsn } from '@storx-backup/protocol';
+import type { Batch, ChangeEvent, Lsn } from '@storx-backup/protocol';
 import type { DecodedRelation } from '../decode/transaction-assembler.js';
 
 /** A batch waiting for delivery, in commit order. */
@@ -16,4 +16,6 @@ export interface OutgoingBatch {
   bytes: number;
   /** Commit time (Unix ms) of its last transaction. */
   lastCommitTimeMs: number;
+  /** Set on a chunk of a table copy (see the protocol's `snapshot` field). */
+  snapshot?: Batch['snapshot'];
 }

@@ -57,13 +57,36 @@ export class BatchDelivery {
   /** A signed, encrypted batch with no events: checks URL, keys and signature end to end. */
   async ping(signal?: AbortSignal): Promise<{ response: WebhookResponse; verdict: Verdict }> {
     const sealed = await sealBatchV2({ version: BATCH_VERSION, source_id: this.options.sourceId, slot: this.options.slot, commit_lsn: '0/0', chunk: { index: 0, last: true }, relations: [], events: [] }, this.options.recipient);
-    const response = await this.post(sealed, signal);
-    return { response, verdict: judgeResponse(response) };
+    let response: WebhookResponse;
+    try {
+      response = await this.post(sealed, signal);
+    } catch (error) {
+      if (!signal?.aborted) this.countFailure(error instanceof TransportError ? error.kind : 'network', false);
+      throw error;
+    }
+    const verdict = judgeResponse(response);
+    // A receiver that cannot be asked is as unhealthy as one that cannot be delivered to.
+    if (verdict.kind === 'delivered') this.countSuccess();
+    else this.countFailure(verdict.failureClass, verdict.kind === 'permanent');
+    return { response, verdict };
+  }
+
+  private countSuccess(): void {
+    this.consecutiveFailures = 0;
+    this.blocked = false;
+    this.options.metrics.healthy.set(1);
+  }
+
+  private countFailure(failureClass: string, permanent: boolean): void {
+    this.consecutiveFailures += 1;
+    if (permanent) this.blocked = true;
+    this.options.metrics.deliveryFailures.inc({ class: failureClass });
+    this.options.metrics.healthy.set(this.healthy ? 1 : 0);
   }
 
   private async payload(batch: OutgoingBatch): Promise<Batch> {
     const relations = await Promise.all([...batch.relations.values()].map((relation) => this.options.metadata.resolve(relation)));
-    return { version: BATCH_VERSION, source_id: this.options.sourceId, slot: this.options.slot, commit_lsn: formatLsn(batch.commitLsn), chunk: batch.chunk, relations, events: batch.events };
+    return { version: BATCH_VERSION, source_id: this.options.sourceId, slot: this.options.slot, commit_lsn: formatLsn(batch.commitLsn), chunk: batch.chunk, relations, events: batch.events, ...(batch.snapshot ? { snapshot: batch.snapshot } : {}) };
   }
 
   private async send(request: SealedRequest, batch: OutgoingBatch, signal: AbortSignal, retrySignal: AbortSignal): Promise<void> {
@@ -82,20 +105,16 @@ export class BatchDelivery {
       }
       if (verdict.kind === 'delivered') {
         if (!this.healthy) logger.info({ webhookId: request.id, attempts: attempt + 1 }, 'delivery recovered');
-        this.consecutiveFailures = 0;
-        this.blocked = false;
+        this.countSuccess();
         metrics.bytesSent.inc(Buffer.byteLength(request.body));
-        metrics.healthy.set(1);
         return;
       }
 
-      this.consecutiveFailures += 1;
-      metrics.deliveryFailures.inc({ class: verdict.failureClass });
+      this.countFailure(verdict.failureClass, verdict.kind === 'permanent');
       metrics.retries.inc();
       const context = { webhookId: request.id, commitLsn: formatLsn(batch.commitLsn), chunk: batch.chunk, attempt: attempt + 1, reason: verdict.reason };
       let delay: number;
       if (verdict.kind === 'permanent') {
-        this.blocked = true;
         delay = this.options.maxRetryDelayMs;
         logger.error({ ...context, retryInMs: delay }, 'the receiver rejected a batch: replication is blocked until the cause is fixed (nothing is skipped; the slot stays where it is)');
       } else {
@@ -103,7 +122,6 @@ export class BatchDelivery {
         if (this.consecutiveFailures === this.options.maxRetries) logger.error({ ...context, retryInMs: delay }, `delivery failed ${this.consecutiveFailures} times in a row: reporting unhealthy, still retrying`);
         else logger.warn({ ...context, retryInMs: delay }, 'delivery failed, retrying');
       }
-      metrics.healthy.set(this.healthy ? 1 : 0);
       await sleep(delay, retrySignal);
     }
   }

@@ -1,0 +1,56 @@
+import { formatLsn } from '@storx-backup/protocol';
+import { createLogger, type CommandContext } from '@storx-backup/service-kit';
+import type { ReplicatorConfig } from '../config.js';
+import { deliveryFromConfig } from '../deliver/delivery-from-config.js';
+import { ReplicatorError } from '../errors.js';
+import { ReplicatorMetrics } from '../metrics.js';
+import { loadReplicatorKeys } from '../replicator-keys.js';
+import { readSlot } from '../source/slot.js';
+import { withSourceClient } from '../source/source-connection.js';
+import { qualified, requireTables } from '../source/source-tables.js';
+import { receiverState } from '../startup-checks.js';
+import { copyProgress } from './copy-progress.js';
+import { createSlotExportingSnapshot } from './exported-snapshot.js';
+import { copyTables } from './table-copier.js';
+
+/**
+ * `snapshot` and `resync`: copies the named tables as of a fresh exported snapshot, with the
+ * service stopped. The receiver empties each backup table at the copy's first chunk and then
+ * skips the stream's changes of that table that committed before the snapshot, so when `run`
+ * resumes from the slot nothing is applied twice and nothing is missing.
+ */
+export async function copyCommand(config: ReplicatorConfig, names: readonly string[], context: CommandContext): Promise<number> {
+  if (config.format !== 'v2') throw new ReplicatorError('COPY_NOT_POSSIBLE', 'copying tables needs format v2: a receiver written from the seed document cannot take a table copy');
+  const unknown = names.filter((name) => !config.tables.includes(name));
+  if (unknown.length > 0) throw new ReplicatorError('COPY_NOT_POSSIBLE', `not in replication.tables: ${unknown.join(', ')} (configured: ${config.tables.join(', ')})`);
+
+  const logger = createLogger({ name: 'storx-replicator', level: config.logLevel });
+  const keys = await loadReplicatorKeys(config);
+  const metrics = new ReplicatorMetrics();
+  const stop = new AbortController();
+  const onSignal = (): void => stop.abort(new Error('interrupted'));
+  process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
+  try {
+    return await withSourceClient(config.databaseUrl, async (source) => {
+      const slot = await readSlot(source, config.slotName);
+      if (slot === undefined) throw new ReplicatorError('COPY_NOT_POSSIBLE', `replication slot ${config.slotName} does not exist: start "storx-replicator run" first (it creates the slot and copies every table)`);
+      if (slot.active) throw new ReplicatorError('COPY_NOT_POSSIBLE', `replication slot ${config.slotName} is in use (pid ${slot.activePid ?? '?'}): stop the replicator service first; it resumes streaming after the copy when started again`);
+      const tables = await requireTables(source, names);
+      // Relation metadata is read on this connection while the copy reads in its snapshot.
+      const { delivery, client } = deliveryFromConfig(config, keys, { sourceQueries: () => Promise.resolve(source), metrics, logger });
+      try {
+        await receiverState(delivery, logger, stop.signal);
+        const snapshot = await createSlotExportingSnapshot(config.databaseUrl, undefined);
+        logger.info({ tables: tables.map(qualified), imageLsn: formatLsn(snapshot.consistentPoint) }, 'copying as of a fresh snapshot');
+        const terminal = process.stderr.isTTY ? process.stderr : undefined;
+        await copyTables({ databaseUrl: config.databaseUrl, snapshot, tables, delivery, maxBatchEvents: config.maxBatchEvents, maxBatchBytes: config.maxBatchBytes, progress: copyProgress({ logger, metrics, terminal }), signal: stop.signal });
+      } finally {
+        client.close();
+      }
+      context.stdout(`copied ${tables.map((table) => table.name).join(', ')}; start (or restart) "storx-replicator run" to stream the changes made since\n`);
+      return 0;
+    });
+  } finally {
+    process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+  }
+}
