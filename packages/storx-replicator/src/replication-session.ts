@@ -135,6 +135,9 @@ export class ReplicationSession {
   private enqueue(batch: OutgoingBatch): void {
     if (this.stopped) return;
     this.queue.push(batch);
+    // The batch after the one on the wire is sealed meanwhile: the receiver applies one batch
+    // while this process encrypts the next, instead of each waiting for the other.
+    if (this.queue.length === 2 && batch.events.length > 0) this.options.delivery.prepare(batch);
     if (!this.paused && this.queue.length >= PAUSE_AT_QUEUED) {
       this.paused = true;
       this.stream?.pause();
@@ -160,6 +163,8 @@ export class ReplicationSession {
     try {
       while (this.queue.length > 0) {
         const batch = this.queue[0]!;
+        const next = this.queue[1];
+        if (next !== undefined && next.events.length > 0) this.options.delivery.prepare(next);
         // A batch of only filtered-out or empty transactions has nothing to send, but its place
         // in the order still matters: it is acknowledged only after everything before it.
         if (batch.events.length > 0) await this.options.delivery.deliver(batch, this.abort.signal, this.stopRetrying.signal);

@@ -33,6 +33,7 @@ export interface DeliveryOptions {
 export class BatchDelivery {
   private consecutiveFailures = 0;
   private blocked = false;
+  private readonly sealed = new WeakMap<OutgoingBatch, Promise<SealedRequest[]>>();
 
   constructor(private readonly options: DeliveryOptions) {}
 
@@ -46,12 +47,33 @@ export class BatchDelivery {
    * `stopRetrying` (a shutdown) lets a request already on the wire finish but waits for no retry.
    */
   async deliver(batch: OutgoingBatch, signal: AbortSignal, stopRetrying?: AbortSignal): Promise<void> {
-    const payload = await this.payload(batch);
-    const requests: SealedRequest[] = this.options.format === 'v2' ? [await sealBatchV2(payload, this.options.recipient)] : sealBatchSeedV1(payload, this.options.recipient.key);
+    this.prepare(batch);
+    let requests: SealedRequest[];
+    try {
+      requests = await this.sealed.get(batch)!;
+    } finally {
+      this.sealed.delete(batch);
+    }
     const retrySignal = stopRetrying ? AbortSignal.any([signal, stopRetrying]) : signal;
     for (const request of requests) await this.send(request, batch, signal, retrySignal);
     this.options.metrics.batchesSent.inc();
     this.options.metrics.eventsSent.inc(batch.events.length);
+  }
+
+  /**
+   * Starts building and encrypting a batch before its turn (the next one, while the current is
+   * on the wire). `deliver` uses the result; a failure surfaces there.
+   */
+  prepare(batch: OutgoingBatch): void {
+    if (this.sealed.has(batch)) return;
+    const requests = this.seal(batch);
+    requests.catch(() => undefined); // observed by deliver
+    this.sealed.set(batch, requests);
+  }
+
+  private async seal(batch: OutgoingBatch): Promise<SealedRequest[]> {
+    const payload = await this.payload(batch);
+    return this.options.format === 'v2' ? [await sealBatchV2(payload, this.options.recipient)] : sealBatchSeedV1(payload, this.options.recipient.key);
   }
 
   /** A signed, encrypted batch with no events: checks URL, keys and signature end to end. */
