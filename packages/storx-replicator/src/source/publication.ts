@@ -17,7 +17,13 @@ export async function ensurePublication(client: pg.Client, name: string, tables:
   const existing = rows[0];
   if (existing === undefined) {
     // `name` was validated as [a-z_][a-z0-9_]*: safe as an identifier.
-    await client.query(`CREATE PUBLICATION ${name} FOR TABLE ${list}`);
+    try {
+      await client.query(`CREATE PUBLICATION ${name} FOR TABLE ${list}`);
+    } catch (cause) {
+      // A least-privilege replication role may not own the tables: say who can do it instead.
+      if ((cause as { code?: string }).code !== '42501') throw cause;
+      throw new ReplicatorError('PUBLICATION_MISSING', `publication ${name} does not exist and this user cannot create it (${(cause as Error).message}): as the tables' owner, run CREATE PUBLICATION ${name} FOR TABLE ${list};`, { cause });
+    }
     logger.info({ publication: name, tables: tables.map(qualified) }, 'publication created');
     return;
   }
