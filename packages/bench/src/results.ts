@@ -1,0 +1,206 @@
+import type { ProcessUsage } from './proc-usage.js';
+import type { Mode, Sizes, WorkloadId } from './workloads.js';
+
+/** A side that could not be measured in one repetition; the benchmark goes on. */
+export interface Failed {
+  status: 'failed';
+  error: string;
+}
+
+/** A side that does not exist yet (our initial copy until `storx-replicator snapshot` exists). */
+export interface NotAvailable {
+  status: 'not available';
+  reason: string;
+}
+
+/** A service process at the end of a run (fresh processes per run). */
+export interface ServiceUsage extends ProcessUsage {
+  /** CPU seconds it had used when it was ready (Node start-up, checks); included in `cpuSeconds`. */
+  startupCpuSeconds: number;
+}
+
+/** One side of one throughput repetition. */
+export interface ThroughputSide {
+  status: 'ok';
+  /** Seconds from replication start (backlog) or load start (live) until the backup has applied everything. */
+  seconds: number;
+  /** Workload rows / seconds. */
+  rowsPerSecond: number;
+  /** How long the load took on the source (live: while this side replicated). */
+  loadSeconds: number;
+  /** CPU seconds of every PostgreSQL process during `seconds`: source (WAL sender; in live mode the load too) and backup (apply). */
+  sourcePgCpuSeconds: number;
+  backupPgCpuSeconds: number;
+  /** The target table equals the source's (row count and hash): the run really applied everything. */
+  verified: boolean;
+  /** Ours only: seconds from spawning the replicator until it streamed (backlog; part of `seconds`). */
+  startupSeconds?: number;
+  /** Ours only. */
+  replicator?: ServiceUsage;
+  receiver?: ServiceUsage;
+}
+
+/** pg_logical_slot_peek_binary_changes over the same WAL: what the server decodes in-process. */
+export interface DecodeCeiling {
+  status: 'ok';
+  seconds: number;
+  rowsPerSecond: number;
+  /** Messages pgoutput produced (begin, relation, changes, commit). */
+  messages: number;
+}
+
+export type Outcome<T> = T | Failed;
+
+export interface ThroughputRep {
+  rep: number;
+  /** Fingerprint of the services' built code when the repetition started (see \`source.builds\`). */
+  build: string;
+  /** Load average (1 min) when the repetition started: a noisy machine shows here. */
+  loadavg: number;
+  native: Outcome<ThroughputSide>;
+  ours: Outcome<ThroughputSide>;
+  /** Backlog only. */
+  decode?: Outcome<DecodeCeiling>;
+}
+
+export interface ThroughputMedians {
+  nativeRowsPerSecond: number | null;
+  oursRowsPerSecond: number | null;
+  /** Median over repetitions of ours/native in the same repetition. */
+  ratio: number | null;
+  decodeRowsPerSecond: number | null;
+  nativeSourcePgCpuSeconds: number | null;
+  nativeBackupPgCpuSeconds: number | null;
+  oursSourcePgCpuSeconds: number | null;
+  oursBackupPgCpuSeconds: number | null;
+  oursStartupSeconds: number | null;
+  replicatorPeakRssMiB: number | null;
+  replicatorCpuSeconds: number | null;
+  receiverPeakRssMiB: number | null;
+  receiverCpuSeconds: number | null;
+}
+
+export interface ThroughputResult {
+  workload: WorkloadId;
+  title: string;
+  mode: Mode;
+  rows: number;
+  reps: ThroughputRep[];
+  median: ThroughputMedians;
+}
+
+export interface LatencyStats {
+  status: 'ok';
+  count: number;
+  p50Ms: number;
+  p90Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  verified: boolean;
+  replicator?: ServiceUsage;
+  receiver?: ServiceUsage;
+}
+
+export interface LatencyRep {
+  rep: number;
+  /** Fingerprint of the services' built code when the repetition started (see \`source.builds\`). */
+  build: string;
+  loadavg: number;
+  native: Outcome<LatencyStats>;
+  ours: Outcome<LatencyStats>;
+}
+
+export interface Percentiles {
+  p50Ms: number | null;
+  p90Ms: number | null;
+  p99Ms: number | null;
+}
+
+export interface LatencyResult {
+  workload: WorkloadId;
+  title: string;
+  ticks: number;
+  reps: LatencyRep[];
+  median: { native: Percentiles; ours: Percentiles };
+}
+
+export interface CopySide {
+  status: 'ok';
+  seconds: number;
+  rowsPerSecond: number;
+  verified: boolean;
+}
+
+export interface CopyRep {
+  rep: number;
+  /** Fingerprint of the services' built code when the repetition started (see \`source.builds\`). */
+  build: string;
+  loadavg: number;
+  native: Outcome<CopySide>;
+  ours: Outcome<CopySide> | NotAvailable;
+}
+
+export interface CopyResult {
+  workload: WorkloadId;
+  title: string;
+  rows: number;
+  reps: CopyRep[];
+  median: { nativeRowsPerSecond: number | null; oursRowsPerSecond: number | null; ratio: number | null; ours: 'measured' | 'not available' };
+}
+
+export interface BenchResults {
+  /** Bumped when the shape changes. */
+  format: 1;
+  startedAt: string;
+  finishedAt: string;
+  options: {
+    reps: number;
+    smoke: boolean;
+    scale: number;
+    workloads: WorkloadId[];
+    modes: Mode[];
+    replicatorOptions: string[];
+    receiverOptions: string[];
+    cpuProfDir: string | null;
+  };
+  sizes: Sizes;
+  machine: { cpus: number; cpuModel: string; node: string; platform: string; loadavgStart: number[]; loadavgEnd: number[] };
+  postgres: { version: string; settings: Record<string, string> };
+  /**
+   * What was measured: the commit, product source files that differed from it, and every
+   * fingerprint of the built services seen (more than one: something rebuilt them mid-run).
+   */
+  source: { commit: string | null; uncommitted: string[]; builds: string[] };
+  throughput: ThroughputResult[];
+  latency: LatencyResult | null;
+  copy: CopyResult | null;
+}
+
+/**
+ * What a complete run lacks: every selected workload and mode, for native and ours, has at
+ * least one measured repetition (ours may be "not available" for the initial copy only).
+ * Empty when complete; the smoke test asserts exactly this, never a speed.
+ */
+export function missingMeasurements(results: BenchResults): string[] {
+  const missing: string[] = [];
+  const ok = (outcome: { status: string } | undefined): boolean => outcome?.status === 'ok';
+  for (const workload of results.options.workloads) {
+    if (workload === 'f') {
+      const latency = results.latency;
+      if (!latency?.reps.some((rep) => ok(rep.native))) missing.push('f native');
+      if (!latency?.reps.some((rep) => ok(rep.ours))) missing.push('f ours');
+    } else if (workload === 'g') {
+      const copy = results.copy;
+      if (!copy?.reps.some((rep) => ok(rep.native))) missing.push('g native');
+      if (!copy?.reps.some((rep) => ok(rep.ours) || rep.ours.status === 'not available')) missing.push('g ours');
+    } else {
+      for (const mode of results.options.modes) {
+        const result = results.throughput.find((entry) => entry.workload === workload && entry.mode === mode);
+        if (!result?.reps.some((rep) => ok(rep.native))) missing.push(`${workload} ${mode} native`);
+        if (!result?.reps.some((rep) => ok(rep.ours))) missing.push(`${workload} ${mode} ours`);
+        if (mode === 'backlog' && !result?.reps.some((rep) => ok(rep.decode))) missing.push(`${workload} ${mode} decode`);
+      }
+    }
+  }
+  return missing;
+}
