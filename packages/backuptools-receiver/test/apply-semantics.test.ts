@@ -130,4 +130,22 @@ describe('applying changes', () => {
     const { rows } = await sql<{ added: string | null; n: string }>`SELECT added::text, count(*) OVER ()::text AS n FROM "satellite/0".toasty WHERE id IN (1, 200) ORDER BY id`.execute(receiver.db);
     expect(rows.map((row) => row.added)).toEqual([null, '2025-01-01 00:00:00.123+00']);
   });
+
+  it('keeps the order across tables linked by a foreign key on the backup (no grouping by table there)', async () => {
+    // An operator's backup schema with a foreign key (segments → objects, as parent and child):
+    // the child's delete must go before its parent's.
+    await sql`CREATE TABLE "satellite/0".objects (id integer PRIMARY KEY, note text)`.execute(receiver.db);
+    await sql`CREATE TABLE "satellite/0".segments (id integer PRIMARY KEY, parent integer REFERENCES "satellite/0".objects)`.execute(receiver.db);
+    const parents: Relation = { ...TOASTY, table: 'objects', columns: [{ name: 'id', type: 'integer', not_null: true }, { name: 'note', type: 'text', not_null: false }] };
+    const children: Relation = { ...TOASTY, table: 'segments', columns: [{ name: 'id', type: 'integer', not_null: true }, { name: 'parent', type: 'integer', not_null: false }] };
+    await apply(batchOf([parents, children], [
+      { table: 'objects', operation: 'INSERT', data: { id: '1', note: 'p' }, old_data: null, unchanged_toast: [] },
+      { table: 'segments', operation: 'INSERT', data: { id: '10', parent: '1' }, old_data: null, unchanged_toast: [] },
+      { table: 'segments', operation: 'DELETE', data: null, old_data: { id: '10' }, unchanged_toast: [] },
+      { table: 'objects', operation: 'DELETE', data: null, old_data: { id: '1' }, unchanged_toast: [] },
+      { table: 'objects', operation: 'INSERT', data: { id: '2', note: 'kept' }, old_data: null, unchanged_toast: [] },
+    ]));
+    expect(await tableText(receiver.db, 'satellite/0', 'objects')).toEqual(['(2,kept)']);
+    expect(await tableText(receiver.db, 'satellite/0', 'segments')).toEqual([]);
+  });
 });

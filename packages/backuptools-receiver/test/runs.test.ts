@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { ChangeEvent } from '@storx-backup/protocol';
-import { groupIntoRuns } from '../src/apply/runs.js';
+import { groupedByTable, groupIntoRuns } from '../src/apply/runs.js';
 import type { TargetTable } from '../src/schema/target-table.js';
 
-const objects: TargetTable = { schema: 's', table: 'objects', columns: new Map([['id', 'bigint'], ['a', 'text'], ['b', 'text']]), key: ['id'] };
-const keyless: TargetTable = { schema: 's', table: 'keyless', columns: new Map([['a', 'text']]), key: [] };
+const objects: TargetTable = { schema: 's', table: 'objects', columns: new Map([['id', 'bigint'], ['a', 'text'], ['b', 'text']]), key: ['id'], independent: true };
+const keyless: TargetTable = { schema: 's', table: 'keyless', columns: new Map([['a', 'text']]), key: [], independent: true };
 const common = { schema: 's', timestamp: 't', lsn: '0/1', commit_lsn: '0/1', xid: 1, seq: 0 };
 
 const insert = (id: number, a = 'x', table = 'objects'): ChangeEvent => ({ ...common, table, operation: 'INSERT', data: { id: String(id), a, b: 'b' }, old_data: null, unchanged_toast: [] });
@@ -63,5 +63,30 @@ describe('tables without a key', () => {
     const row: ChangeEvent = { ...common, table: 'keyless', operation: 'INSERT', data: { a: 'x' }, old_data: null, unchanged_toast: [] };
     const runs = groupIntoRuns([row, row, row], tableOf);
     expect(runs.map((run) => run.kind === 'upsert' && run.rows.length)).toEqual([3]);
+  });
+});
+
+describe('grouping a batch by table', () => {
+  const segments: TargetTable = { schema: 's', table: 'segments', columns: new Map([['id', 'bigint'], ['a', 'text'], ['b', 'text']]), key: ['id'], independent: true };
+  const byName = (event: ChangeEvent): TargetTable => (event.table === 'segments' ? segments : objects);
+  const interleaved = [insert(1), insert(10, 'x', 'segments'), insert(2), insert(11, 'x', 'segments'), remove(1), insert(12, 'x', 'segments')];
+
+  it('puts independent tables one after the other, each in its own order: fewer statements', () => {
+    const grouped = groupedByTable(interleaved, byName);
+    expect(grouped.map((event) => `${event.table}:${event.operation}:${JSON.stringify(event.data ?? event.old_data)}`)).toEqual([
+      'objects:INSERT:{"id":"1","a":"x","b":"b"}',
+      'objects:INSERT:{"id":"2","a":"x","b":"b"}',
+      'objects:DELETE:{"id":"1"}',
+      'segments:INSERT:{"id":"10","a":"x","b":"b"}',
+      'segments:INSERT:{"id":"11","a":"x","b":"b"}',
+      'segments:INSERT:{"id":"12","a":"x","b":"b"}',
+    ]);
+    expect(groupIntoRuns(grouped, byName)).toHaveLength(3);
+    expect(groupIntoRuns(interleaved, byName)).toHaveLength(6);
+  });
+
+  it('keeps the order when a table has a foreign key or a trigger', () => {
+    const linked = (event: ChangeEvent): TargetTable => (event.table === 'segments' ? { ...segments, independent: false } : objects);
+    expect(groupedByTable(interleaved, linked)).toBe(interleaved);
   });
 });

@@ -4,7 +4,7 @@ import type { BackupDb } from '../db.js';
 import { ReceiverError } from '../errors.js';
 import type { TableSync } from '../schema/table-sync.js';
 import { classifyDatabaseError } from './database-errors.js';
-import { groupIntoRuns } from './runs.js';
+import { groupedByTable, groupIntoRuns } from './runs.js';
 import { executeRun } from './statements.js';
 import { advancedWatermark, batchPosition, placeBatch, type Watermark } from './watermark.js';
 import { advanceWatermark, lockWatermark, readWatermark } from './watermark-store.js';
@@ -72,7 +72,7 @@ export class Applier {
       const copies = await readCopyStates(trx, this.stateSchema, batch.source_id, batch.slot);
       const tables = await this.tableSync.prepare(trx, batch.relations);
       const tableOf = (event: ChangeEvent) => tables.get(relationKey(event.schema, event.table))!;
-      for (const run of groupIntoRuns(notInCopies(events, copies), tableOf)) await executeRun(trx, run);
+      for (const run of groupIntoRuns(groupedByTable(notInCopies(events, copies), tableOf), tableOf)) await executeRun(trx, run);
 
       // The watermark passes the skipped changes too: they are in the backup, through the copy.
       const advanced = advancedWatermark(watermark, position, events);

@@ -9,6 +9,12 @@ export interface TargetTable {
   columns: ReadonlyMap<string, string>;
   /** Primary-key columns in key order, else the columns of a unique index; empty when none. */
   key: readonly string[];
+  /**
+   * No foreign key on either side and no user trigger: no statement on another table can see
+   * or depend on this one's intermediate state, so its changes may be applied apart from
+   * other tables' (grouped by table) within one transaction.
+   */
+  independent: boolean;
 }
 
 /** Reads a table from the backup catalog, or undefined when it does not exist. */
@@ -31,10 +37,14 @@ export async function readTargetTable(db: Executor, schema: string, table: strin
     GROUP BY i.indexrelid, i.indisprimary
     ORDER BY i.indisprimary DESC, i.indexrelid
     LIMIT 1`.execute(db);
+  const { rows: links } = await sql<{ linked: boolean }>`
+    SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE contype = 'f' AND (conrelid = ${oid} OR confrelid = ${oid}))
+        OR EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = ${oid} AND NOT tgisinternal) AS linked`.execute(db);
   return {
     schema,
     table,
     columns: new Map(columns.map((column) => [column.name, column.type])),
     key: keys[0]?.columns ?? [],
+    independent: links[0]?.linked === false,
   };
 }
