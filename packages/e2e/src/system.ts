@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -128,6 +128,7 @@ log-level: info
     await this.faultProxy?.close();
     await this.sourceClient.end().catch(() => undefined);
     await Promise.allSettled([this.sourceCluster.stop(), this.backupCluster.stop()]);
+    await rm(this.keyDir, { recursive: true, force: true }); // private keys never outlive the test
   }
 }
 

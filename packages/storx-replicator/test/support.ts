@@ -1,4 +1,4 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inject } from 'vitest';
@@ -97,6 +97,7 @@ export async function startPair(options: { ddl?: string[]; receiverFlags?: Recor
       await receiver.close();
       await source.end();
       await backup.end();
+      await rm(keyDir, { recursive: true, force: true }); // private keys never outlive the test
     },
   };
 }

@@ -21,15 +21,19 @@ function makeCertificates(dir: string): { ca: string; cert: string; key: string 
   return { ca: file('ca.pem'), cert: file('server.pem'), key: file('server.key') };
 }
 
+let certDir: string;
 beforeAll(async () => {
   const { mkdtemp } = await import('node:fs/promises');
   const { tmpdir } = await import('node:os');
-  const certs = makeCertificates(await mkdtemp(join(tmpdir(), 'storx-tls-')));
+  certDir = await mkdtemp(join(tmpdir(), 'storx-tls-'));
+  const certs = makeCertificates(certDir);
   caPath = certs.ca;
   pair = await startPair({ receiverFlags: { 'tls-cert': certs.cert, 'tls-key': certs.key } });
 });
 afterAll(async () => {
   await pair.close();
+  const { rm } = await import('node:fs/promises');
+  await rm(certDir, { recursive: true, force: true });
 });
 
 describe('https with a private CA', () => {
