@@ -220,6 +220,11 @@ async function writeConfigs(dir: string, sourceUrl: string, backupUrl: string): 
   const receiverConfig = join(dir, 'receiver.yaml');
   const replicatorConfig = join(dir, 'replicator.yaml');
   const tables = `[${TABLES.join(', ')}]`;
+  // The change workloads measure streaming: `run` must not copy existing rows on its first
+  // start (the slot exists, the receiver holds nothing yet). Versions without the option
+  // never copy, and refuse unknown keys.
+  const { stdout: runHelp } = await run(process.execPath, [BINARIES.replicator, 'run', '--help']);
+  const noInitialCopy = runHelp.includes('initial-snapshot') ? '\n  initial-snapshot: false' : '';
   await writeFile(
     receiverConfig,
     `database-url: "${backupUrl}"
@@ -239,7 +244,7 @@ replication:
   signing-key: "${join(dir, 'storx_signing_private.pem')}"
   slot-name: "${OUR_SLOT}"
   publication-name: "${OUR_PUBLICATION}"
-  tables: ${tables}
+  tables: ${tables}${noInitialCopy}
 `,
   );
   return { receiverConfig, replicatorConfig };

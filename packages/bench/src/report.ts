@@ -72,6 +72,9 @@ export function findProblems(results: BenchResults): string[] {
     for (const rep of result.reps) {
       check(`${result.workload} ${result.mode} rep ${rep.rep} native`, rep.native);
       check(`${result.workload} ${result.mode} rep ${rep.rep} ours`, rep.ours);
+      if (rep.ours.status === 'ok' && rep.ours.eventsApplied !== undefined && rep.ours.eventsApplied < result.rows) {
+        problems.push(`${result.workload} ${result.mode} rep ${rep.rep} ours: the receiver applied ${rep.ours.eventsApplied} events for ${result.rows} rows: the rows did not come through the stream`);
+      }
       check(`${result.workload} ${result.mode} rep ${rep.rep} decode`, rep.decode);
     }
   }

@@ -35,6 +35,8 @@ export interface ThroughputSide {
   verified: boolean;
   /** Ours only: seconds from spawning the replicator until it streamed (backlog; part of `seconds`). */
   startupSeconds?: number;
+  /** Ours only: events the receiver applied in the run; at least the workload's rows when they were streamed. */
+  eventsApplied?: number;
   /** Ours only. */
   replicator?: ServiceUsage;
   receiver?: ServiceUsage;

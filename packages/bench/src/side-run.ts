@@ -14,6 +14,8 @@ export interface SideControl {
   start(): Promise<void>;
   /** Service processes (ours), or undefined. */
   usage(): Promise<OurUsage | undefined>;
+  /** Events the receiver has applied so far (ours), or undefined. */
+  eventsApplied(): Promise<number | undefined>;
   stop(options?: { force?: boolean }): Promise<void>;
 }
 
@@ -26,6 +28,7 @@ export function nativeControl(env: BenchEnvironment): SideControl {
       await env.native.waitStreaming();
     },
     usage: () => Promise.resolve(undefined),
+    eventsApplied: () => Promise.resolve(undefined),
     stop: () => env.native.stop(),
   };
 }
@@ -37,6 +40,7 @@ export function oursControl(env: BenchEnvironment, profileDir: string | undefine
     before: () => env.ours.startReceiver(profileDir),
     start: () => env.ours.startReplicator(profileDir),
     usage: () => env.ours.usage(),
+    eventsApplied: async () => Number(await env.ours.progress()),
     stop: (options) => env.ours.stop(options),
   };
 }
@@ -52,6 +56,8 @@ export interface SideMeasurement {
   backupPgCpuSeconds: number;
   verified: boolean;
   startupSeconds?: number;
+  /** Ours: events the receiver applied during the run (the workload's rows and the marker when it streamed them). */
+  eventsApplied?: number;
   replicator?: ServiceUsage;
   receiver?: ServiceUsage;
 }
@@ -69,6 +75,7 @@ export type SideTiming =
  * stops the side, then checks the target table equals the source's.
  */
 export async function measureSide(env: BenchEnvironment, control: SideControl, table: BenchTable, timing: SideTiming): Promise<SideMeasurement> {
+  const eventsBefore = await control.eventsApplied();
   await control.before();
   const receiverReady = (await control.usage())?.receiver;
   let replicatorReady: ProcessUsage | undefined;
@@ -97,6 +104,7 @@ export async function measureSide(env: BenchEnvironment, control: SideControl, t
   const seen = await env.waitForMarker(control.side, marker);
   const cpuAfter = await env.clusterCpu();
   const usage = await control.usage();
+  const eventsAfter = await control.eventsApplied();
   await control.stop();
   const verified = await env.matches(control.side, table);
   const service = (end: ProcessUsage | undefined, ready: ProcessUsage | undefined): ServiceUsage | undefined =>
@@ -110,6 +118,7 @@ export async function measureSide(env: BenchEnvironment, control: SideControl, t
     backupPgCpuSeconds: cpuAfter.backup - cpuBefore.backup,
     verified,
     ...(control.side === 'ours' && timing.mode === 'backlog' ? { startupSeconds } : {}),
+    ...(eventsBefore !== undefined && eventsAfter !== undefined ? { eventsApplied: eventsAfter - eventsBefore } : {}),
     ...(replicator ? { replicator } : {}),
     ...(receiver ? { receiver } : {}),
   };
