@@ -7,10 +7,11 @@ import { findProfiles, formatProfileSummary, readProfile, summarizeProfile } fro
 import { formatReport } from './report.js';
 import { missingMeasurements } from './results.js';
 
-const PROFILES_USAGE = `Usage: scripts/bench profiles PATH... [--top N]
+const PROFILES_USAGE = `Usage: scripts/bench profiles PATH... [--top N] [--callers N]
 
 Self time per function (name, file, line) and per area (package) of every .cpuprofile under
-each PATH (files or directories), as written by scripts/bench --cpu-prof.
+each PATH (files or directories), as written by scripts/bench --cpu-prof; with --callers, the
+functions each was called from (default 2).
 `;
 
 /**
@@ -39,7 +40,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (options.cpuProfDir !== undefined) {
     process.stdout.write(`\nCPU profiles (${options.cpuProfDir}):\n`);
     for (const file of await findProfiles(options.cpuProfDir)) {
-      process.stdout.write(`\n${formatProfileSummary(relative(options.cpuProfDir, file), summarizeProfile(await readProfile(file)), 15)}\n`);
+      process.stdout.write(`\n${formatProfileSummary(relative(options.cpuProfDir, file), summarizeProfile(await readProfile(file)), 15, 1)}\n`);
     }
   }
   const missing = missingMeasurements(results);
@@ -53,7 +54,7 @@ export async function main(argv: readonly string[]): Promise<number> {
 async function profiles(argv: readonly string[]): Promise<number> {
   let values, positionals;
   try {
-    ({ values, positionals } = parseArgs({ args: [...argv], options: { top: { type: 'string', default: '25' }, help: { type: 'boolean', short: 'h', default: false } }, allowPositionals: true }));
+    ({ values, positionals } = parseArgs({ args: [...argv], options: { top: { type: 'string', default: '25' }, callers: { type: 'string', default: '2' }, help: { type: 'boolean', short: 'h', default: false } }, allowPositionals: true }));
   } catch (error) {
     process.stderr.write(`${(error as Error).message}\n\n${PROFILES_USAGE}`);
     return 2;
@@ -63,9 +64,10 @@ async function profiles(argv: readonly string[]): Promise<number> {
     return values.help ? 0 : 2;
   }
   const top = Number(values.top) || 25;
+  const callers = Number(values.callers) || 0;
   for (const path of positionals) {
     for (const file of await findProfiles(path)) {
-      process.stdout.write(`${formatProfileSummary(file, summarizeProfile(await readProfile(file)), top)}\n\n`);
+      process.stdout.write(`${formatProfileSummary(file, summarizeProfile(await readProfile(file)), top, callers)}\n\n`);
     }
   }
   return 0;

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 
 /** The parts of a V8 `.cpuprofile` (what `node --cpu-prof` writes) that self time needs. */
 export interface CpuProfile {
-  nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[];
+  nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }[];
   samples: number[];
   /** Microseconds between consecutive samples. */
   timeDeltas: number[];
@@ -15,6 +15,8 @@ export interface SelfTime {
   /** Package or area the code belongs to: a workspace package, an npm package, `node`, `(garbage collector)`, `V8/native`. */
   area: string;
   ms: number;
+  /** The functions it was called from, with the self time spent under each, most first. */
+  callers: { name: string; ms: number }[];
 }
 
 export interface ProfileSummary {
@@ -29,13 +31,15 @@ export interface ProfileSummary {
 /** Self time per function (name + file + line) and per area, from the samples. */
 export function summarizeProfile(profile: CpuProfile): ProfileSummary {
   const frames = new Map(profile.nodes.map((node) => [node.id, node.callFrame]));
+  const parents = new Map<number, number>();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parents.set(child, node.id);
   const byNode = new Map<number, number>();
   // A sample lasts until the next one (as Chrome DevTools counts it).
   for (let index = 0; index < profile.samples.length; index += 1) {
     const micros = profile.timeDeltas[index + 1] ?? 0;
     byNode.set(profile.samples[index]!, (byNode.get(profile.samples[index]!) ?? 0) + Math.max(0, micros));
   }
-  const functions = new Map<string, SelfTime>();
+  const functions = new Map<string, SelfTime & { byCaller: Map<string, number> }>();
   const areas = new Map<string, number>();
   let totalMs = 0;
   let idleMs = 0;
@@ -49,10 +53,12 @@ export function summarizeProfile(profile: CpuProfile): ProfileSummary {
       continue;
     }
     const area = areaOf(frame.url, frame.functionName);
-    const location = frame.url === '' ? '' : ` ${shortUrl(frame.url)}:${frame.lineNumber + 1}`;
-    const name = `${frame.functionName || '(anonymous)'}${location}`;
-    const entry = functions.get(name) ?? { name, area, ms: 0 };
+    const name = frameName(frame);
+    const entry = functions.get(name) ?? { name, area, ms: 0, callers: [], byCaller: new Map<string, number>() };
     entry.ms += ms;
+    const parent = frames.get(parents.get(id) ?? -1);
+    const caller = parent === undefined ? '(none)' : frameName(parent);
+    entry.byCaller.set(caller, (entry.byCaller.get(caller) ?? 0) + ms);
     functions.set(name, entry);
     areas.set(area, (areas.get(area) ?? 0) + ms);
   }
@@ -60,9 +66,16 @@ export function summarizeProfile(profile: CpuProfile): ProfileSummary {
     totalMs,
     idleMs,
     busyMs: totalMs - idleMs,
-    functions: [...functions.values()].sort((a, b) => b.ms - a.ms),
+    functions: [...functions.values()]
+      .map(({ byCaller, ...entry }) => ({ ...entry, callers: [...byCaller].map(([caller, ms]) => ({ name: caller, ms })).sort((a, b) => b.ms - a.ms) }))
+      .sort((a, b) => b.ms - a.ms),
     areas: [...areas].map(([area, ms]) => ({ area, ms })).sort((a, b) => b.ms - a.ms),
   };
+}
+
+function frameName(frame: { functionName: string; url: string; lineNumber: number }): string {
+  const location = frame.url === '' ? '' : ` ${shortUrl(frame.url)}:${frame.lineNumber + 1}`;
+  return `${frame.functionName || '(anonymous)'}${location}`;
 }
 
 /** `packages/<name>/…` → `<name>/…`; `…/node_modules/<pkg>/…` → `<pkg>/…`; others unchanged. */
@@ -84,7 +97,8 @@ function areaOf(url: string, functionName: string): string {
   return short;
 }
 
-export function formatProfileSummary(title: string, summary: ProfileSummary, top = 20): string {
+/** `callers`: under each function, that many of its callers (0: none). */
+export function formatProfileSummary(title: string, summary: ProfileSummary, top = 20, callers = 0): string {
   const busy = summary.busyMs || 1;
   const pct = (ms: number): string => `${((100 * ms) / busy).toFixed(1).padStart(5)}%`;
   const lines = [
@@ -94,7 +108,10 @@ export function formatProfileSummary(title: string, summary: ProfileSummary, top
       .map((entry) => `${entry.area} ${((100 * entry.ms) / busy).toFixed(0)}%`)
       .join(', ')}`,
     `  top ${top} functions by self time:`,
-    ...summary.functions.slice(0, top).map((entry) => `  ${entry.ms.toFixed(0).padStart(7)} ms ${pct(entry.ms)}  ${entry.name}`),
+    ...summary.functions.slice(0, top).flatMap((entry) => [
+      `  ${entry.ms.toFixed(0).padStart(7)} ms ${pct(entry.ms)}  ${entry.name}`,
+      ...entry.callers.slice(0, callers).map((caller) => `  ${''.padStart(18)}← ${caller.name} (${caller.ms.toFixed(0)} ms)`),
+    ]),
   ];
   return lines.join('\n');
 }
