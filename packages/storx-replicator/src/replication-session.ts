@@ -61,7 +61,7 @@ export class ReplicationSession {
       this.fail = reject;
     });
     this.done.catch(() => undefined);
-    this.batcher = new Batcher({ maxEvents: options.maxBatchEvents, maxBytes: options.maxBatchBytes, lingerMs: options.batchLingerMs, emit: (batch) => this.enqueue(batch) });
+    this.batcher = new Batcher({ maxEvents: options.maxBatchEvents, maxBytes: options.maxBatchBytes, lingerMs: options.batchLingerMs, pipelineIdle: () => this.queue.length === 0 && this.delivering === undefined, emit: (batch) => this.enqueue(batch) });
     this.assembler = new TransactionAssembler({ includedTables: options.includedTables, maxPartBytes: options.maxBatchBytes, emit: (part) => this.batcher.add(part) });
   }
 
@@ -170,6 +170,8 @@ export class ReplicationSession {
         if (batch.events.length > 0) await this.options.delivery.deliver(batch, this.abort.signal, this.stopRetrying.signal);
         this.queue.shift();
         if (batch.ackLsn !== undefined) this.confirm(batch.ackLsn, batch.lastCommitTimeMs);
+        // Deliveries are done: what gathered meanwhile goes now rather than at the end of its linger.
+        if (this.queue.length === 0 && !this.batcher.isEmpty) this.batcher.flush();
         if (this.paused && !this.stopped && this.queue.length < RESUME_BELOW_QUEUED) {
           this.paused = false;
           this.stream?.resume();

@@ -6,6 +6,12 @@ export interface BatcherOptions {
   maxBytes: number;
   /** How long a batch waits for more transactions; 0 flushes once the current read is processed. */
   lingerMs: number;
+  /**
+   * True when nothing is being delivered or waiting: a batch then goes as soon as the current
+   * read is processed instead of lingering (nothing to gain by waiting; latency to lose). While
+   * deliveries are busy it lingers and fills, and the session flushes it when they are done.
+   */
+  pipelineIdle?: () => boolean;
   emit: (batch: OutgoingBatch) => void;
 }
 
@@ -17,7 +23,7 @@ export interface BatcherOptions {
  */
 export class Batcher {
   private current: OutgoingBatch | undefined;
-  private timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
+  private timer: { kind: 'timeout'; handle: NodeJS.Timeout } | { kind: 'immediate'; handle: NodeJS.Immediate } | undefined;
 
   constructor(private readonly options: BatcherOptions) {}
 
@@ -72,13 +78,13 @@ export class Batcher {
 
   private armTimer(): void {
     if (this.timer !== undefined) return;
-    this.timer = this.options.lingerMs > 0 ? setTimeout(() => this.flush(), this.options.lingerMs) : setImmediate(() => this.flush());
+    const linger = this.options.pipelineIdle?.() === true ? 0 : this.options.lingerMs;
+    this.timer = linger > 0 ? { kind: 'timeout', handle: setTimeout(() => this.flush(), linger) } : { kind: 'immediate', handle: setImmediate(() => this.flush()) };
   }
 
   private clearTimer(): void {
-    if (this.timer === undefined) return;
-    if (this.options.lingerMs > 0) clearTimeout(this.timer as NodeJS.Timeout);
-    else clearImmediate(this.timer as NodeJS.Immediate);
+    if (this.timer?.kind === 'timeout') clearTimeout(this.timer.handle);
+    else if (this.timer?.kind === 'immediate') clearImmediate(this.timer.handle);
     this.timer = undefined;
   }
 }

@@ -47,6 +47,8 @@ interface OpenTransaction {
   /** Changes decoded so far in this transaction, replicated or not: the next event's `seq`. */
   changes: number;
   commitLsn: Lsn;
+  /** `commitLsn` as text, formatted once per transaction rather than once per change. */
+  commitLsnText: string;
   commitTime: string;
   commitTimeMs: number;
   chunkIndex: number;
@@ -65,6 +67,8 @@ const EVENT_OVERHEAD_BYTES = 160;
 export class TransactionAssembler {
   private readonly relations = new Map<number, DecodedRelation & { included: boolean }>();
   private open: OpenTransaction | undefined;
+  private lastLsn = -1n;
+  private lastLsnText = '';
 
   constructor(private readonly options: AssemblerOptions) {}
 
@@ -86,6 +90,7 @@ export class TransactionAssembler {
           xid: message.xid,
           changes: 0,
           commitLsn: message.finalLsn as Lsn,
+          commitLsnText: formatLsn(message.finalLsn as Lsn),
           commitTime: pgTimestampToIso(message.commitTime),
           commitTimeMs: pgTimestampToUnixMs(message.commitTime),
           chunkIndex: 0,
@@ -152,14 +157,23 @@ export class TransactionAssembler {
       schema: relation.schema,
       table: relation.table,
       timestamp: open.commitTime,
-      lsn: formatLsn(walStart as Lsn),
-      commit_lsn: formatLsn(open.commitLsn),
+      lsn: this.lsnText(walStart),
+      commit_lsn: open.commitLsnText,
       xid: open.xid,
       seq,
     });
     open.events.push(event);
     open.relations.set(relationId, relation);
     open.bytes += EVENT_OVERHEAD_BYTES + rowBytes(event.data) + rowBytes(event.old_data);
+  }
+
+  /** The change's LSN as text; consecutive changes often share one (a COPY's rows, one WAL record). */
+  private lsnText(walStart: bigint): string {
+    if (walStart !== this.lastLsn) {
+      this.lastLsn = walStart;
+      this.lastLsnText = formatLsn(walStart as Lsn);
+    }
+    return this.lastLsnText;
   }
 
   /** Hands the open transaction's events so far on as a chunk (never an empty one). */
