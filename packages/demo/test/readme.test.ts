@@ -70,6 +70,7 @@ describe('README.md', () => {
     const helps = await Promise.all([
       ...replicatorCommands.map((command) => help('storx-replicator', command.split(' '))),
       ...receiverCommands.map((command) => help('backuptools-receiver', command.split(' '))),
+      run(process.execPath, [join(PACKAGES, 'bench', 'bin', 'bench.js'), '--help']).then(({ stdout }) => stdout), // scripts/bench
     ]);
     const known = new Set([...replicatorCommands.map((c) => `storx-replicator ${c}`), ...receiverCommands.map((c) => `backuptools-receiver ${c}`)]);
     for (const match of readme.matchAll(/`((?:storx-replicator|backuptools-receiver) [a-z]+(?: generate)?)/g)) {
