@@ -148,4 +148,18 @@ describe('applying changes', () => {
     expect(await tableText(receiver.db, 'satellite/0', 'objects')).toEqual(['(2,kept)']);
     expect(await tableText(receiver.db, 'satellite/0', 'segments')).toEqual([]);
   });
+
+  it('truncates only the table the source truncated, not its inheritance children on the backup', async () => {
+    await sql`CREATE TABLE "satellite/0".types_matrix (id integer PRIMARY KEY)`.execute(receiver.db);
+    await sql`CREATE TABLE "satellite/0".types_matrix_archive () INHERITS ("satellite/0".types_matrix)`.execute(receiver.db);
+    await sql`INSERT INTO "satellite/0".types_matrix_archive VALUES (99)`.execute(receiver.db);
+    const relation: Relation = { ...TOASTY, table: 'types_matrix', columns: [{ name: 'id', type: 'integer', not_null: true }] };
+    await apply(batchOf([relation], [
+      { operation: 'INSERT', data: { id: '1' }, old_data: null, unchanged_toast: [] },
+      { operation: 'TRUNCATE', data: null, old_data: null, unchanged_toast: [] },
+      { operation: 'INSERT', data: { id: '2' }, old_data: null, unchanged_toast: [] },
+    ]));
+    const { rows } = await sql<{ id: number }>`SELECT id FROM "satellite/0".types_matrix ORDER BY id`.execute(receiver.db);
+    expect(rows.map((row) => row.id)).toEqual([2, 99]);
+  });
 });

@@ -13,7 +13,9 @@ export const identifierSchema = z
   .refine((name) => Buffer.byteLength(name, 'utf8') <= MAX_IDENTIFIER_BYTES, {
     message: `must be at most ${MAX_IDENTIFIER_BYTES} bytes (PostgreSQL's identifier limit)`,
   })
-  .refine((name) => !name.includes('\0'), { message: 'must not contain a NUL byte' });
+  .refine((name) => !name.includes('\0'), { message: 'must not contain a NUL byte' })
+  // A JSON object cannot carry this key safely: assigning it sets the prototype instead.
+  .refine((name) => name !== '__proto__', { message: 'must not be "__proto__"' });
 
 /** An LSN in PostgreSQL's text form, `X/Y` in hex. */
 export const lsnTextSchema = z.string().regex(LSN_TEXT, 'must be an LSN such as "16/B374D848"');

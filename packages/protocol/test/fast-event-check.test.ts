@@ -48,4 +48,13 @@ describe('fast event check', () => {
     expect(eventsPassFastCheck(copy.events, copy)).toBe(false);
     expect(batchSchema.safeParse(copy).success).toBe(false);
   });
+
+  it('refuses a column named __proto__, which a JSON object cannot carry safely (both paths agree)', () => {
+    const batch = sampleBatch();
+    const relation = { ...batch.relations[0]!, columns: [...batch.relations[0]!.columns, { name: '__proto__', type: 'text', not_null: false }] };
+    expect(batchSchema.safeParse({ ...batch, relations: [relation] }).success).toBe(false);
+    const data = JSON.parse('{"__proto__": "x", "project_id": "p"}') as Record<string, string>;
+    const event = { ...batch.events[0]!, data } as Batch['events'][number];
+    expect(eventsPassFastCheck([event], batch)).toBe(false);
+  });
 });

@@ -9,6 +9,7 @@ export const REPLICATOR_ERRORS = {
   RELATION_DOES_NOT_EXIST: { fix: "check the schema path in the connection string (options=--search_path%3D...), verify the tables exist in that schema, and GRANT SELECT on them" },
   TABLE_PRIVILEGE_MISSING: { fix: 'GRANT USAGE ON SCHEMA <the schema> TO your_user; GRANT SELECT ON ALL TABLES IN SCHEMA <the schema> TO your_user; ("storx-replicator doctor" prints the exact statements)' },
   TABLE_WITHOUT_IDENTITY: { fix: 'give the table a primary key, or ALTER TABLE ... REPLICA IDENTITY FULL' },
+  TABLE_PARTITIONED: { fix: 'list the partitions in replication.tables (and on the receiver), not the partitioned table' },
   PUBLICATION_MISSING: { fix: "create the publication as the tables' owner (the message has the exact CREATE PUBLICATION statement), or let the replicator's user own the tables" },
   PUBLICATION_MISMATCH: { fix: 'let the replicator own the publication (it must be able to ALTER it), or make its tables match replication.tables' },
   SLOT_WRONG_PLUGIN: { fix: 'drop the slot (SELECT pg_drop_replication_slot(...)) or choose another replication.slot-name; the replicator needs a pgoutput slot in this database' },

@@ -38,4 +38,10 @@ describe('publication', () => {
     await owner.query('CREATE PUBLICATION backuptools_pub FOR TABLE "public"."objects"');
     await expect(ensurePublication(replicatorUser, 'backuptools_pub', tables, quietLogger)).resolves.toBeUndefined();
   });
+
+  it('refuses a partitioned table: its changes are published under its partitions\' names', async () => {
+    await owner.query('CREATE TABLE events (id integer, at date, PRIMARY KEY (id, at)) PARTITION BY RANGE (at)');
+    const failure = await requireTables(owner, ['events']).catch((error: unknown) => error);
+    expect(failure).toMatchObject({ code: 'TABLE_PARTITIONED', message: expect.stringContaining('list the partitions in replication.tables') as string });
+  });
 });

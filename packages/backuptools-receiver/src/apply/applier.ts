@@ -99,7 +99,8 @@ export class Applier {
       const tables = await this.tableSync.prepare(trx, batch.relations);
       const target = tables.get(key);
       if (!target) throw new ReceiverError('PAYLOAD_INVALID', `copy of ${chunk.schema}.${chunk.table} carries no relation metadata for it`);
-      if (placement.kind === 'start') await sql`TRUNCATE ${sql.id(target.schema, target.table)}`.execute(trx);
+      // ONLY: a backup table's inheritance children are not part of this copy.
+      if (placement.kind === 'start') await sql`TRUNCATE ONLY ${sql.id(target.schema, target.table)}`.execute(trx);
       for (const run of groupIntoRuns(batch.events, () => target)) await executeRun(trx, run);
 
       const rowsBefore = placement.kind === 'start' ? 0n : state!.rowsCopied;

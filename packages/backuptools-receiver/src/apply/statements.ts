@@ -60,7 +60,7 @@ async function single(db: Executor, table: TargetTable, event: ChangeEvent): Pro
   const name = sql.id(table.schema, table.table);
   switch (event.operation) {
     case 'TRUNCATE':
-      await sql`TRUNCATE ${name}`.execute(db);
+      await sql`TRUNCATE ONLY ${name}`.execute(db); // the source truncated this table, not its children
       return;
     case 'INSERT':
       return upsert(db, table, Object.keys(event.data), [event.data]);

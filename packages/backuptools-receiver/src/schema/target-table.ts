@@ -10,9 +10,11 @@ export interface TargetTable {
   /** Primary-key columns in key order, else the columns of a unique index; empty when none. */
   key: readonly string[];
   /**
-   * No foreign key on either side and no user trigger: no statement on another table can see
-   * or depend on this one's intermediate state, so its changes may be applied apart from
-   * other tables' (grouped by table) within one transaction.
+   * No foreign key on either side, no user trigger, no rule, no inheritance: no statement on
+   * another table can see or depend on this one's intermediate state, so its changes may be
+   * applied apart from other tables' (grouped by table) within one transaction. Read with the
+   * table and cached with it: one added later on the backup counts after the receiver restarts
+   * or the table's cache is refreshed (a failed batch refreshes it).
    */
   independent: boolean;
 }
@@ -39,7 +41,9 @@ export async function readTargetTable(db: Executor, schema: string, table: strin
     LIMIT 1`.execute(db);
   const { rows: links } = await sql<{ linked: boolean }>`
     SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE contype = 'f' AND (conrelid = ${oid} OR confrelid = ${oid}))
-        OR EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = ${oid} AND NOT tgisinternal) AS linked`.execute(db);
+        OR EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = ${oid} AND NOT tgisinternal)
+        OR EXISTS (SELECT 1 FROM pg_rewrite WHERE ev_class = ${oid} AND rulename <> '_RETURN')
+        OR EXISTS (SELECT 1 FROM pg_inherits WHERE inhrelid = ${oid} OR inhparent = ${oid}) AS linked`.execute(db);
   return {
     schema,
     table,

@@ -53,7 +53,8 @@ async function copyTable(client: pg.Client, table: SourceTable, options: CopyOpt
   options.progress.tableStarted(name, estimated >= 0 ? estimated : undefined);
 
   const columns = relation.columns.map((column) => `${quoteIdent(column.name)}::text`).join(', ');
-  await client.query(`DECLARE storx_copy NO SCROLL CURSOR FOR SELECT ${columns} FROM ${qualified(table)}`);
+  // ONLY: an inheritance child's rows are its own table's (pgoutput publishes them under its name).
+  await client.query(`DECLARE storx_copy NO SCROLL CURSOR FOR SELECT ${columns} FROM ONLY ${qualified(table)}`);
   const chunk = new ChunkBuilder(relation, options.snapshot.consistentPoint, options);
   for (;;) {
     options.signal.throwIfAborted();

@@ -11,6 +11,8 @@ export interface SourceTable {
   /** pg_class.relreplident: d(efault), f(ull), n(othing), i(ndex). */
   replicaIdentity: 'd' | 'f' | 'n' | 'i';
   hasPrimaryKey: boolean;
+  /** pg_class.relkind: r(egular), p(artitioned), ... */
+  kind: string;
   canSelect: boolean;
   schemaUsage: boolean;
 }
@@ -30,7 +32,7 @@ export async function resolveTables(client: pg.Client, names: readonly string[])
       continue;
     }
     const { rows: details } = await client.query<Omit<SourceTable, 'name' | 'oid'>>(
-      `SELECT n.nspname AS schema, c.relname AS "table", c.relreplident AS "replicaIdentity",
+      `SELECT n.nspname AS schema, c.relname AS "table", c.relreplident AS "replicaIdentity", c.relkind AS kind,
               EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary) AS "hasPrimaryKey",
               has_table_privilege(c.oid, 'SELECT') AS "canSelect",
               has_schema_privilege(n.oid, 'USAGE') AS "schemaUsage"
@@ -52,6 +54,10 @@ export async function requireTables(client: pg.Client, names: readonly string[])
   for (const table of found) {
     if (!table.schemaUsage || !table.canSelect) {
       throw new ReplicatorError('TABLE_PRIVILEGE_MISSING', `permission denied: ${table.schemaUsage ? 'SELECT on' : 'USAGE on the schema of'} ${qualified(table)}`);
+    }
+    if (table.kind === 'p') {
+      // pgoutput publishes a partitioned table's changes under its partitions' names.
+      throw new ReplicatorError('TABLE_PARTITIONED', `${qualified(table)} is a partitioned table: its changes are published under its partitions' names, so list the partitions in replication.tables instead`);
     }
     if (table.replicaIdentity === 'n' || (table.replicaIdentity === 'd' && !table.hasPrimaryKey)) {
       throw new ReplicatorError('TABLE_WITHOUT_IDENTITY', `${qualified(table)} has no primary key and no REPLICA IDENTITY FULL: its UPDATEs and DELETEs cannot be replicated`);
