@@ -7,7 +7,9 @@ import { peakRssBytes } from '../src/process-memory.js';
 import { System } from '../src/system.js';
 
 const ROWS = Number(process.env['STORX_E2E_HUGE_TX_ROWS'] ?? 1_000_000);
-const RSS_BOUND_BYTES = 256 * 1024 * 1024;
+// Measured 205-224 MiB for either service (GC timing varies with machine load); holding the
+// transaction would take well over 1 GiB. The bound catches growth with size, not noise.
+const RSS_BOUND_BYTES = 320 * 1024 * 1024;
 
 let system: System;
 beforeAll(async () => {
