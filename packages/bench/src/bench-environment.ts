@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import type pg from 'pg';
-import { connect, parseConnectionUrl, type PgCluster, startCluster, waitFor } from '@storx-backup/test-postgres';
+import { connect, freePort, parseConnectionUrl, type PgCluster, startCluster, waitFor } from '@storx-backup/test-postgres';
 import { NativeReplication, type PublisherConnection } from './native-replication.js';
 import { OurPipeline } from './our-pipeline.js';
 import { processTreeCpuSeconds } from './proc-usage.js';
@@ -248,16 +248,4 @@ replication:
 `,
   );
   return { receiverConfig, replicatorConfig };
-}
-
-async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
 }

@@ -2,7 +2,7 @@ import { rmSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect } from '@storx-backup/test-postgres';
+import { connect, freePort } from '@storx-backup/test-postgres';
 import { closeChildren } from './child-registry.js';
 import { BINARIES, displayCommand, displayPath, runCommand, runCommandOk, shellQuote } from './commands.js';
 import { type DemoDatabases, prepareDatabases, replicationSettings, startClusters } from './databases.js';
@@ -16,7 +16,6 @@ import { SCHEMA, TABLE_NAMES } from './storj-schema.js';
 import { Teardown } from './teardown.js';
 import { type TableComparison, compareTables } from './verification.js';
 import { rowsWritten, Workload, type WorkloadCounts } from './workload.js';
-import { freePort } from './free-port.js';
 
 const SLOT_NAME = 'backuptools_slot';
 const WRITERS = 4;

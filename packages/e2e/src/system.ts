@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type pg from 'pg';
-import { connect, type PgCluster, startCluster } from '@storx-backup/test-postgres';
+import { connect, freePort, type PgCluster, startCluster } from '@storx-backup/test-postgres';
 import { BINARIES, ServiceProcess } from './service-process.js';
 import { FaultProxy } from './fault-proxy.js';
 import { BACKUP_PREREQUISITE_DDL, REPLICATED_TABLES, SOURCE_SCHEMA_DDL } from './source-schema.js';
@@ -130,16 +130,4 @@ log-level: info
     await Promise.allSettled([this.sourceCluster.stop(), this.backupCluster.stop()]);
     await rm(this.keyDir, { recursive: true, force: true }); // private keys never outlive the test
   }
-}
-
-async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
 }

@@ -9,3 +9,4 @@ export { clusterBaseDir } from './embedded/cluster-dir.js';
 export { embeddedBinaries, type PostgresBinaries } from './embedded/binaries.js';
 export type { PgProvidedKey } from './provided-context.js';
 export { TYPE_MATRIX_ROWS, TYPE_MATRIX_SESSION_SETTINGS, typeMatrixBigByteaInsert, typeMatrixTableDdl, typeMatrixTypesDdl } from './type-matrix.js';
+export { freePort } from './free-port.js';
