@@ -64,3 +64,20 @@ describe('placing a batch against the watermark', () => {
     expect(other.kind === 'gap' && other.reason).toContain('the transaction at 0/50 is incomplete');
   });
 });
+
+describe('a chunk that skips its predecessors', () => {
+  it('is refused when it is beyond the next chunk and carries nothing already applied', () => {
+    // Chunk 0 applied (changes 0-1); chunk 5, the last, arrives: chunks 1-4 would be lost.
+    const wm = advancedWatermark(at('0/10'), batch('0/9000', 0, false), [event('0/9000', 0), event('0/9000', 1)]);
+    const skipped = placeBatch(wm, batch('0/9000', 5, true), [event('0/9000', 50), event('0/9000', 51)]);
+    expect(skipped.kind).toBe('gap');
+    expect(skipped.kind === 'gap' && skipped.reason).toContain('chunks 1-4 are missing');
+    expect(kind(placeBatch(wm, batch('0/9000', 2, false), [event('0/9000', 2)]))).toBe('gap');
+  });
+
+  it('is applied when it overlaps what was applied (re-chunked by a restarted sender)', () => {
+    const wm = advancedWatermark(at('0/10'), batch('0/9000', 0, false), [event('0/9000', 0), event('0/9000', 1)]);
+    expect(applied(placeBatch(wm, batch('0/9000', 3, false), [event('0/9000', 1), event('0/9000', 2)]))).toEqual(['0/9000#2']);
+    expect(applied(placeBatch(wm, batch('0/9000', 1, true), [event('0/9000', 7)]))).toEqual(['0/9000#7']);
+  });
+});

@@ -82,6 +82,9 @@ export const batchSchema = z
       if (batchCommit !== undefined && isLsnText(event.commit_lsn) && parseLsn(event.commit_lsn) > batchCommit) {
         ctx.addIssue({ code: 'custom', path: ['events', index, 'commit_lsn'], message: "is after the batch's commit_lsn" });
       }
+      if (isLsnText(event.lsn) && isLsnText(event.commit_lsn) && parseLsn(event.lsn) > parseLsn(event.commit_lsn)) {
+        ctx.addIssue({ code: 'custom', path: ['events', index, 'lsn'], message: "is after the event's commit_lsn (a change precedes its commit)" });
+      }
     }
   });
 export type Batch = z.infer<typeof batchSchema>;

@@ -25,7 +25,8 @@ export function eventsPassFastCheck(events: readonly unknown[], batch: Omit<Batc
     if (columns === undefined) return false;
     if (typeof timestamp !== 'string' || timestamp.length === 0) return false;
     if (typeof lsn !== 'string' || !LSN_TEXT.test(lsn) || typeof commit_lsn !== 'string' || !LSN_TEXT.test(commit_lsn)) return false;
-    if (parseLsn(commit_lsn) > batchCommit) return false;
+    const commit = parseLsn(commit_lsn);
+    if (commit > batchCommit || parseLsn(lsn) > commit) return false;
     if (!Number.isSafeInteger(xid) || (xid as number) < 0 || !Number.isSafeInteger(seq) || (seq as number) < 0) return false;
     if (!Array.isArray(unchanged_toast)) return false;
     if (batch.snapshot && (operation !== 'INSERT' || schema !== batch.snapshot.schema || table !== batch.snapshot.table)) return false;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { LSN_TEXT } from './lsn.js';
+import { isPlausibleLsn, LSN_TEXT, parseLsn } from './lsn.js';
 
 // PostgreSQL truncates identifiers at NAMEDATALEN - 1 = 63 bytes. Anything longer, or with
 // a NUL byte, cannot name a real table or column, so it is rejected before it reaches SQL.
@@ -17,8 +17,11 @@ export const identifierSchema = z
   // A JSON object cannot carry this key safely: assigning it sets the prototype instead.
   .refine((name) => name !== '__proto__', { message: 'must not be "__proto__"' });
 
-/** An LSN in PostgreSQL's text form, `X/Y` in hex. */
-export const lsnTextSchema = z.string().regex(LSN_TEXT, 'must be an LSN such as "16/B374D848"');
+/** An LSN in PostgreSQL's text form, `X/Y` in hex, below 8000000/0 (see IMPLAUSIBLE_LSN). */
+export const lsnTextSchema = z
+  .string()
+  .regex(LSN_TEXT, 'must be an LSN such as "16/B374D848"')
+  .refine((text) => !LSN_TEXT.test(text) || isPlausibleLsn(parseLsn(text)), { message: 'is beyond any position a server can reach (8000000/0 and above are refused)' });
 
 /**
  * A type as printed by PostgreSQL's `format_type()`, such as `numeric(38,10)`,

@@ -11,6 +11,19 @@ export type Lsn = bigint & { readonly __brand: 'Lsn' };
 export const LSN_TEXT = /^([0-9A-Fa-f]{1,8})\/([0-9A-Fa-f]{1,8})$/;
 const MAX_LSN = (1n << 64n) - 1n;
 
+/**
+ * Positions at or beyond this (8000000/0: 2^63 bytes, 8 EiB of WAL) are refused on the wire. No
+ * server has written that much WAL, and `FFFFFFFF/FFFFFFFF` is what a sender bug (an unset or
+ * negative position) produces: accepted, it would move the receiver's watermark past every real
+ * transaction of the source, and each would then be ignored as a duplicate.
+ */
+export const IMPLAUSIBLE_LSN = (1n << 63n) as Lsn;
+
+/** True when `lsn` is a position a real server can have reached (below `IMPLAUSIBLE_LSN`). */
+export function isPlausibleLsn(lsn: Lsn): boolean {
+  return lsn < IMPLAUSIBLE_LSN;
+}
+
 /** The zero LSN, `0/0`: "nothing applied yet". */
 export const LSN_ZERO = 0n as Lsn;
 

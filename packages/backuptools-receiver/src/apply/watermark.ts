@@ -32,8 +32,9 @@ export type Placement = { kind: 'next'; events: ChangeEvent[] } | { kind: 'dupli
  * 64-bit numbers.
  *
  * Anything that would leave a hole is a gap and must not be applied: a chunk of a new
- * transaction other than its first, or a later transaction while the incomplete one is not being
- * finished first.
+ * transaction other than its first, a chunk of the incomplete transaction beyond the next one
+ * that does not overlap what was applied, or a later transaction while the incomplete one is not
+ * being finished first.
  */
 export function placeBatch(watermark: Watermark, batch: BatchPosition, events: readonly ChangeEvent[]): Placement {
   const applied = watermark.commitLsn;
@@ -44,8 +45,16 @@ export function placeBatch(watermark: Watermark, batch: BatchPosition, events: r
   if (batch.commitLsn < applied || (batch.commitLsn === applied && watermark.chunkLast)) return { kind: 'duplicate' };
   if (batch.commitLsn === applied) {
     // The incomplete transaction continues; a restarted sender may have re-chunked it (its
-    // chunk indexes then start again at 0), so only the events decide what is new.
-    return fresh.length === 0 && !batch.chunkLast ? { kind: 'duplicate' } : { kind: 'next', events: fresh };
+    // chunk indexes then start again at 0), so the events decide what is new.
+    if (fresh.length === 0 && !batch.chunkLast) return { kind: 'duplicate' };
+    // A chunk beyond the next one skipped its predecessors, unless it also carries changes
+    // already applied: then it overlaps what was applied and leaves no hole (a sender
+    // restarted with a smaller max-batch-bytes numbers its chunks differently).
+    const overlaps = events.some((event) => parseLsn(event.commit_lsn) === applied && !isNew(watermark, event));
+    if (batch.chunkIndex > watermark.chunkIndex + 1 && !overlaps) {
+      return gap(`${describe(batch)} arrived but only chunk ${watermark.chunkIndex} of that transaction was applied (chunks ${watermark.chunkIndex + 1}-${batch.chunkIndex - 1} are missing)`);
+    }
+    return { kind: 'next', events: fresh };
   }
   if (!watermark.chunkLast) {
     // A later transaction may come only after (or together with) the rest of the incomplete one.
