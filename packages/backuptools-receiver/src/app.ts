@@ -6,6 +6,8 @@ import { SeedEventApplier } from './apply/seed-event-applier.js';
 import type { AllowedTable } from './config.js';
 import type { BackupDb } from './db.js';
 import { RECEIVER_ERRORS, ReceiverError } from './errors.js';
+import { DEFAULT_HTTP_TIMEOUTS, type HttpTimeouts, serverTimeoutOptions } from './http/http-timeouts.js';
+import { ReceiveBudget } from './http/receive-budget.js';
 import { ReceiverMetrics } from './metrics.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerWebhookRoute } from './routes/webhook.js';
@@ -22,6 +24,10 @@ export interface AppOptions {
   autoCreateTables: boolean;
   stateSchema: string;
   bodyLimitBytes: number;
+  /** Bytes that requests not yet authenticated may hold at once (receive-budget); default twice bodyLimitBytes. */
+  receiveBudgetBytes?: number;
+  /** Default DEFAULT_HTTP_TIMEOUTS. */
+  timeouts?: HttpTimeouts;
   timestampToleranceSeconds: number;
   acceptUnsignedSeedV1: boolean;
   /** Certificate and key: serve HTTPS. */
@@ -33,13 +39,16 @@ export const UNAUTHORIZED_BODY = { error: 'unauthorized' } as const;
 
 /** Builds the Fastify app, apart from listening (tests use `app.inject()`). */
 export function buildApp(options: AppOptions): FastifyInstance & { metrics: ReceiverMetrics } {
+  const { nodeServer, ...timeouts } = serverTimeoutOptions(options.timeouts ?? DEFAULT_HTTP_TIMEOUTS);
   const app = Fastify({
     loggerInstance: options.logger,
     // One log line per rejected or failed request comes from our error handler; per-request
     // lines for every applied batch would drown everything else.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: options.bodyLimitBytes,
-    ...(options.https ? { https: options.https } : {}),
+    ...timeouts,
+    // Node's own server options: Fastify passes `http` to http.createServer and `https` to https.createServer.
+    ...(options.https ? { https: { ...options.https, ...nodeServer } } : { http: nodeServer }),
   }) as unknown as FastifyInstance;
   const metrics = new ReceiverMetrics();
   const tableSync = new TableSync({ autoCreateTables: options.autoCreateTables, schemaMapping: options.schemaMapping });
@@ -49,6 +58,9 @@ export function buildApp(options: AppOptions): FastifyInstance & { metrics: Rece
     metrics.requests.inc({ status: String(receiverError.status), reason: receiverError.code });
     if (receiverError.status >= 500) request.log.error({ err: error, code: receiverError.code }, 'request failed');
     else request.log.warn({ code: receiverError.code, reason: receiverError.message }, 'request rejected');
+    // A body left unread (refused before or while reading it) is not read after all: the
+    // connection closes once the answer is written.
+    if (!request.raw.complete) void reply.header('connection', 'close');
     if (receiverError.status === 401) return reply.code(401).send(UNAUTHORIZED_BODY);
     if (receiverError.status === 503) void reply.header('retry-after', '5');
     return reply.code(receiverError.status).send({ error: receiverError.code, message: receiverError.message });
@@ -73,6 +85,9 @@ export function buildApp(options: AppOptions): FastifyInstance & { metrics: Rece
     allowedTables: options.allowedTables,
     metrics,
     bodyLimitBytes: options.bodyLimitBytes,
+    receiveBudget: new ReceiveBudget(options.receiveBudgetBytes ?? 2 * options.bodyLimitBytes),
+    toleranceSeconds: options.timestampToleranceSeconds,
+    acceptUnsignedSeedV1: options.acceptUnsignedSeedV1,
   });
   registerHealthRoutes(app, options.db, metrics);
   return Object.assign(app, { metrics });

@@ -1,4 +1,5 @@
 import { ConfigError, LOG_LEVELS, loadLayeredConfig, type OptionSpec } from '@storx-backup/service-kit';
+import type { HttpTimeouts } from './http/http-timeouts.js';
 
 /** Environment variables of the receiver start with this. */
 export const ENV_PREFIX = 'BACKUPTOOLS_';
@@ -13,7 +14,11 @@ export const RECEIVER_OPTIONS: readonly OptionSpec[] = [
   { path: 'tables', kind: { type: 'list' }, description: 'tables that may be written: "table" (any schema) or "schema.table"', default: ['objects', 'segments'] },
   { path: 'schema-mapping', kind: { type: 'list' }, description: 'source schema to backup schema, as "source=target" (default: the same name)', default: [] },
   { path: 'auto-create-tables', kind: { type: 'boolean' }, description: 'create missing tables and add new columns from the source metadata', default: true },
-  { path: 'body-limit', kind: { type: 'size', min: 1024 }, description: 'largest request body accepted (answers 413 above)', default: 64 * 1024 * 1024 },
+  { path: 'body-limit', kind: { type: 'size', min: 1024 }, description: "largest request body accepted (413 above); at least 4/3 × (the sender's replication.max-batch-bytes + its largest row) + 2 KiB", default: 64 * 1024 * 1024 },
+  { path: 'receive-budget', kind: { type: 'size', min: 1024 }, description: 'request bytes all not-yet-authenticated requests may hold at once (503 above, body unread); at least body-limit', default: 128 * 1024 * 1024 },
+  { path: 'request-timeout', kind: { type: 'duration', min: 1000 }, description: 'a request (headers and body) must arrive within this; slower uploads get 408 and are closed', default: 120_000 },
+  { path: 'idle-timeout', kind: { type: 'duration', min: 1000 }, description: "a connection silent this long is closed; keep it above the longest batch apply", default: 300_000 },
+  { path: 'keep-alive-timeout', kind: { type: 'duration', min: 1000 }, description: 'an idle keep-alive connection between requests is closed after this', default: 72_000 },
   { path: 'timestamp-tolerance', kind: { type: 'duration', min: 1000 }, description: 'largest clock difference accepted in webhook-timestamp', default: 300_000 },
   { path: 'tls-cert', kind: { type: 'string' }, description: 'TLS certificate file (PEM); serve HTTPS when given with tls-key' },
   { path: 'tls-key', kind: { type: 'string' }, description: 'TLS private key file (PEM)' },
@@ -41,6 +46,8 @@ export interface ReceiverConfig {
   schemaMapping: ReadonlyMap<string, string>;
   autoCreateTables: boolean;
   bodyLimitBytes: number;
+  receiveBudgetBytes: number;
+  timeouts: HttpTimeouts;
   timestampToleranceSeconds: number;
   tls: { certPath: string; keyPath: string } | undefined;
   acceptSeedV1: boolean;
@@ -78,6 +85,7 @@ export function loadReceiverConfig(input: ConfigInput, purpose: 'serve' | 'datab
   const tlsCert = get<string | undefined>('tls-cert');
   const tlsKey = get<string | undefined>('tls-key');
   if ((tlsCert === undefined) !== (tlsKey === undefined)) problems.push('tls-cert and tls-key go together: give both or neither');
+  if (get<number>('receive-budget') < get<number>('body-limit')) problems.push(`receive-budget (${get<number>('receive-budget')} bytes) must be at least body-limit (${get<number>('body-limit')} bytes), or no body of the largest size could ever be received`);
   const schemaMapping = new Map<string, string>();
   for (const entry of get<string[]>('schema-mapping')) {
     const [source, target, ...rest] = entry.split('=');
@@ -96,6 +104,8 @@ export function loadReceiverConfig(input: ConfigInput, purpose: 'serve' | 'datab
     schemaMapping,
     autoCreateTables: get<boolean>('auto-create-tables'),
     bodyLimitBytes: get<number>('body-limit'),
+    receiveBudgetBytes: get<number>('receive-budget'),
+    timeouts: Object.freeze({ requestMs: get<number>('request-timeout'), idleMs: get<number>('idle-timeout'), keepAliveMs: get<number>('keep-alive-timeout') }),
     timestampToleranceSeconds: Math.floor(get<number>('timestamp-tolerance') / 1000),
     tls: tlsCert !== undefined && tlsKey !== undefined ? { certPath: tlsCert, keyPath: tlsKey } : undefined,
     acceptSeedV1: get<boolean>('accept-seed-v1'),

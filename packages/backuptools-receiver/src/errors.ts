@@ -13,6 +13,7 @@ export const RECEIVER_ERRORS = {
   TABLE_NOT_ALLOWED: { status: 422, retry: false, summary: 'the batch touches a table outside the allowlist' },
   TABLE_INCOMPATIBLE: { status: 422, retry: false, summary: 'the backup table cannot hold the source rows (missing, type or key differs)' },
   APPLY_REJECTED: { status: 422, retry: false, summary: 'the backup database refused a row (a constraint or a value it cannot read)' },
+  RECEIVER_BUSY: { status: 503, retry: true, summary: 'requests being received already hold the receive budget (receive-budget); retry shortly' },
   DATABASE_UNAVAILABLE: { status: 503, retry: true, summary: 'the backup database is unreachable or overloaded; retry later' },
   INTERNAL: { status: 500, retry: true, summary: 'an unexpected error; the log has the details' },
 } as const satisfies Record<string, { status: number; retry: boolean; summary: string }>;

@@ -38,6 +38,8 @@ export async function startReceiver(config: ReceiverConfig, logger: Logger = cre
     autoCreateTables: config.autoCreateTables,
     stateSchema: config.stateSchema,
     bodyLimitBytes: config.bodyLimitBytes,
+    receiveBudgetBytes: config.receiveBudgetBytes,
+    timeouts: config.timeouts,
     timestampToleranceSeconds: config.timestampToleranceSeconds,
     acceptUnsignedSeedV1: config.acceptSeedV1,
     ...(https ? { https } : {}),

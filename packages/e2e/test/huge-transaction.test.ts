@@ -3,7 +3,7 @@
 // and held under a fixed bound.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectBackupEqualsSource } from '../src/invariant.js';
-import { peakRssBytes } from '../src/process-memory.js';
+import { peakRssBytes } from '@storx-backup/test-postgres';
 import { System } from '../src/system.js';
 
 const ROWS = Number(process.env['STORX_E2E_HUGE_TX_ROWS'] ?? 1_000_000);

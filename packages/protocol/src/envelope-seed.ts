@@ -35,8 +35,10 @@ export function sealSeedV1(plaintext: Uint8Array, publicKey: KeyObject): string 
  * Decrypts a seed-format message with whichever of `privateKeys` it was made for (the format
  * carries no key id, so each key of the right size is tried).
  */
-export function openSeedV1(body: string, privateKeys: readonly KeyObject[]): Buffer {
-  const parts = body.trim().split(':');
+export function openSeedV1(body: string | Uint8Array, privateKeys: readonly KeyObject[]): Buffer {
+  // ASCII by definition: latin1 maps each byte to one character, and anything else fails BASE64.
+  const text = typeof body === 'string' ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('latin1');
+  const parts = text.trim().split(':');
   if (parts.length !== 2 || !parts.every((part) => part.length > 0 && BASE64.test(part))) {
     throw new ProtocolError('ENVELOPE_MALFORMED', 'body is not "base64(encryptedKey):base64(iv‖ciphertext‖tag)"');
   }

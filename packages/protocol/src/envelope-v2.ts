@@ -49,13 +49,16 @@ export function sealV2(plaintext: Uint8Array, recipient: RecipientKey): Promise<
  * against the allowlist before any key is touched: a downgrade (RSA1_5, `dir`, another
  * `enc`, `zip`, `crit`) is refused, never attempted. Every part must be canonical base64url.
  */
-export function openV2(body: string, keys: readonly DecryptionKey[]): Promise<Uint8Array> {
+export function openV2(body: string | Uint8Array, keys: readonly DecryptionKey[]): Promise<Uint8Array> {
   // Synchronous work (OpenSSL), exposed as a promise like the rest of the request path.
   return Promise.resolve().then(() => openV2Sync(body, keys));
 }
 
-function openV2Sync(body: string, keys: readonly DecryptionKey[]): Buffer {
-  const parts = body.split('.');
+function openV2Sync(body: string | Uint8Array, keys: readonly DecryptionKey[]): Buffer {
+  // A JWE is ASCII: latin1 maps each byte to one character without decoding anything, and a
+  // byte outside base64url then fails the checks below like any other stray character.
+  const text = typeof body === 'string' ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('latin1');
+  const parts = text.split('.');
   if (parts.length !== 5 || parts[0] === '') throw new ProtocolError('ENVELOPE_MALFORMED', 'body is not a JWE compact serialization (five base64url parts)');
   const [headerPart, keyPart, ivPart, ciphertextPart, tagPart] = parts as [string, string, string, string, string];
   if (!BASE64URL.test(headerPart)) throw new ProtocolError('ENVELOPE_MALFORMED', 'JWE protected header is not base64url');
@@ -96,10 +99,24 @@ function openV2Sync(body: string, keys: readonly DecryptionKey[]): Buffer {
   }
 }
 
-/** Decodes base64url and refuses anything but its one canonical spelling (no stray characters, no padding). */
+const BASE64URL_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+/**
+ * Decodes base64url and refuses anything but its one canonical spelling (no stray characters,
+ * no padding), without encoding the result again to compare (two more copies of a ciphertext
+ * of up to the body limit). Node's decoder skips characters outside the alphabet and also
+ * reads `+` and `/`, so: a canonical spelling decodes to exactly ⌊length·3/4⌋ bytes (any
+ * skipped character makes it shorter; a length of 4k+1 is never valid), holds neither `+` nor
+ * `/`, and leaves the unused low bits of its last character zero.
+ */
 function canonicalBase64url(part: string, what: string): Buffer {
   const bytes = Buffer.from(part, 'base64url');
-  if (part === '' || bytes.toString('base64url') !== part) throw new ProtocolError('ENVELOPE_MALFORMED', `JWE ${what} is not canonical base64url`);
+  const rest = part.length % 4;
+  const lastValue = BASE64URL_ALPHABET.indexOf(part.at(-1) ?? '');
+  const strayBits = rest === 2 ? lastValue & 0x0f : rest === 3 ? lastValue & 0x03 : 0;
+  if (part === '' || rest === 1 || bytes.length !== Math.floor((part.length * 3) / 4) || part.includes('+') || part.includes('/') || strayBits !== 0) {
+    throw new ProtocolError('ENVELOPE_MALFORMED', `JWE ${what} is not canonical base64url`);
+  }
   return bytes;
 }
 

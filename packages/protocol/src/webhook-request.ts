@@ -5,7 +5,7 @@ import { type DecryptionKey, openV2, type RecipientKey, sealV2, V2_MEDIA_TYPE } 
 import { openSeedV1, SEED_MEDIA_TYPE, sealSeedV1 } from './envelope-seed.js';
 import { parseLsn } from './lsn.js';
 import { decodeBatch, decodeSeedEvent, encodeBatch, encodeSeedEvent } from './payload-codec.js';
-import { type TrustedKey, type VerifiedWebhook, verifyWebhook } from './signature.js';
+import { type TrustedKey, type VerifiedWebhook, verifyWebhook, verifyWebhookOffLoop } from './signature.js';
 import { pingWebhookId, webhookId } from './webhook-id.js';
 
 /** `v2` (default): one JWE per batch. `seed-v1`: the seed's envelope, one event per request. */
@@ -46,7 +46,8 @@ export function sealBatchSeedV1(batch: Batch, publicKey: KeyObject): SealedReque
 
 export interface OpenRequestInput {
   headers: Readonly<Record<string, string | readonly string[] | undefined>>;
-  body: string;
+  /** The body exactly as received: a Buffer on a receiver (never decoded before the signature is checked). */
+  body: string | Uint8Array;
   trustedKeys: readonly TrustedKey[];
   decryptionKeys: readonly DecryptionKey[];
   toleranceSeconds?: number;
@@ -59,7 +60,7 @@ export interface OpenRequestInput {
  * comes first, in the HTTP layer.) Throws a ProtocolError whose `status` is the answer.
  */
 export async function openBatchRequest(input: OpenRequestInput): Promise<{ webhook: VerifiedWebhook; batch: Batch }> {
-  const webhook = verifyWebhook({ headers: input.headers, body: input.body, trustedKeys: input.trustedKeys, toleranceSeconds: input.toleranceSeconds, now: input.now });
+  const webhook = await verifyWebhookOffLoop({ headers: input.headers, body: input.body, trustedKeys: input.trustedKeys, toleranceSeconds: input.toleranceSeconds, now: input.now });
   const plaintext = await openV2(input.body, input.decryptionKeys);
   return { webhook, batch: decodeBatch(plaintext) };
 }

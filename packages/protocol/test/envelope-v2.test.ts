@@ -57,6 +57,33 @@ describe('wire format v2 (JWE compact, RSA-OAEP-256 + A256GCM)', () => {
     expect(checked).toBeGreaterThan(256 + 12 + plaintext.length + 16);
   });
 
+  it('opens the body as the Buffer a receiver reads from the socket, byte for byte as the string', async () => {
+    const jwe = await sealV2(plaintext, recipient);
+    expect(Buffer.from(await openV2(Buffer.from(jwe, 'latin1'), ring))).toEqual(plaintext);
+    // A non-ASCII byte anywhere is a stray character, not something to decode.
+    const bytes = Buffer.from(jwe, 'latin1');
+    bytes[bytes.length - 30] = 0xc3;
+    expect((await openV2(bytes, ring).catch((error: unknown) => error)) as ProtocolError).toMatchObject({ code: 'ENVELOPE_MALFORMED' });
+  });
+
+  it.each([
+    ['padding', (part: string) => `${part}==`],
+    ['standard base64 characters', (part: string) => part.replace(/-/g, '+').replace(/_/g, '/').replace(/^./, '+')],
+    ['a space', (part: string) => `${part.slice(0, 8)} ${part.slice(8)}`],
+    ['a stray character', (part: string) => `${part.slice(0, 8)}!${part.slice(8)}`],
+    ['a length of 4k+1', (part: string) => `${part}A`.slice(0, part.length - (part.length % 4) + 1)],
+    ['non-zero unused bits in the last character', (part: string) => part.slice(0, -1) + String.fromCharCode(part.charCodeAt(part.length - 1) + 1)],
+  ])('refuses a ciphertext spelled with %s (one canonical base64url spelling only)', async (_name, respell) => {
+    const parts = (await sealV2(Buffer.alloc(100, 7), recipient)).split('.');
+    const ciphertext = parts[3]!;
+    expect(ciphertext.length % 4).not.toBe(0); // 100 bytes: 134 characters, the last with unused bits
+    const changed = respell(ciphertext);
+    expect(changed).not.toBe(ciphertext);
+    parts[3] = changed;
+    const error = await openError(parts.join('.'));
+    expect(error.code).toBe('ENVELOPE_MALFORMED');
+  });
+
   it.each([
     ['RSA1_5 key wrapping', { alg: 'RSA1_5', enc: 'A256GCM' }],
     ['RSA-OAEP (SHA-1)', { alg: 'RSA-OAEP', enc: 'A256GCM' }],

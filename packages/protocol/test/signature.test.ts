@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ProtocolError, type ProtocolErrorCode, signWebhook, verifyWebhook, type WebhookHeaders } from '../src/index.js';
+import { checkWebhookHeaders, ProtocolError, type ProtocolErrorCode, signWebhook, verifyWebhook, verifyWebhookOffLoop, type WebhookHeaders } from '../src/index.js';
 import { ed25519Fixture } from './fixtures.js';
 
 const sender = ed25519Fixture();
@@ -70,6 +70,7 @@ describe('Standard Webhooks signatures (v1a, Ed25519)', () => {
     ['a signature that is not base64', { 'webhook-signature': 'v1a,@@@@' }],
     ['a signature of the wrong length', { 'webhook-signature': `v1a,${Buffer.alloc(32).toString('base64')}` }],
     ['too many signatures', { 'webhook-signature': Array.from({ length: 5 }, () => 'v1,aGk=').join(' ') }],
+    ['three v1a signatures (two cover a rotation)', { 'webhook-signature': Array.from({ length: 3 }, () => `v1a,${Buffer.alloc(64, 1).toString('base64')}`).join(' ') }],
   ])('rejects %s as malformed (400)', (_name, override) => {
     expectRejected('WEBHOOK_MALFORMED_HEADER', 400, { ...signed(), ...override });
   });
@@ -103,6 +104,29 @@ describe('Standard Webhooks signatures (v1a, Ed25519)', () => {
       tampered[index]! ^= 0x01;
       expectRejected('WEBHOOK_SIGNATURE_INVALID', 401, { ...headers, 'webhook-signature': `v1a,${tampered.toString('base64')}` });
     }
+  });
+
+  it('verifies over a Buffer body (the bytes as received) off the event loop, with the same answers', async () => {
+    const headers = signed();
+    const bytes = Buffer.from(body, 'utf8');
+    expect(await verifyWebhookOffLoop({ headers, body: bytes, trustedKeys: [sender.trusted], now: NOW })).toEqual(verifyWebhook({ headers, body, trustedKeys: [sender.trusted], now: NOW }));
+    const tampered = Buffer.from(bytes);
+    tampered[3]! ^= 1;
+    await expect(verifyWebhookOffLoop({ headers, body: tampered, trustedKeys: [sender.trusted], now: NOW })).rejects.toMatchObject({ code: 'WEBHOOK_SIGNATURE_INVALID' });
+    // A body that is not UTF-8 is signed and verified as its bytes (no decode, no U+FFFD).
+    const binary = Buffer.from([0xff, 0xfe, 0x00, 0xc3]);
+    const binaryHeaders = signWebhook({ id: 'x', timestamp: NOW, body: binary, signingKeys: [sender.privateKey] });
+    expect((await verifyWebhookOffLoop({ headers: binaryHeaders, body: binary, trustedKeys: [sender.trusted], now: NOW })).signerKid).toBe(sender.kid);
+    await expect(verifyWebhookOffLoop({ headers: binaryHeaders, body: Buffer.from(binary.toString('utf8')), trustedKeys: [sender.trusted], now: NOW })).rejects.toMatchObject({ code: 'WEBHOOK_SIGNATURE_INVALID' });
+  });
+
+  it('checks the headers alone, before any body exists', () => {
+    const headers = signed();
+    expect(checkWebhookHeaders({ headers, now: NOW })).toMatchObject({ id: headers['webhook-id'], timestamp: NOW, timestampText: String(NOW) });
+    expect(() => checkWebhookHeaders({ headers, now: NOW + 301 })).toThrow(expect.objectContaining({ code: 'WEBHOOK_TIMESTAMP_TOO_OLD' }) as Error);
+    // The signature covers the timestamp as sent: leading zeros are part of it.
+    const padded = { ...headers, 'webhook-timestamp': `0${headers['webhook-timestamp']}` };
+    expectRejected('WEBHOOK_SIGNATURE_INVALID', 401, padded);
   });
 
   it('refuses to sign with an id or timestamp a receiver would reject', () => {

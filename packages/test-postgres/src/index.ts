@@ -10,3 +10,4 @@ export { embeddedBinaries, type PostgresBinaries } from './embedded/binaries.js'
 export type { PgProvidedKey } from './provided-context.js';
 export { TYPE_MATRIX_ROWS, TYPE_MATRIX_SESSION_SETTINGS, typeMatrixBigByteaInsert, typeMatrixTableDdl, typeMatrixTypesDdl } from './type-matrix.js';
 export { freePort } from './free-port.js';
+export { peakRssBytes, rssBytes } from './process-memory.js';

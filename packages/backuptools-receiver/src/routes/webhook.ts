@@ -1,5 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { formatLsn, V2_MEDIA_TYPE, SEED_MEDIA_TYPE } from '@storx-backup/protocol';
+import { webhookFormat } from '../http/media-type.js';
+import type { ReceiveBudget } from '../http/receive-budget.js';
+import { webhookGate } from '../http/webhook-gate.js';
 import type { Applier } from '../apply/applier.js';
 import type { SeedEventApplier } from '../apply/seed-event-applier.js';
 import { watermarkToJson } from '../apply/watermark.js';
@@ -16,21 +19,27 @@ export interface WebhookDeps {
   allowedTables: readonly AllowedTable[];
   metrics: ReceiverMetrics;
   bodyLimitBytes: number;
+  receiveBudget: ReceiveBudget;
+  toleranceSeconds: number;
+  acceptUnsignedSeedV1: boolean;
 }
 
 /**
- * POST /webhook: size cap (Fastify's body limit) → headers → timestamp → signature → decrypt →
- * payload schema → table allowlist → apply. Any rejection changes nothing.
+ * POST /webhook: before the body is read (webhookGate) content type → declared size → headers →
+ * timestamp → receive budget; then size cap while reading (Fastify's body limit) → signature →
+ * decrypt → payload schema → table allowlist → apply. Any rejection changes nothing.
  */
 export function registerWebhookRoute(app: FastifyInstance, deps: WebhookDeps): void {
-  // Bodies stay strings: the signature covers the exact bytes, and JSON is parsed only after
-  // decryption. Every other content type (JSON included) gets 415.
+  // Bodies stay the Buffers read from the socket: the signature covers the exact bytes (no UTF-8
+  // decode and re-encode of up to body-limit bytes), and JSON is parsed only after decryption.
+  // Every other content type (JSON included) gets 415, from the gate, before the body is read.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser([V2_MEDIA_TYPE, SEED_MEDIA_TYPE], { parseAs: 'string', bodyLimit: deps.bodyLimitBytes }, (_request, body, done) => done(null, body));
+  app.addContentTypeParser([V2_MEDIA_TYPE, SEED_MEDIA_TYPE], { parseAs: 'buffer', bodyLimit: deps.bodyLimitBytes }, (_request, body, done) => done(null, body));
 
-  app.post('/webhook', async (request, reply) => {
-    const format = request.headers['content-type']?.startsWith(V2_MEDIA_TYPE) ? 'v2' : 'seed-v1';
-    if (typeof request.body !== 'string') throw new ReceiverError('MALFORMED_REQUEST', 'the body must be the envelope text');
+  const onRequest = webhookGate({ bodyLimitBytes: deps.bodyLimitBytes, budget: deps.receiveBudget, toleranceSeconds: deps.toleranceSeconds, acceptUnsignedSeedV1: deps.acceptUnsignedSeedV1 });
+  app.post('/webhook', { onRequest }, async (request, reply) => {
+    const format = webhookFormat(request.headers['content-type']);
+    if (format === undefined || !Buffer.isBuffer(request.body)) throw new ReceiverError('MALFORMED_REQUEST', 'the body must be the envelope');
     const verified = await deps.verifier.verify(format, request.headers, request.body);
 
     if (verified.format === 'seed-v1') {

@@ -4,11 +4,11 @@ import {
   type DecryptionKey,
   decodeSeedEvent,
   openBatchRequest,
-  openSeedRequest,
   openSeedV1,
   ProtocolError,
   type SeedChangeEvent,
   type TrustedKey,
+  verifyWebhookOffLoop,
   WEBHOOK_SIGNATURE_HEADER,
 } from '@storx-backup/protocol';
 import { ReceiverError } from '../errors.js';
@@ -35,7 +35,8 @@ type Headers = Readonly<Record<string, string | readonly string[] | undefined>>;
 export class RequestVerifier {
   constructor(private readonly options: VerifierOptions) {}
 
-  async verify(format: 'v2' | 'seed-v1', headers: Headers, body: string): Promise<VerifiedRequest> {
+  /** `body` is the Buffer read from the socket: the signature is checked over those bytes, never over a decoded string. */
+  async verify(format: 'v2' | 'seed-v1', headers: Headers, body: Buffer): Promise<VerifiedRequest> {
     const input = { headers, body, trustedKeys: this.options.trustedKeys, decryptionKeys: this.options.decryptionKeys, toleranceSeconds: this.options.toleranceSeconds };
     try {
       if (format === 'v2') {
@@ -46,7 +47,8 @@ export class RequestVerifier {
         const plaintext = openSeedV1(body, this.options.decryptionKeys.map((entry) => entry.key));
         return { format, event: decodeSeedEvent(plaintext), signerKid: undefined, webhookId: undefined };
       }
-      const { webhook, event } = openSeedRequest(input);
+      const webhook = await verifyWebhookOffLoop({ headers, body, trustedKeys: this.options.trustedKeys, toleranceSeconds: this.options.toleranceSeconds });
+      const event = decodeSeedEvent(openSeedV1(body, this.options.decryptionKeys.map((entry) => entry.key)));
       return { format, event, signerKid: webhook.signerKid, webhookId: webhook.id };
     } catch (error) {
       throw toReceiverError(error);
@@ -54,7 +56,8 @@ export class RequestVerifier {
   }
 }
 
-function toReceiverError(error: unknown): ReceiverError {
+/** A protocol failure as the receiver answers it (401 for every authentication failure). */
+export function toReceiverError(error: unknown): ReceiverError {
   if (!(error instanceof ProtocolError)) return new ReceiverError('INTERNAL', `verifying the request failed: ${String(error)}`, { cause: error });
   if (error.status === 401) return new ReceiverError('UNAUTHORIZED', `${error.code}: ${error.message}`, { cause: error });
   if (error.status === 422) return new ReceiverError('PAYLOAD_INVALID', error.message, { cause: error });

@@ -1,0 +1,57 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { checkWebhookHeaders, WEBHOOK_SIGNATURE_HEADER } from '@storx-backup/protocol';
+import { ReceiverError } from '../errors.js';
+import { toReceiverError } from '../verify/request-verifier.js';
+import { webhookFormat } from './media-type.js';
+import type { ReceiveBudget } from './receive-budget.js';
+
+export interface WebhookGateOptions {
+  bodyLimitBytes: number;
+  budget: ReceiveBudget;
+  toleranceSeconds: number;
+  acceptUnsignedSeedV1: boolean;
+}
+
+/**
+ * Everything POST /webhook can refuse before reading a byte of the body, cheapest first:
+ * content type (415), declared length (413), the webhook headers and the timestamp window
+ * (400/401), and a place in the receive budget (503). A refused request is answered with
+ * `Connection: close`, so its unread body is never read (Node closes the socket once the answer
+ * is written); an unauthenticated caller costs a header parse, not a body.
+ */
+export function webhookGate(options: WebhookGateOptions): (request: FastifyRequest, reply: FastifyReply) => Promise<void> {
+  return async (request, reply) => {
+    try {
+      if (webhookFormat(request.headers['content-type']) === undefined) {
+        throw new ReceiverError('UNSUPPORTED_MEDIA_TYPE', 'content-type must be application/jose (v2) or text/plain (seed-v1)');
+      }
+      const declared = declaredLength(request.headers['content-length']);
+      if (declared !== undefined && declared > options.bodyLimitBytes) {
+        throw new ReceiverError('BODY_TOO_LARGE', `the body declares ${declared} bytes; body-limit is ${options.bodyLimitBytes}`);
+      }
+      const unsignedSeed = options.acceptUnsignedSeedV1 && request.headers[WEBHOOK_SIGNATURE_HEADER] === undefined && webhookFormat(request.headers['content-type']) === 'seed-v1';
+      if (!unsignedSeed) {
+        try {
+          checkWebhookHeaders({ headers: request.headers, toleranceSeconds: options.toleranceSeconds });
+        } catch (error) {
+          throw toReceiverError(error);
+        }
+      }
+      const release = options.budget.tryReserve(declared ?? options.bodyLimitBytes);
+      if (release === undefined) {
+        throw new ReceiverError('RECEIVER_BUSY', `requests being received already hold ${options.budget.inUse} of receive-budget ${options.budget.limitBytes} bytes`);
+      }
+      reply.raw.once('close', release);
+    } catch (error) {
+      void reply.header('connection', 'close');
+      throw error;
+    }
+  };
+}
+
+/** Content-Length as a number; undefined when absent (chunked). Node has already refused a malformed one. */
+function declaredLength(header: string | undefined): number | undefined {
+  if (header === undefined) return undefined;
+  const length = Number(header);
+  return Number.isSafeInteger(length) && length >= 0 ? length : undefined;
+}
