@@ -7,6 +7,7 @@ import type { AllowedTable } from './config.js';
 import type { BackupDb } from './db.js';
 import { RECEIVER_ERRORS, ReceiverError } from './errors.js';
 import { DEFAULT_HTTP_TIMEOUTS, type HttpTimeouts, serverTimeoutOptions } from './http/http-timeouts.js';
+import { boundedText, loggableError } from './http/loggable-error.js';
 import { ReceiveBudget } from './http/receive-budget.js';
 import { ReceiverMetrics } from './metrics.js';
 import { registerHealthRoutes } from './routes/health.js';
@@ -56,14 +57,14 @@ export function buildApp(options: AppOptions): FastifyInstance & { metrics: Rece
   app.setErrorHandler((error: FastifyError | ReceiverError, request, reply) => {
     const receiverError = error instanceof ReceiverError ? error : fromFastifyError(error);
     metrics.requests.inc({ status: String(receiverError.status), reason: receiverError.code });
-    if (receiverError.status >= 500) request.log.error({ err: error, code: receiverError.code }, 'request failed');
-    else request.log.warn({ code: receiverError.code, reason: receiverError.message }, 'request rejected');
+    if (receiverError.status >= 500) request.log.error({ err: loggableError(error), code: receiverError.code }, 'request failed');
+    else request.log.warn({ code: receiverError.code, reason: boundedText(receiverError.message) }, 'request rejected');
     // A body left unread (refused before or while reading it) is not read after all: the
     // connection closes once the answer is written.
     if (!request.raw.complete) void reply.header('connection', 'close');
     if (receiverError.status === 401) return reply.code(401).send(UNAUTHORIZED_BODY);
     if (receiverError.status === 503) void reply.header('retry-after', '5');
-    return reply.code(receiverError.status).send({ error: receiverError.code, message: receiverError.message });
+    return reply.code(receiverError.status).send({ error: receiverError.code, message: boundedText(receiverError.message) });
   });
   app.addHook('onSend', async (request, reply, payload) => {
     if (request.routeOptions.url === '/webhook' && reply.statusCode === 200) {

@@ -98,6 +98,21 @@ describe('key generation', () => {
     expect(pair.privateKeyPem.startsWith('-----BEGIN PRIVATE KEY-----')).toBe(true);
   });
 
+  it('creates the key directory and its missing parents 0700 even under umask 000', async () => {
+    const previous = process.umask(0);
+    try {
+      const out = join(dir, 'umask-000', 'nested', 'keys');
+      const written = await writeKeyPair(out, 'receiver', generateEd25519KeyPair());
+      for (const created of [out, join(dir, 'umask-000', 'nested'), join(dir, 'umask-000')]) expect((await stat(created)).mode & 0o777, created).toBe(0o700);
+      expect((await stat(written.privateKeyPath)).mode & 0o777).toBe(0o600);
+      expect((await stat(written.publicKeyPath)).mode & 0o777).toBe(0o644);
+    } finally {
+      process.umask(previous);
+    }
+    // An existing directory is the operator's: its mode is left alone.
+    expect((await stat(dir)).mode & 0o777).not.toBe(0);
+  });
+
   it('writes the private key 0600 and the public key 0644, and never overwrites', async () => {
     const out = join(dir, 'generated');
     const written = await writeKeyPair(out, 'sender', generateEd25519KeyPair());

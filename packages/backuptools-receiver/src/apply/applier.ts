@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import type { BackupDb } from '../db.js';
 import { ReceiverError } from '../errors.js';
 import type { TableSync } from '../schema/table-sync.js';
-import { classifyDatabaseError } from './database-errors.js';
+import { classifyDatabaseError, databaseFailure as toReceiverError } from './database-errors.js';
 import { groupedByTable, groupIntoRuns } from './runs.js';
 import { executeRun } from './statements.js';
 import { advancedWatermark, batchPosition, placeBatch, type Watermark } from './watermark.js';
@@ -128,19 +128,4 @@ function notInCopies(events: readonly ChangeEvent[], copies: ReadonlyMap<string,
     }
     return verdict === 'apply';
   });
-}
-
-function toReceiverError(error: unknown): ReceiverError {
-  if (error instanceof ReceiverError) return error;
-  const classified = classifyDatabaseError(error);
-  switch (classified.kind) {
-    case 'unavailable':
-      return new ReceiverError('DATABASE_UNAVAILABLE', `backup database unavailable: ${classified.message}`, { cause: error });
-    case 'rejected':
-      return new ReceiverError('APPLY_REJECTED', `backup database refused the batch: ${classified.message}`, { cause: error });
-    case 'schema-changed':
-      return new ReceiverError('TABLE_INCOMPATIBLE', `backup table changed while applying: ${classified.message}`, { cause: error });
-    case 'unknown':
-      return new ReceiverError('INTERNAL', classified.message, { cause: error });
-  }
 }

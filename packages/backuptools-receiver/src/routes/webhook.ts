@@ -5,6 +5,7 @@ import type { ReceiveBudget } from '../http/receive-budget.js';
 import { webhookGate } from '../http/webhook-gate.js';
 import type { Applier } from '../apply/applier.js';
 import type { SeedEventApplier } from '../apply/seed-event-applier.js';
+import { databaseFailure } from '../apply/database-errors.js';
 import { watermarkToJson } from '../apply/watermark.js';
 import { copyStatesToJson } from '../apply/table-copy-store.js';
 import { type AllowedTable, isTableAllowed } from '../config.js';
@@ -44,7 +45,7 @@ export function registerWebhookRoute(app: FastifyInstance, deps: WebhookDeps): v
 
     if (verified.format === 'seed-v1') {
       checkAllowed(deps.allowedTables, [{ schema: verified.event.schema ?? 'public', table: verified.event.table }]);
-      const status = await deps.seedApplier.apply(verified.event, verified.webhookId);
+      const status = await deps.seedApplier.apply(verified.event, verified.webhookId).catch((error: unknown) => Promise.reject(databaseFailure(error)));
       if (status === 'applied') deps.metrics.eventsApplied.inc({ table: verified.event.table, operation: verified.event.operation });
       return reply.send({ status });
     }
