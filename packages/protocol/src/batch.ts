@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { changeEventSchema } from './change-event.js';
+import { identityProblem } from './event-identity.js';
 import { lsnTextSchema } from './identifiers.js';
 import { isLsnText, parseLsn } from './lsn.js';
-import { relationKey, relationSchema } from './relation.js';
+import { type Relation, relationKey, relationSchema } from './relation.js';
 
 /** Payload version carried in every v2 batch. */
 export const BATCH_VERSION = 2;
@@ -52,8 +53,10 @@ export const batchSchema = z
   })
   .superRefine((batch, ctx) => {
     const relations = new Map<string, Set<string>>();
+    const described = new Map<string, Relation>();
     for (const relation of batch.relations) {
       relations.set(relationKey(relation.schema, relation.table), new Set(relation.columns.map((column) => column.name)));
+      described.set(relationKey(relation.schema, relation.table), relation);
     }
     // Zod runs this refinement even when fields inside already failed, so parse defensively.
     const batchCommit = isLsnText(batch.commit_lsn) ? parseLsn(batch.commit_lsn) : undefined;
@@ -76,6 +79,8 @@ export const batchSchema = z
           }
         }
       }
+      const identity = identityProblem(event, described.get(relationKey(event.schema, event.table))!);
+      if (identity !== undefined) ctx.addIssue({ code: 'custom', path: ['events', index, 'old_data'], message: identity });
       if (batch.snapshot && (event.operation !== 'INSERT' || event.schema !== batch.snapshot.schema || event.table !== batch.snapshot.table)) {
         ctx.addIssue({ code: 'custom', path: ['events', index, 'operation'], message: "a table copy carries only INSERTs of the snapshot's table" });
       }

@@ -6,7 +6,15 @@ import { identifierSchema, lsnTextSchema } from './identifiers.js';
  * Values are never parsed into JS numbers or dates: numeric precision, microseconds,
  * bytea (`\x…` hex), `json` vs `jsonb` and JSON `null` vs SQL NULL all survive.
  */
-export const rowSchema = z.record(identifierSchema, z.string().nullable());
+export const rowSchema = z.preprocess(
+  // JSON.parse keeps a "__proto__" member as an own property, but a record built from it would
+  // set the prototype instead and silently drop the member: refuse it while it is still visible.
+  (row, ctx) => {
+    if (typeof row === 'object' && row !== null && Object.hasOwn(row, '__proto__')) ctx.addIssue({ code: 'custom', path: ['__proto__'], message: 'must not be "__proto__" (not a column name)', input: row });
+    return row;
+  },
+  z.record(identifierSchema, z.string().nullable()),
+);
 export type Row = z.infer<typeof rowSchema>;
 
 const commonFields = {

@@ -1,6 +1,8 @@
 import type { Batch } from './batch.js';
+import type { ChangeEvent } from './change-event.js';
 import { LSN_TEXT, parseLsn } from './lsn.js';
-import { relationKey } from './relation.js';
+import { identityProblem } from './event-identity.js';
+import { type Relation, relationKey } from './relation.js';
 
 const EVENT_KEYS = ['operation', 'schema', 'table', 'timestamp', 'lsn', 'commit_lsn', 'xid', 'seq', 'data', 'old_data', 'unchanged_toast'] as const;
 
@@ -13,7 +15,11 @@ const EVENT_KEYS = ['operation', 'schema', 'table', 'timestamp', 'lsn', 'commit_
  */
 export function eventsPassFastCheck(events: readonly unknown[], batch: Omit<Batch, 'events'>): boolean {
   const columnsByTable = new Map<string, Set<string>>();
-  for (const relation of batch.relations) columnsByTable.set(relationKey(relation.schema, relation.table), new Set(relation.columns.map((column) => column.name)));
+  const relations = new Map<string, Relation>();
+  for (const relation of batch.relations) {
+    columnsByTable.set(relationKey(relation.schema, relation.table), new Set(relation.columns.map((column) => column.name)));
+    relations.set(relationKey(relation.schema, relation.table), relation);
+  }
   const batchCommit = parseLsn(batch.commit_lsn);
   for (const event of events) {
     if (!isPlainObject(event)) return false;
@@ -47,6 +53,7 @@ export function eventsPassFastCheck(events: readonly unknown[], batch: Omit<Batc
       default:
         return false;
     }
+    if ((operation === 'UPDATE' || operation === 'DELETE') && identityProblem(event as ChangeEvent, relations.get(relationKey(schema, table))!) !== undefined) return false;
   }
   return true;
 }

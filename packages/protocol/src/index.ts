@@ -3,6 +3,7 @@ export * from './lsn.js';
 export * from './identifiers.js';
 export * from './change-event.js';
 export * from './relation.js';
+export * from './event-identity.js';
 export * from './batch.js';
 export * from './errors.js';
 export * from './payload-codec.js';

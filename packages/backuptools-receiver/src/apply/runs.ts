@@ -1,4 +1,4 @@
-import { type ChangeEvent, type Row } from '@storx-backup/protocol';
+import { cellOf, type ChangeEvent, type Row } from '@storx-backup/protocol';
 import type { TargetTable } from '../schema/target-table.js';
 
 /**
@@ -87,7 +87,7 @@ function classify(event: ChangeEvent, table: TargetTable): Classified {
       return { kind: complete ? 'upsert' : 'update', columns, row: event.data };
     }
     case 'DELETE':
-      if (!keyed || !table.key.every((column) => event.old_data[column] !== undefined)) return { kind: 'single' };
+      if (!keyed || !table.key.every((column) => cellOf(event.old_data, column) !== undefined)) return { kind: 'single' };
       return { kind: 'delete', key: event.old_data };
     case 'TRUNCATE':
       return { kind: 'single' };
@@ -98,7 +98,7 @@ function classify(event: ChangeEvent, table: TargetTable): Classified {
 export function keyChanged(event: ChangeEvent & { operation: 'UPDATE' }, table: TargetTable): boolean {
   const old = event.old_data;
   if (old === null) return false;
-  return table.key.some((column) => old[column] !== undefined && old[column] !== event.data[column]);
+  return table.key.some((column) => cellOf(old, column) !== undefined && cellOf(old, column) !== cellOf(event.data, column));
 }
 
 function continues(run: Run, next: Classified, table: TargetTable): boolean {
@@ -119,7 +119,7 @@ function sameColumns(a: readonly string[], b: readonly string[]): boolean {
 }
 
 function keyText(table: TargetTable, row: Row): string {
-  return JSON.stringify(table.key.map((column) => row[column] ?? null));
+  return JSON.stringify(table.key.map((column) => cellOf(row, column) ?? null));
 }
 
 /**

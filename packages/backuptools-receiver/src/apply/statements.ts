@@ -1,5 +1,5 @@
 import { type RawBuilder, sql } from 'kysely';
-import type { ChangeEvent, Row } from '@storx-backup/protocol';
+import { cellOf, type ChangeEvent, type Row } from '@storx-backup/protocol';
 import { ReceiverError } from '../errors.js';
 import type { Executor } from '../schema/executor.js';
 import type { TargetTable } from '../schema/target-table.js';
@@ -80,7 +80,7 @@ async function single(db: Executor, table: TargetTable, event: ChangeEvent): Pro
 
 function keyMatch(table: TargetTable, row: Row): RawBuilder<unknown> {
   return sql.join(
-    table.key.map((column) => sql`${sql.id(column)} = ${castValue(table, column, row[column] ?? null)}`),
+    table.key.map((column) => sql`${sql.id(column)} = ${castValue(table, column, cellOf(row, column) ?? null)}`),
     sql` AND `,
   );
 }
@@ -118,7 +118,7 @@ function columnType(table: TargetTable, column: string): string {
  * element per row. Aliases are positional so no sender-chosen name appears in them.
  */
 function unnestOf(table: TargetTable, columns: readonly string[], rows: readonly Row[]): { from: RawBuilder<unknown>; select: RawBuilder<unknown>; cast: (index: number) => RawBuilder<unknown> } {
-  const arrays = columns.map((column) => rows.map((row) => row[column] ?? null));
+  const arrays = columns.map((column) => rows.map((row) => cellOf(row, column) ?? null));
   const aliases = columns.map((_, index) => sql.id(`c${index}`));
   const from = sql`unnest(${sql.join(arrays.map((values) => sql`${values}::text[]`))}) AS ${sql.id('u')}(${sql.join(aliases)})`;
   const cast = (index: number): RawBuilder<unknown> => sql`${sql.id('u', `c${index}`)}::${sql.raw(columnType(table, columns[index]!))}`;

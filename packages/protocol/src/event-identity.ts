@@ -1,0 +1,50 @@
+import type { ChangeEvent, Row } from './change-event.js';
+import type { Relation } from './relation.js';
+
+/**
+ * The columns a relation identifies its rows by on the source, as pgoutput sends them in an
+ * UPDATE's or DELETE's old values: every column under REPLICA IDENTITY FULL, the key columns
+ * under DEFAULT or USING INDEX, none under NOTHING (or DEFAULT without a primary key, where the
+ * source refuses UPDATE and DELETE).
+ */
+export function identityColumns(relation: Relation): readonly string[] {
+  return relation.replica_identity === 'full' ? relation.columns.map((column) => column.name) : relation.key_columns;
+}
+
+/**
+ * Why an UPDATE or DELETE cannot locate the row it changes, or undefined when it can. A change
+ * that names its row incompletely would match nothing (and answer "applied" having done
+ * nothing) or, without a key, the wrong row: so it must carry exactly the identity its relation
+ * declares, as the source sends it. Shared by the zod schema and the hot-path check, so the two
+ * agree by construction.
+ */
+export function identityProblem(event: ChangeEvent, relation: Relation): string | undefined {
+  if (event.operation !== 'UPDATE' && event.operation !== 'DELETE') return undefined;
+  const identity = identityColumns(relation);
+  if (identity.length === 0) return `an ${event.operation} needs a replica identity, and ${relation.schema}.${relation.table} declares none (replica_identity ${relation.replica_identity}, no key columns)`;
+  const old = event.old_data;
+  if (old === null) {
+    // An UPDATE sends its old values only when the key changed, or always under FULL.
+    if (relation.replica_identity === 'full') return 'an UPDATE of a REPLICA IDENTITY FULL table carries the whole old row in old_data';
+  } else {
+    const problem = exactColumns(old, identity);
+    if (problem !== undefined) return `old_data ${problem} (${relation.replica_identity === 'full' ? 'the whole old row' : 'the key columns'} of ${relation.schema}.${relation.table}: ${identity.join(', ')})`;
+  }
+  if (event.operation === 'UPDATE') {
+    const missing = relation.key_columns.filter((column) => !Object.hasOwn(event.data, column));
+    if (missing.length > 0) return `data lacks key column(s) ${missing.join(', ')}`;
+  }
+  return undefined;
+}
+
+function exactColumns(row: Row, wanted: readonly string[]): string | undefined {
+  const missing = wanted.filter((column) => !Object.hasOwn(row, column));
+  if (missing.length > 0) return `lacks ${missing.join(', ')}`;
+  const extra = Object.keys(row).length - wanted.length;
+  return extra > 0 ? 'holds columns outside the replica identity' : undefined;
+}
+
+/** A row's value for `column`: its own property only (never `constructor` from Object.prototype). */
+export function cellOf(row: Row, column: string): string | null | undefined {
+  return Object.hasOwn(row, column) ? row[column] : undefined;
+}
