@@ -10,6 +10,36 @@ export const columnSchema = z.strictObject({
 });
 export type Column = z.infer<typeof columnSchema>;
 
+/** An enum label: 1-63 bytes (NAMEDATALEN - 1), no NUL. */
+const enumLabelSchema = z
+  .string()
+  .min(1, 'must not be empty')
+  .refine((label) => Buffer.byteLength(label, 'utf8') <= 63, { message: 'must be at most 63 bytes (PostgreSQL\'s label limit)' })
+  .refine((label) => !label.includes('\0'), { message: 'must not contain a NUL byte' });
+
+/**
+ * A user-defined enum that a column uses (directly or as an array's element), with what the
+ * receiver needs to create it: its labels in sort order.
+ */
+export const enumTypeSchema = z
+  .strictObject({
+    /** The enum's `format_type` as it appears in the columns' types, for example `"satellite/0".object_status`. */
+    type: formatTypeSchema,
+    /** Its schema and name on the source. */
+    schema: identifierSchema,
+    name: identifierSchema,
+    /** Labels in the enum's sort order (`pg_enum.enumsortorder`). */
+    labels: z.array(enumLabelSchema),
+  })
+  .superRefine((enumType, ctx) => {
+    const seen = new Set<string>();
+    for (const [index, label] of enumType.labels.entries()) {
+      if (seen.has(label)) ctx.addIssue({ code: 'custom', path: ['labels', index], message: `duplicate label ${JSON.stringify(label)}` });
+      seen.add(label);
+    }
+  });
+export type EnumType = z.infer<typeof enumTypeSchema>;
+
 /**
  * What the receiver needs to cast values and to create or check the backup table: the
  * columns in source order with their types, and the key the source identifies rows by.
@@ -23,6 +53,8 @@ export const relationSchema = z
     columns: z.array(columnSchema).min(1, 'a relation has at least one column'),
     /** Primary-key (or replica-identity index) columns in key order; empty when there is none. */
     key_columns: z.array(identifierSchema),
+    /** The enums the columns use, when any (absent otherwise): the receiver may create them. */
+    enum_types: z.array(enumTypeSchema).optional(),
   })
   .superRefine((relation, ctx) => {
     const names = new Set<string>();

@@ -11,6 +11,7 @@ import { ReplicatorMetrics } from './metrics.js';
 import { ReplicationSession } from './replication-session.js';
 import { loadReplicatorKeys } from './replicator-keys.js';
 import { readSlot } from './source/slot.js';
+import { SourceCatalog } from './source/source-catalog.js';
 import { SourceQueries } from './source/source-queries.js';
 import { prepareSource } from './startup-checks.js';
 import { copyProgress } from './snapshot/copy-progress.js';
@@ -27,6 +28,8 @@ const LAG_SAMPLE_INTERVAL_MS = 10_000;
 export class Replicator {
   readonly metrics = new ReplicatorMetrics();
   private readonly queries: SourceQueries;
+  /** Catalog lookups for relation metadata, on a connection of their own (see SourceCatalog). */
+  private readonly catalog: SourceCatalog;
   private readonly stopSignal = new AbortController();
   private session: ReplicationSession | undefined;
   private delivery: BatchDelivery | undefined;
@@ -40,6 +43,7 @@ export class Replicator {
     private readonly logger: Logger,
   ) {
     this.queries = new SourceQueries(config.databaseUrl, logger);
+    this.catalog = new SourceCatalog(config.databaseUrl, logger);
   }
 
   /** Runs until `stop()` (resolves) or an error an operator must fix (rejects). */
@@ -49,7 +53,7 @@ export class Replicator {
     if (config.webhookUrl.protocol === 'http:' && !['localhost', '127.0.0.1', '[::1]'].includes(config.webhookUrl.hostname)) {
       logger.warn({ url: config.webhookUrl.href }, 'webhook-url is plain http to another host: batches are encrypted and signed, but use https so that metadata and availability are protected too');
     }
-    const { delivery, client } = deliveryFromConfig(config, keys, { sourceQueries: () => this.queries.get(), metrics: this.metrics, logger });
+    const { delivery, client } = deliveryFromConfig(config, keys, { catalog: this.catalog, metrics: this.metrics, logger });
     this.client = client;
     this.delivery = delivery;
     await this.startMetricsServer();
@@ -186,6 +190,7 @@ export class Replicator {
     this.timers = [];
     this.client?.close();
     await this.queries.close();
+    await this.catalog.close();
     await new Promise<void>((resolve) => (this.metricsServer ? this.metricsServer.close(() => resolve()) : resolve()));
   }
 }

@@ -2,6 +2,7 @@ import { sql } from 'kysely';
 import { type Relation, relationKey } from '@storx-backup/protocol';
 import { ReceiverError } from '../errors.js';
 import type { Executor } from './executor.js';
+import { syncEnumTypes } from './enum-types.js';
 import { readTargetTable, type TargetTable } from './target-table.js';
 import { TypeResolver } from './type-resolver.js';
 
@@ -18,8 +19,8 @@ const REFUSED_IN_NAMES = /["';\\\p{Cc}]|--/u;
 
 /**
  * Makes sure each backup table can hold its source relation's rows before a batch touches it:
- * creates a missing table (columns, NOT NULL, primary key) and adds new source columns when
- * allowed; refuses a type or key that differs (TABLE_INCOMPATIBLE, nothing applied).
+ * creates a missing table (columns, NOT NULL, primary key) and the enums it uses, and adds new
+ * source columns when allowed; refuses a type or key that differs (TABLE_INCOMPATIBLE, nothing applied).
  *
  * Results are cached by the relation metadata's exact text. DDL runs in the batch's own
  * transaction, so the caller must call `invalidate()` when that transaction fails.
@@ -51,6 +52,8 @@ export class TableSync {
 
   invalidate(): void {
     this.cache.clear();
+    // A type created in the failed transaction is gone with it.
+    this.types.invalidate();
   }
 
   private async sync(db: Executor, relation: Relation): Promise<TargetTable> {
@@ -61,8 +64,10 @@ export class TableSync {
         throw new ReceiverError('TABLE_INCOMPATIBLE', `${where}: the name ${JSON.stringify(name)} is refused (quotes, semicolons, backslashes, "--" and control characters are not accepted in names)`);
       }
     }
+    // Enums first (created when missing and allowed): the column types may name them.
+    const columnTypes = await syncEnumTypes(db, relation, { autoCreateTables: this.options.autoCreateTables, targetSchema: (source) => this.targetSchema(source), tableSchema: schema, where });
     const wanted = new Map<string, string>();
-    for (const column of relation.columns) wanted.set(column.name, await this.types.resolve(db, column.type, `${where}, column ${quoted(column.name)}`));
+    for (const column of relation.columns) wanted.set(column.name, await this.types.resolve(db, columnTypes.get(column.name)!, `${where}, column ${quoted(column.name)}`));
 
     let target = await readTargetTable(db, schema, relation.table);
     if (target === undefined) {

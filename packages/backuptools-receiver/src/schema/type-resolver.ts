@@ -16,6 +16,11 @@ export class TypeResolver {
   private readonly cache = new Map<string, string>();
   private hasTypmodFunction: boolean | undefined;
 
+  /** Forgets every resolution (a type created in a transaction that failed no longer exists). */
+  invalidate(): void {
+    this.cache.clear();
+  }
+
   async resolve(db: Executor, sourceType: string, where: string): Promise<string> {
     const cached = this.cache.get(sourceType);
     if (cached !== undefined) return cached;
@@ -51,5 +56,8 @@ async function resolveWithoutTypmodFunction(db: Executor, sourceType: string): P
 }
 
 function unknownType(sourceType: string, where: string): ReceiverError {
-  return new ReceiverError('TABLE_INCOMPATIBLE', `${where}: type ${JSON.stringify(sourceType)} does not exist on the backup database; create it there first (CREATE TYPE / CREATE DOMAIN as on the source)`);
+  return new ReceiverError(
+    'TABLE_INCOMPATIBLE',
+    `${where}: type ${JSON.stringify(sourceType)} does not exist on the backup database; create it there first, as on the source. The receiver creates enums itself (with auto-create-tables, from the labels the sender sends), but never a domain, composite, range or base type: their checks, defaults and functions are not in the metadata`,
+  );
 }

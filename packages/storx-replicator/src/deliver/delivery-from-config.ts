@@ -1,8 +1,8 @@
-import type pg from 'pg';
 import type { Logger } from '@storx-backup/service-kit';
 import type { ReplicatorConfig } from '../config.js';
 import type { ReplicatorMetrics } from '../metrics.js';
 import type { ReplicatorKeys } from '../replicator-keys.js';
+import type { CatalogQuery } from '../source/source-catalog.js';
 import { BatchDelivery } from './batch-delivery.js';
 import { RelationMetadata } from './relation-metadata.js';
 import { WebhookClient } from './webhook-client.js';
@@ -11,7 +11,7 @@ import { WebhookClient } from './webhook-client.js';
 export function deliveryFromConfig(
   config: ReplicatorConfig,
   keys: ReplicatorKeys,
-  deps: { sourceQueries: () => Promise<pg.Client>; metrics: ReplicatorMetrics; logger: Logger; timeoutMs?: number },
+  deps: { catalog: CatalogQuery; metrics: ReplicatorMetrics; logger: Logger; timeoutMs?: number },
 ): { delivery: BatchDelivery; client: WebhookClient } {
   const client = new WebhookClient(config.webhookUrl, { timeoutMs: deps.timeoutMs ?? config.webhookTimeoutMs, ...(keys.ca ? { ca: keys.ca } : {}) });
   const delivery = new BatchDelivery({
@@ -24,7 +24,7 @@ export function deliveryFromConfig(
     maxRetryDelayMs: config.maxRetryDelayMs,
     maxRetries: config.maxRetries,
     client,
-    metadata: new RelationMetadata(deps.sourceQueries),
+    metadata: new RelationMetadata(deps.catalog),
     metrics: deps.metrics,
     logger: deps.logger,
   });

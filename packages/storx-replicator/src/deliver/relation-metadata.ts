@@ -1,66 +1,79 @@
-import type pg from 'pg';
-import type { Relation } from '@storx-backup/protocol';
+import type { EnumType, Relation } from '@storx-backup/protocol';
 import type { DecodedRelation } from '../decode/transaction-assembler.js';
+import { type CatalogQuery, SourceCatalog } from '../source/source-catalog.js';
 
 const IDENTITY = { d: 'default', f: 'full', i: 'index', n: 'nothing' } as const;
 
+interface CatalogRow {
+  search_path: string;
+  types: string[];
+  not_null: string[] | null;
+  primary_key: string[] | null;
+  enums: { type: string; schema: string; name: string; labels: string[] | null }[] | null;
+}
+
+// One statement: each column's `format_type` (from the type oid and modifier the stream sent, so
+// it is the type in force when the change was made), NOT NULL and the primary key from the
+// current catalog (used only to create a missing backup table), and the labels, in order, of
+// every enum a column uses directly or as an array's element (so the receiver can create it).
+const CATALOG_QUERY = `
+  SELECT current_setting('search_path') AS search_path,
+         (SELECT array_agg(format_type(t.oid, t.mod) ORDER BY t.ord) FROM unnest($2::oid[], $3::int[]) WITH ORDINALITY AS t(oid, mod, ord)) AS types,
+         (SELECT array_agg(attname::text) FROM pg_attribute WHERE attrelid = $1 AND attnum > 0 AND attnotnull AND NOT attisdropped) AS not_null,
+         (SELECT array_agg(a.attname::text ORDER BY k.ord) FROM pg_index i
+            CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+            JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+          WHERE i.indrelid = $1 AND i.indisprimary) AS primary_key,
+         (SELECT json_agg(json_build_object('type', format_type(e.oid, NULL), 'schema', n.nspname, 'name', e.typname,
+                   'labels', (SELECT array_agg(l.enumlabel::text ORDER BY l.enumsortorder) FROM pg_enum l WHERE l.enumtypid = e.oid)) ORDER BY e.oid)
+            FROM pg_type e JOIN pg_namespace n ON n.oid = e.typnamespace
+          WHERE e.typtype = 'e'
+            AND e.oid IN (SELECT CASE WHEN c.typcategory = 'A' AND c.typelem <> 0 THEN c.typelem ELSE c.oid END FROM pg_type c WHERE c.oid = ANY ($2::oid[]))) AS enums`;
+
 /**
- * Completes a relation as the stream described it with what the receiver needs: each column's
- * `format_type` (from the type oid and modifier the stream sent, so it is the type in force
- * when the change was made), NOT NULL and the primary key (from the current catalog: used only
- * to create a missing backup table).
+ * Completes a relation as the stream described it with what the receiver needs to cast values
+ * and to create the backup table and its enum types.
+ *
+ * Lookups are cached per relation description; a lookup in flight is shared by every caller
+ * asking for the same description, and a failed one is forgotten, never cached.
  */
 export class RelationMetadata {
-  private readonly cache = new Map<string, Relation>();
+  private readonly cache = new Map<string, Promise<Relation>>();
 
-  constructor(private readonly query: () => Promise<pg.Client>) {}
+  constructor(private readonly catalog: CatalogQuery) {}
 
-  async resolve(relation: DecodedRelation): Promise<Relation> {
+  resolve(relation: DecodedRelation): Promise<Relation> {
     const signature = `${relation.relationId}:${relation.schema}.${relation.table}:${relation.replicaIdentity}:${relation.columns.map((column) => `${column.name}/${column.typeOid}/${column.typeMod}/${column.isKey ? 1 : 0}`).join(',')}`;
-    const cached = this.cache.get(signature);
-    if (cached) return cached;
-    const client = await this.query();
-    const types = await qualifiedTypeNames(client, relation);
-    const { rows: catalog } = await client.query<{ not_null: string[] | null; primary_key: string[] | null }>(
-      `SELECT (SELECT array_agg(attname::text) FROM pg_attribute WHERE attrelid = $1 AND attnum > 0 AND attnotnull AND NOT attisdropped) AS not_null,
-              (SELECT array_agg(a.attname::text ORDER BY k.ord) FROM pg_index i
-                 CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
-                 JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
-               WHERE i.indrelid = $1 AND i.indisprimary) AS primary_key`,
-      [relation.relationId],
-    );
-    const notNull = new Set(catalog[0]?.not_null ?? []);
+    let resolved = this.cache.get(signature);
+    if (resolved === undefined) {
+      resolved = this.lookUp(relation);
+      this.cache.set(signature, resolved);
+      resolved.catch(() => this.cache.delete(signature));
+    }
+    return resolved;
+  }
+
+  private async lookUp(relation: DecodedRelation): Promise<Relation> {
+    const [catalog] = await this.catalog.query<CatalogRow>(CATALOG_QUERY, [relation.relationId, relation.columns.map((column) => column.typeOid), relation.columns.map((column) => column.typeMod)]);
+    // Under any other search_path a visible user-defined type comes out without its schema,
+    // which the backup cannot resolve: such an answer must never be used (or cached).
+    if (catalog === undefined || catalog.search_path !== SourceCatalog.SEARCH_PATH) {
+      throw new Error(`source catalog lookup ran under search_path ${JSON.stringify(catalog?.search_path)} instead of ${SourceCatalog.SEARCH_PATH}; type names would be ambiguous`);
+    }
+    const notNull = new Set(catalog.not_null ?? []);
     const flagged = relation.columns.filter((column) => column.isKey).map((column) => column.name);
     // Under REPLICA IDENTITY FULL every column is flagged: the key is the primary key, if any.
-    const keyColumns = relation.replicaIdentity === 'f' ? (catalog[0]?.primary_key ?? []) : relation.replicaIdentity === 'n' ? [] : flagged;
-    const resolved: Relation = {
+    const keyColumns = relation.replicaIdentity === 'f' ? (catalog.primary_key ?? []) : relation.replicaIdentity === 'n' ? [] : flagged;
+    const enums: EnumType[] = (catalog.enums ?? []).map((found) => ({ type: found.type, schema: found.schema, name: found.name, labels: found.labels ?? [] }));
+    return {
       schema: relation.schema,
       table: relation.table,
       replica_identity: IDENTITY[relation.replicaIdentity],
-      columns: relation.columns.map((column, index) => ({ name: column.name, type: types[index]!.type, not_null: notNull.has(column.name) || flagged.includes(column.name) })),
+      // Nullability from the catalog alone: being part of the replica identity says nothing
+      // (under FULL every column is), and a NOT NULL the source lacks would refuse its rows.
+      columns: relation.columns.map((column, index) => ({ name: column.name, type: catalog.types[index]!, not_null: notNull.has(column.name) })),
       key_columns: keyColumns.filter((name) => relation.columns.some((column) => column.name === name)),
+      ...(enums.length > 0 ? { enum_types: enums } : {}),
     };
-    this.cache.set(signature, resolved);
-    return resolved;
-  }
-}
-
-/**
- * `format_type` leaves out the schema of a type visible on the search_path, and the source URL
- * usually puts the application's schema there: an enum `"satellite/0".status` would travel as
- * `status`, which the backup cannot resolve. Under a search_path of pg_catalog alone every
- * user-defined type comes out schema-qualified.
- */
-async function qualifiedTypeNames(client: pg.Client, relation: DecodedRelation): Promise<{ type: string }[]> {
-  await client.query('BEGIN');
-  try {
-    await client.query("SELECT set_config('search_path', 'pg_catalog', true)");
-    const { rows } = await client.query<{ type: string }>(
-      'SELECT format_type(t.oid, t.mod) AS type FROM unnest($1::oid[], $2::int[]) WITH ORDINALITY AS t(oid, mod, ord) ORDER BY t.ord',
-      [relation.columns.map((column) => column.typeOid), relation.columns.map((column) => column.typeMod)],
-    );
-    return rows;
-  } finally {
-    await client.query('COMMIT');
   }
 }

@@ -27,7 +27,7 @@ export type PingOutcome =
 export async function pingReceiver(config: ReplicatorConfig, keys: ReplicatorKeys, timeoutMs: number = PING_TIMEOUT_MS): Promise<PingOutcome> {
   const { delivery, client } = deliveryFromConfig(config, keys, {
     // A ping carries no relation; nothing is ever resolved (and nothing touches the source).
-    sourceQueries: () => Promise.reject(new Error('a ping carries no relation')),
+    catalog: { query: () => Promise.reject(new Error('a ping carries no relation')) },
     metrics: new ReplicatorMetrics(),
     logger: createLogger({ name: 'storx-replicator', level: 'silent' }),
     timeoutMs: Math.min(config.webhookTimeoutMs, timeoutMs),

@@ -7,6 +7,7 @@ import { ReplicatorMetrics } from '../metrics.js';
 import { loadReplicatorKeys } from '../replicator-keys.js';
 import { readSlot } from '../source/slot.js';
 import { withSourceClient } from '../source/source-connection.js';
+import { SourceCatalog } from '../source/source-catalog.js';
 import { qualified, requireTables } from '../source/source-tables.js';
 import { receiverState } from '../startup-checks.js';
 import { copyProgress } from './copy-progress.js';
@@ -36,8 +37,8 @@ export async function copyCommand(config: ReplicatorConfig, names: readonly stri
       if (slot === undefined) throw new ReplicatorError('COPY_NOT_POSSIBLE', `replication slot ${config.slotName} does not exist: start "storx-replicator run" first (it creates the slot and copies every table)`);
       if (slot.active) throw new ReplicatorError('COPY_NOT_POSSIBLE', `replication slot ${config.slotName} is in use (pid ${slot.activePid ?? '?'}): stop the replicator service first; it resumes streaming after the copy when started again`);
       const tables = await requireTables(source, names);
-      // Relation metadata is read on this connection while the copy reads in its snapshot.
-      const { delivery, client } = deliveryFromConfig(config, keys, { sourceQueries: () => Promise.resolve(source), metrics, logger });
+      const catalog = new SourceCatalog(config.databaseUrl, logger);
+      const { delivery, client } = deliveryFromConfig(config, keys, { catalog, metrics, logger });
       try {
         await receiverState(delivery, logger, stop.signal);
         const snapshot = await createSlotExportingSnapshot(config.databaseUrl, undefined);
@@ -46,6 +47,7 @@ export async function copyCommand(config: ReplicatorConfig, names: readonly stri
         await copyTables({ databaseUrl: config.databaseUrl, snapshot, tables, delivery, maxBatchEvents: config.maxBatchEvents, maxBatchBytes: config.maxBatchBytes, progress: copyProgress({ logger, metrics, terminal }), signal: stop.signal });
       } finally {
         client.close();
+        await catalog.close();
       }
       context.stdout(`copied ${tables.map((table) => table.name).join(', ')}; start (or restart) "storx-replicator run" to stream the changes made since\n`);
       return 0;

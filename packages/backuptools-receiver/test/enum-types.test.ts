@@ -1,0 +1,80 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sql } from 'kysely';
+import type { Relation } from '@storx-backup/protocol';
+import { batchOf, signedRequest, tableText, type TestReceiver, testReceiver } from './support.js';
+
+const LABELS = ['pending', "it's \\ fine", 'ünïcødé', 'committed'];
+const relationOf = (table: string, type: string, labels = LABELS): Relation => ({
+  schema: 'satellite/0',
+  table,
+  replica_identity: 'default',
+  columns: [
+    { name: 'id', type: 'integer', not_null: true },
+    { name: 'status', type: `"satellite/0".${type}`, not_null: false },
+    { name: 'history', type: `"satellite/0".${type}[]`, not_null: false },
+  ],
+  key_columns: ['id'],
+  enum_types: [{ type: `"satellite/0".${type}`, schema: 'satellite/0', name: type, labels }],
+});
+const row = { id: '1', status: "it's \\ fine", history: '{pending,"it\'s \\\\ fine",committed}' };
+const insert = { operation: 'INSERT' as const, data: row, old_data: null, unchanged_toast: [] };
+
+let receiver: TestReceiver;
+let strict: TestReceiver;
+beforeAll(async () => {
+  receiver = await testReceiver({ tables: ['created', 'relabelled', 'shadowed', 'manual'] });
+  strict = await testReceiver({ databaseUrl: receiver.url, autoCreateTables: false, tables: ['manual'] });
+});
+afterAll(async () => {
+  await strict.close();
+  await receiver.close();
+});
+
+async function labels(type: string): Promise<string[]> {
+  const { rows } = await sql<{ labels: string[] }>`SELECT array(SELECT enumlabel::text FROM pg_enum WHERE enumtypid = to_regtype(${`"satellite/0".${type}`}) ORDER BY enumsortorder) AS labels`.execute(receiver.db);
+  return rows[0]!.labels;
+}
+
+async function tableExists(table: string): Promise<boolean> {
+  const { rows } = await sql<{ t: string | null }>`SELECT to_regclass(${`"satellite/0".${table}`})::text AS t`.execute(receiver.db);
+  return rows[0]!.t !== null;
+}
+
+describe('enum types on the backup', () => {
+  it('creates a missing enum with the source labels in order (auto-create-tables), then the table that uses it', async () => {
+    const response = await receiver.app.inject(await signedRequest(batchOf([relationOf('created', 'mood')], [insert]), receiver.keys));
+    expect(response.statusCode, response.body).toBe(200);
+    expect(await labels('mood')).toEqual(LABELS);
+    expect(await tableText(receiver.db, 'satellite/0', 'created')).toEqual([`(1,"it's \\\\ fine","{pending,""it's \\\\\\\\ fine"",committed}")`]);
+  });
+
+  it('422 naming both label lists when the backup enum differs, and nothing is applied', async () => {
+    await sql`CREATE TYPE "satellite/0".mood2 AS ENUM ('pending', 'committed')`.execute(receiver.db);
+    const response = await receiver.app.inject(await signedRequest(batchOf([relationOf('relabelled', 'mood2')], [insert]), receiver.keys));
+    expect(response.statusCode, response.body).toBe(422);
+    expect(response.json()).toMatchObject({ error: 'TABLE_INCOMPATIBLE', message: expect.stringContaining("ALTER TYPE \"satellite/0\".\"mood2\" ADD VALUE E'it\\'s") as string });
+    expect(await labels('mood2')).toEqual(['pending', 'committed']);
+    expect(await tableExists('relabelled')).toBe(false);
+  });
+
+  it('422 when a type of that name is something else on the backup (a domain), naming what it is', async () => {
+    await sql`CREATE DOMAIN "satellite/0".mood3 AS text`.execute(receiver.db);
+    const response = await receiver.app.inject(await signedRequest(batchOf([relationOf('shadowed', 'mood3')], [insert]), receiver.keys));
+    expect(response.statusCode, response.body).toBe(422);
+    expect(response.json()).toMatchObject({ error: 'TABLE_INCOMPATIBLE', message: expect.stringContaining('is a domain on the backup but an enum on the source') as string });
+    expect(await tableExists('shadowed')).toBe(false);
+  });
+
+  it('without auto-create-tables, 422 that gives the CREATE TYPE to run; a domain is never built and is named as such', async () => {
+    const response = await strict.app.inject(await signedRequest(batchOf([relationOf('manual', 'mood4')], [insert]), strict.keys));
+    expect(response.statusCode, response.body).toBe(422);
+    expect(response.json()).toMatchObject({ message: expect.stringContaining(`CREATE TYPE "satellite/0"."mood4" AS ENUM (E'pending', E'it\\'s \\\\ fine'`) as string });
+    expect(await labels('mood4')).toEqual([]);
+
+    const domainColumn: Relation = { ...relationOf('manual', 'unused'), columns: [{ name: 'id', type: 'integer', not_null: true }, { name: 'd', type: '"satellite/0".positive', not_null: false }], enum_types: undefined };
+    const { enum_types: _none, ...withoutEnums } = domainColumn;
+    const refused = await receiver.app.inject(await signedRequest(batchOf([withoutEnums], [{ operation: 'INSERT', data: { id: '1', d: '5' }, old_data: null, unchanged_toast: [] }]), receiver.keys));
+    expect(refused.statusCode, refused.body).toBe(422);
+    expect(refused.json()).toMatchObject({ error: 'TABLE_INCOMPATIBLE', message: expect.stringContaining('never a domain, composite, range or base type') as string });
+  });
+});
