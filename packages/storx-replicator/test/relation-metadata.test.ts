@@ -63,11 +63,11 @@ describe('relation metadata', () => {
     let queries = 0;
     let wrongPath = true;
     const counting: CatalogQuery = {
-      query: async (text, values) => {
+      query: async <R extends pg.QueryResultRow>(text: string, values: readonly unknown[]): Promise<R[]> => {
         queries += 1;
         // The first lookup runs where the application's schema is on the search_path.
-        if (wrongPath) return client.query(text, values as unknown[]).then((result) => result.rows);
-        return catalog.query(text, values);
+        if (wrongPath) return (await client.query<R>(text, values as unknown[])).rows;
+        return catalog.query<R>(text, values);
       },
     };
     const metadata = new RelationMetadata(counting);
