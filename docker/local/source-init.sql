@@ -1,6 +1,8 @@
 -- The local source database, as the seed describes StorXMonitor's: objects and segments in the
 -- schema "satellite/0". Runs once, when the source-db volume is empty (docker-entrypoint-initdb.d),
 -- as the database owner. LOCAL USE ONLY: the password below is in the repository.
+-- The schema and tables below are also the tests' (packages/test-postgres/src/storj-schema.ts
+-- reads them from this file): one definition of objects and segments in the repository.
 
 CREATE SCHEMA "satellite/0";
 
@@ -14,6 +16,7 @@ CREATE TABLE "satellite/0".objects (
   expires_at timestamptz,
   encrypted_metadata bytea,
   total_plain_size bigint NOT NULL DEFAULT 0,
+  total_encrypted_size numeric(20,0),
   PRIMARY KEY (project_id, bucket_name, object_key, version)
 );
 
@@ -22,6 +25,7 @@ CREATE TABLE "satellite/0".segments (
   position bigint NOT NULL,
   root_piece_id bytea,
   encrypted_key bytea,
+  remote_alias_pieces bytea,
   plain_size integer NOT NULL DEFAULT 0,
   PRIMARY KEY (stream_id, position)
 );

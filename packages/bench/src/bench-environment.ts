@@ -5,12 +5,11 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import type pg from 'pg';
-import { connect, freePort, parseConnectionUrl, type PgCluster, startCluster, waitFor } from '@storx-backup/test-postgres';
+import { connect, freePort, parseConnectionUrl, type PgCluster, SERVICE_BINARIES as BINARIES, startCluster, waitFor } from '@storx-backup/test-postgres';
 import { NativeReplication, type PublisherConnection } from './native-replication.js';
 import { OurPipeline } from './our-pipeline.js';
 import { processTreeCpuSeconds } from './proc-usage.js';
 import { type BenchTable, qualified, SOURCE_DDL, TABLES, TARGET_DDL } from './schema.js';
-import { BINARIES } from './service-process.js';
 
 const run = promisify(execFile);
 

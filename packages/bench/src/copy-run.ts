@@ -1,14 +1,13 @@
 import { execFile } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { promisify } from 'node:util';
-import { waitFor } from '@storx-backup/test-postgres';
+import { SERVICE_BINARIES as BINARIES, waitFor } from '@storx-backup/test-postgres';
 import type { BenchEnvironment } from './bench-environment.js';
 import { nativeInitialCopy } from './native-replication.js';
 import { attempt } from './outcome.js';
 import { hasSnapshotCommand } from './our-pipeline.js';
 import type { CopyRep, CopySide, NotAvailable, Outcome } from './results.js';
 import { qualified } from './schema.js';
-import { BINARIES } from './service-process.js';
 import type { RunContext } from './throughput-run.js';
 import type { CopyWorkload } from './workloads.js';
 

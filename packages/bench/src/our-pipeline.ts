@@ -3,8 +3,8 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type pg from 'pg';
-import type { ProcessUsage } from './proc-usage.js';
-import { BINARIES, ServiceProcess } from './service-process.js';
+import { SERVICE_BINARIES as BINARIES, ServiceProcess } from '@storx-backup/test-postgres';
+import { processUsage, type ProcessUsage } from './proc-usage.js';
 
 const run = promisify(execFile);
 
@@ -38,7 +38,7 @@ export class OurPipeline {
 
   /** Starts the receiver and waits until it listens. `cpuProfDir`: write its CPU profile there. */
   async startReceiver(cpuProfDir?: string): Promise<void> {
-    this.receiver = new ServiceProcess('receiver', BINARIES.receiver, ['serve', '--config', this.options.receiverConfig, ...this.options.receiverFlags], await profileFlags(cpuProfDir, 'receiver'));
+    this.receiver = new ServiceProcess('receiver', BINARIES.receiver, ['serve', '--config', this.options.receiverConfig, ...this.options.receiverFlags], { nodeArgs: await profileFlags(cpuProfDir, 'receiver') });
     await this.receiver.start(/receiver listening/);
   }
 
@@ -47,7 +47,7 @@ export class OurPipeline {
    * takes the time before calling: start-up (Node, pre-flight checks) is part of a catch-up.
    */
   async startReplicator(cpuProfDir?: string): Promise<void> {
-    this.replicator = new ServiceProcess('replicator', BINARIES.replicator, ['run', '--config', this.options.replicatorConfig, ...this.options.replicatorFlags], await profileFlags(cpuProfDir, 'replicator'));
+    this.replicator = new ServiceProcess('replicator', BINARIES.replicator, ['run', '--config', this.options.replicatorConfig, ...this.options.replicatorFlags], { nodeArgs: await profileFlags(cpuProfDir, 'replicator') });
     await this.replicator.start(/replication stream started/);
   }
 
@@ -59,7 +59,7 @@ export class OurPipeline {
   }
 
   async usage(): Promise<OurUsage> {
-    const [replicator, receiver] = await Promise.all([this.replicator?.usage(), this.receiver?.usage()]);
+    const [replicator, receiver] = await Promise.all([usageOf(this.replicator), usageOf(this.receiver)]);
     return { replicator, receiver };
   }
 
@@ -104,4 +104,9 @@ export async function hasSnapshotCommand(): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/** Peak RSS and CPU time so far; undefined when the service is not running. */
+function usageOf(service: ServiceProcess | undefined): Promise<ProcessUsage | undefined> {
+  return service?.running ? processUsage(service.pid) : Promise.resolve(undefined);
 }

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
+import { peakRssBytes } from '@storx-backup/test-postgres';
 
 /** What one process used, read from /proc (Linux). */
 export interface ProcessUsage {
@@ -53,10 +54,9 @@ async function readStat(pid: number): Promise<Stat | undefined> {
 /** Peak RSS and CPU time of a running process; undefined when it is gone or there is no /proc. */
 export async function processUsage(pid: number | undefined): Promise<ProcessUsage | undefined> {
   if (pid === undefined) return undefined;
-  const [stat, status] = await Promise.all([readStat(pid), readFile(`/proc/${pid}/status`, 'utf8').catch(() => undefined)]);
-  if (stat === undefined || status === undefined) return undefined;
-  const hwm = /^VmHWM:\s+(\d+) kB/m.exec(status);
-  return { peakRssMiB: hwm ? Number(hwm[1]) / 1024 : Number.NaN, cpuSeconds: stat.own / clockTicks() };
+  const [stat, peak] = await Promise.all([readStat(pid), peakRssBytes(pid).catch(() => undefined)]);
+  if (stat === undefined || peak === undefined) return undefined;
+  return { peakRssMiB: peak / 2 ** 20, cpuSeconds: stat.own / clockTicks() };
 }
 
 /**

@@ -1,3 +1,5 @@
+import { storjSchemaDdl } from '@storx-backup/test-postgres';
+
 /** Schema of the replicated tables on the source (the Storj-like `satellite/0` of packages/e2e). */
 export const SCHEMA = 'satellite/0';
 
@@ -5,11 +7,8 @@ export const SCHEMA = 'satellite/0';
 export const TABLES = ['objects', 'narrow', 'ticks', 'bench_marker'] as const;
 export type BenchTable = (typeof TABLES)[number];
 
-const OBJECTS = `CREATE TABLE "satellite/0".objects (
-  project_id uuid NOT NULL, bucket_name bytea NOT NULL, object_key bytea NOT NULL, version bigint NOT NULL,
-  status smallint NOT NULL DEFAULT 1, created_at timestamptz NOT NULL DEFAULT clock_timestamp(), expires_at timestamptz,
-  encrypted_metadata bytea, total_plain_size bigint NOT NULL DEFAULT 0, total_encrypted_size numeric(20,0),
-  PRIMARY KEY (project_id, bucket_name, object_key, version))`;
+// CREATE SCHEMA "satellite/0" and the objects and segments tables (docker/local/source-init.sql).
+const STORJ = storjSchemaDdl();
 
 // The functions that make rows: the same rows on the source (the load) and on the targets
 // (the starting state of the update and delete workloads), so a run can be checked by digest.
@@ -31,8 +30,7 @@ const FUNCTIONS = [
 
 /** DDL of the source database. */
 export const SOURCE_DDL = [
-  'CREATE SCHEMA "satellite/0"',
-  OBJECTS,
+  ...STORJ,
   'CREATE TABLE "satellite/0".narrow (id bigint PRIMARY KEY, v integer NOT NULL)',
   `CREATE TABLE "satellite/0".ticks (id bigint PRIMARY KEY, committed_at timestamptz NOT NULL DEFAULT clock_timestamp(), payload bytea)`,
   'CREATE TABLE "satellite/0".bench_marker (id bigint PRIMARY KEY)',
@@ -46,8 +44,7 @@ export const SOURCE_DDL = [
  * commit-to-apply latency. Both appliers leave a column they do not know to its default.
  */
 export const TARGET_DDL = [
-  'CREATE SCHEMA "satellite/0"',
-  OBJECTS,
+  ...STORJ,
   'CREATE TABLE "satellite/0".narrow (id bigint PRIMARY KEY, v integer NOT NULL)',
   `CREATE TABLE "satellite/0".ticks (id bigint PRIMARY KEY, committed_at timestamptz NOT NULL DEFAULT clock_timestamp(), payload bytea,
      applied_at timestamptz NOT NULL DEFAULT clock_timestamp())`,

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { withClient } from '@storx-backup/test-postgres';
+import { tableDigest, withClient } from '@storx-backup/test-postgres';
 import { SCHEMA, TABLE_NAMES, TABLES, type TableName } from './storj-schema.js';
 
 export interface TableDigest {
@@ -43,14 +43,9 @@ async function digests(url: string): Promise<Map<TableName, TableDigest | undefi
         result.set(table, undefined);
         continue;
       }
-      const digest = await client.query<{ rows: string; ordered: string | null; multiset: string | null }>(
-        `SELECT count(*)::text AS rows,
-                md5(string_agg(md5(t::text), '' ORDER BY ${TABLES[table]})) AS ordered,
-                md5(string_agg(md5(t::text), '' ORDER BY md5(t::text))) AS multiset
-         FROM ${name} t`,
-      );
-      const row = digest.rows[0]!;
-      result.set(table, { rows: Number(row.rows), ordered: row.ordered ?? '(empty)', multiset: row.multiset ?? '(empty)' });
+      // The one definition of a table digest, shared with the tests (packages/test-postgres).
+      const digest = await tableDigest(client, name, TABLES[table]);
+      result.set(table, { rows: digest.count, ordered: digest.ordered ?? '(empty)', multiset: digest.multiset ?? '(empty)' });
     }
     return result;
   });

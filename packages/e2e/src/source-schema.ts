@@ -1,4 +1,4 @@
-import { typeMatrixTableDdl, typeMatrixTypesDdl } from '@storx-backup/test-postgres';
+import { STORJ_TABLE_KEYS, storjSchemaDdl, typeMatrixTableDdl, typeMatrixTypesDdl } from '@storx-backup/test-postgres';
 
 const SCHEMA = 'satellite/0';
 
@@ -13,16 +13,8 @@ export const BACKUP_PREREQUISITE_DDL = [`CREATE SCHEMA "${SCHEMA}"`, ...typeMatr
  * the awkward-types matrix and a table keyed by awkward types.
  */
 export const SOURCE_SCHEMA_DDL = [
-  ...BACKUP_PREREQUISITE_DDL,
-  `CREATE TABLE "${SCHEMA}".objects (
-     project_id uuid NOT NULL, bucket_name bytea NOT NULL, object_key bytea NOT NULL, version bigint NOT NULL,
-     status smallint NOT NULL DEFAULT 1, created_at timestamptz NOT NULL DEFAULT clock_timestamp(), expires_at timestamptz,
-     encrypted_metadata bytea, total_plain_size bigint NOT NULL DEFAULT 0, total_encrypted_size numeric(20,0),
-     PRIMARY KEY (project_id, bucket_name, object_key, version))`,
-  `CREATE TABLE "${SCHEMA}".segments (
-     stream_id uuid NOT NULL, position bigint NOT NULL, root_piece_id bytea, encrypted_key bytea,
-     remote_alias_pieces bytea, plain_size integer NOT NULL DEFAULT 0,
-     PRIMARY KEY (stream_id, position))`,
+  ...storjSchemaDdl(), // CREATE SCHEMA, objects, segments (docker/local/source-init.sql)
+  ...typeMatrixTypesDdl(SCHEMA),
   `CREATE TABLE "${SCHEMA}".toasty (id integer PRIMARY KEY, big text, counter integer NOT NULL DEFAULT 0)`,
   typeMatrixTableDdl(SCHEMA),
   `CREATE TABLE "${SCHEMA}".odd_keys (
@@ -32,8 +24,7 @@ export const SOURCE_SCHEMA_DDL = [
 
 /** Key order per table, for ordered hashes. */
 export const TABLE_KEYS = {
-  objects: 'project_id, bucket_name, object_key, version',
-  segments: 'stream_id, position',
+  ...STORJ_TABLE_KEYS,
   toasty: 'id',
   types_matrix: 'id',
   odd_keys: 'k_num, k_tstz, k_bytes, k_text',

@@ -4,8 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type pg from 'pg';
-import { connect, freePort, type PgCluster, startCluster } from '@storx-backup/test-postgres';
-import { BINARIES, ServiceProcess } from './service-process.js';
+import { connect, freePort, type PgCluster, SERVICE_BINARIES as BINARIES, ServiceProcess, startCluster } from '@storx-backup/test-postgres';
 import { FaultProxy } from './fault-proxy.js';
 import { BACKUP_PREREQUISITE_DDL, REPLICATED_TABLES, SOURCE_SCHEMA_DDL } from './source-schema.js';
 
@@ -64,7 +63,10 @@ export class System {
   }
 
   static async start(options: SystemOptions = {}): Promise<System> {
-    const [sourceCluster, backupCluster] = await Promise.all([startCluster({ name: 'e2e-source', backend: 'embedded' }), startCluster({ name: 'e2e-backup', backend: 'embedded' })]);
+    const [sourceCluster, backupCluster] = await Promise.all([
+      startCluster({ name: 'e2e-source', backend: 'embedded' }),
+      startCluster({ name: 'e2e-backup', backend: 'embedded' }),
+    ]);
     const sourceUrl = new URL(await sourceCluster.createDatabase('storx'));
     sourceUrl.searchParams.set('options', '--search_path="satellite/0"');
     const backupUrl = await backupCluster.createDatabase('backup');

@@ -1,11 +1,14 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { connect } from '@storx-backup/test-postgres';
 
 export interface WorkloadOptions {
   writers: number;
-  /** Stop after this long, or when `signal` aborts. */
-  durationMs: number;
+  /** Each writer stops after this many transactions, or earlier when `signal` aborts. */
+  transactions: number;
   signal?: AbortSignal;
+  /** A pause after each transaction, to spread a bounded workload over a scenario. */
+  pauseMs?: number;
 }
 
 /**
@@ -14,19 +17,25 @@ export interface WorkloadOptions {
  * tables. Returns how many transactions committed.
  */
 export async function runWorkload(sourceUrl: string, options: WorkloadOptions): Promise<number> {
-  const deadline = Date.now() + options.durationMs;
-  const counts = await Promise.all(Array.from({ length: options.writers }, (_, writer) => writerLoop(sourceUrl, writer, deadline, options.signal)));
+  const limits: Limits = { transactions: options.transactions, pauseMs: options.pauseMs ?? 0, signal: options.signal };
+  const counts = await Promise.all(Array.from({ length: options.writers }, (_, writer) => writerLoop(sourceUrl, writer, limits)));
   return counts.reduce((sum, count) => sum + count, 0);
 }
 
-async function writerLoop(sourceUrl: string, writer: number, deadline: number, signal: AbortSignal | undefined): Promise<number> {
+interface Limits {
+  transactions: number;
+  pauseMs: number;
+  signal: AbortSignal | undefined;
+}
+
+async function writerLoop(sourceUrl: string, writer: number, { transactions, pauseMs, signal }: Limits): Promise<number> {
   const client = await connect(sourceUrl);
   // A fresh project per writer and run: runs and writers never collide on keys.
   const project = randomUUID();
   let step = 0;
   try {
     await client.query(`INSERT INTO toasty (id, big) VALUES ($1, (SELECT string_agg(md5(random()::text), '') FROM generate_series(1, 3000))) ON CONFLICT DO NOTHING`, [writer]);
-    while (Date.now() < deadline && !signal?.aborted) {
+    while (step < transactions && !signal?.aborted) {
       step += 1;
       await client.query('BEGIN');
       await client.query(
@@ -39,6 +48,7 @@ async function writerLoop(sourceUrl: string, writer: number, deadline: number, s
       if (step % 5 === 0) await client.query('DELETE FROM objects WHERE project_id = $1 AND object_key = int8send($2::bigint)', [project, (step - 2) * 100 + 2]);
       if (step % 4 === 0) await client.query('UPDATE toasty SET counter = counter + 1 WHERE id = $1', [writer]);
       await client.query('COMMIT');
+      if (pauseMs > 0) await sleep(pauseMs);
     }
     return step;
   } finally {

@@ -6,9 +6,8 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, waitFor } from '@storx-backup/test-postgres';
 import { expectBackupEqualsSource } from '../src/invariant.js';
-import { BINARIES } from '../src/service-process.js';
+import { connect, SERVICE_BINARIES as BINARIES, waitFor } from '@storx-backup/test-postgres';
 import { System } from '../src/system.js';
 import { runWorkload } from '../src/workload.js';
 
@@ -44,7 +43,7 @@ async function backupCopies(): Promise<Record<string, { rows: number; done: bool
 describe('initial snapshot', () => {
   it('copies populated tables under concurrent writes, redoes a copy killed midway, then streams with no gap', async () => {
     const stopWriters = new AbortController();
-    const writers = runWorkload(system.sourceUrl, { writers: 2, durationMs: 10 * 60_000, signal: stopWriters.signal });
+    const writers = runWorkload(system.sourceUrl, { writers: 2, transactions: 2_000, pauseMs: 10, signal: stopWriters.signal });
     try {
       await system.replicator.start(/copying/);
       const midway = await waitFor(async () => {
@@ -62,8 +61,8 @@ describe('initial snapshot', () => {
       stopWriters.abort();
     }
     expect(await writers).toBeGreaterThan(0);
-    const digests = await expectBackupEqualsSource(system.sourceUrl, system.backupUrl, 600_000);
-    expect(digests['objects']!.count).toBeGreaterThan(OBJECTS);
+    const digests = await expectBackupEqualsSource(system, 600_000);
+    expect(digests.objects.count).toBeGreaterThan(OBJECTS);
   }, 20 * 60_000);
 
   it('refuses a resync while the service holds the slot, saying what to do', async () => {
@@ -79,7 +78,7 @@ describe('initial snapshot', () => {
     await system.replicator.stop();
 
     const stopWriters = new AbortController();
-    const writers = runWorkload(system.sourceUrl, { writers: 2, durationMs: 10 * 60_000, signal: stopWriters.signal });
+    const writers = runWorkload(system.sourceUrl, { writers: 2, transactions: 2_000, pauseMs: 10, signal: stopWriters.signal });
     try {
       const { stdout } = await run(process.execPath, [BINARIES.replicator, 'resync', 'segments', '--config', system.replicatorConfigPath]);
       expect(stdout).toContain('copied segments');
@@ -88,6 +87,6 @@ describe('initial snapshot', () => {
       stopWriters.abort();
     }
     await writers;
-    await expectBackupEqualsSource(system.sourceUrl, system.backupUrl);
+    await expectBackupEqualsSource(system);
   }, 10 * 60_000);
 });

@@ -40,8 +40,8 @@ describe('type matrix', () => {
     await source.query("UPDATE odd_keys SET k_text = E'moved \\U0010FFFF' WHERE k_num = 'NaN'");
     await source.query("DELETE FROM odd_keys WHERE k_bytes = '\\x00'");
 
-    const digests = await expectBackupEqualsSource(system.sourceUrl, system.backupUrl);
-    expect(digests['types_matrix']!.count).toBe(7);
-    expect(digests['odd_keys']!.count).toBe(4);
+    const digests = await expectBackupEqualsSource(system);
+    expect(digests.types_matrix.count).toBe(7);
+    expect(digests.odd_keys.count).toBe(4);
   });
 });

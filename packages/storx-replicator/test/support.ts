@@ -6,26 +6,18 @@ import type pg from 'pg';
 import { generateEd25519KeyPair, generateRsaKeyPair, loadRsaPrivateKey, loadVerifyingKey, writeKeyPair } from '@storx-backup/protocol';
 import { loadReceiverConfig, startReceiver, type RunningReceiver } from '@storx-backup/backuptools-receiver';
 import { captureRun, createLogger, type Logger } from '@storx-backup/service-kit';
-import { connect, createDatabase, waitFor } from '@storx-backup/test-postgres';
+import { connect, createDatabase, sameDigest, storjSchemaDdl, tableDigest as sharedTableDigest, type TableDigest, waitFor } from '@storx-backup/test-postgres';
 import { main } from '../src/cli.js';
 import { loadReplicatorConfig, type ReplicatorConfig } from '../src/config.js';
 import { Replicator } from '../src/replicator.js';
 
 export const SCHEMA = 'satellite/0';
 
-/** The Storj-like tables of the seed, in the schema `satellite/0`. */
-export const SOURCE_DDL = [
-  `CREATE SCHEMA "${SCHEMA}"`,
-  `CREATE TABLE "${SCHEMA}".objects (
-     project_id uuid NOT NULL, bucket_name bytea NOT NULL, object_key bytea NOT NULL, version bigint NOT NULL,
-     status smallint NOT NULL DEFAULT 1, created_at timestamptz NOT NULL DEFAULT now(), expires_at timestamptz,
-     encrypted_metadata bytea, total_plain_size bigint NOT NULL DEFAULT 0, total_encrypted_size numeric(20,0),
-     PRIMARY KEY (project_id, bucket_name, object_key, version))`,
-  `CREATE TABLE "${SCHEMA}".segments (
-     stream_id uuid NOT NULL, position bigint NOT NULL, root_piece_id bytea, encrypted_key bytea,
-     remote_alias_pieces bytea, plain_size integer NOT NULL DEFAULT 0, note text,
-     PRIMARY KEY (stream_id, position))`,
-];
+/**
+ * The Storj-like tables of the seed, in the schema `satellite/0` (docker/local/source-init.sql's),
+ * and a text column on segments for tests that need a free-form value.
+ */
+export const SOURCE_DDL = [...storjSchemaDdl(), `ALTER TABLE "${SCHEMA}".segments ADD COLUMN note text`];
 
 /** A source URL whose search_path is the seed's schema, as in the seed's connection string. */
 export function withSearchPath(url: string): string {
@@ -123,12 +115,9 @@ export function runReplicator(config: ReplicatorConfig, logger: Logger = quietLo
   };
 }
 
-/** Row count and an ordered hash of every row's text: equal on both sides means equal tables. */
-export async function tableDigest(client: pg.Client, table: string, orderBy: string): Promise<{ count: number; hash: string | null }> {
-  const { rows } = await client.query<{ count: string; hash: string | null }>(
-    `SELECT count(*)::text AS count, md5(string_agg(t::text, E'\\n' ORDER BY ${orderBy})) AS hash FROM "${SCHEMA}".${table} t`,
-  );
-  return { count: Number(rows[0]!.count), hash: rows[0]!.hash };
+/** The digest of a `satellite/0` table (count, ordered and multiset hashes): equal on both sides means equal tables. */
+export function tableDigest(client: pg.Client, table: string, orderBy: string): Promise<TableDigest> {
+  return sharedTableDigest(client, `"${SCHEMA}".${table}`, orderBy);
 }
 
 export async function backupTableExists(backup: pg.Client, table: string): Promise<boolean> {
@@ -137,7 +126,7 @@ export async function backupTableExists(backup: pg.Client, table: string): Promi
 }
 
 /** Polls until the backup's table equals the source's (or the deadline passes). */
-export async function waitForTableEqual(pair: Pair, table: string, orderBy: string, timeoutMs = 30_000): Promise<{ count: number; hash: string | null }> {
+export async function waitForTableEqual(pair: Pair, table: string, orderBy: string, timeoutMs = 30_000): Promise<TableDigest> {
   let last = '';
   return waitFor(
     async () => {
@@ -148,7 +137,7 @@ export async function waitForTableEqual(pair: Pair, table: string, orderBy: stri
       }
       const actual = await tableDigest(pair.backup, table, orderBy);
       last = `source ${JSON.stringify(expected)} backup ${JSON.stringify(actual)}`;
-      return expected.count === actual.count && expected.hash === actual.hash ? actual : undefined;
+      return sameDigest(expected, actual) ? actual : undefined;
     },
     { description: `backup ${table} to equal the source (${last})`, timeoutMs, intervalMs: 100 },
   );
