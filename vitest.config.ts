@@ -47,6 +47,8 @@ const PROJECTS = [
   // No Docker: files are parsed and checked against the services' code; first-start runs
   // docker/local's SQL and configs against real clusters.
   project('deploy-check', 'deploy-check', DATABASE),
+  // Real redis-server over TLS (Debian's redis-server; .ci/run installs it), no PostgreSQL.
+  project('test-redis', 'test-redis', { testTimeout: 60_000, hookTimeout: 60_000 }),
   // Each e2e file starts its own clusters (crash scenarios restart them) and runs the built
   // command lines (scripts/test builds first).
   project('e2e', 'e2e', { testTimeout: 300_000, hookTimeout: 120_000 }),
