@@ -23,8 +23,8 @@ const PROMETHEUS_SERIES = ['up', 'scrape_duration_seconds', 'scrape_samples_scra
 export async function knownMetrics(): Promise<ReadonlyMap<string, KnownMetric>> {
   const known = new Map<string, KnownMetric>();
   for (const name of PROMETHEUS_SERIES) known.set(name, { name, labels: new Set(), kind: undefined });
-  for (const kind of SERVICE_KINDS) {
-    const registry = kind.metricsRegistry();
+  const registries = SERVICE_KINDS.flatMap((kind) => kind.metricsRegistries().map((registry) => ({ kind, registry })));
+  for (const { kind, registry } of registries) {
     for (const metric of await registry.getMetricsAsJSON()) {
       const labelNames = (registry.getSingleMetric(metric.name) as unknown as { labelNames?: readonly string[] }).labelNames ?? [];
       const add = (name: string, extra: readonly string[] = []): void => {

@@ -7,6 +7,7 @@ import { ENV_PREFIX as RECEIVER_ENV_PREFIX } from '../../../backuptools-receiver
 import { ReceiverMetrics } from '../../../backuptools-receiver/src/metrics.js';
 import { ENV_PREFIX as REPLICATOR_ENV_PREFIX } from '../../../storx-replicator/src/config.js';
 import { ReplicatorMetrics } from '../../../storx-replicator/src/metrics.js';
+import { TopologyMetrics } from '../../../storx-replicator/src/topology/topology-metrics.js';
 import { REPO_ROOT } from '../repo.js';
 
 /** What a loaded configuration means for the container: what it serves and which files it opens. */
@@ -33,8 +34,8 @@ export interface ServiceKind {
   main: (argv: readonly string[], context: CommandContext) => Promise<number>;
   /** The service's real loader; throws its ConfigError. `configFile` is a host path. */
   loadConfig: (env: NodeJS.ProcessEnv, flags: ReadonlyMap<string, string>, configFile: string | undefined) => ServiceConfig;
-  /** A fresh registry with every metric the service exports. */
-  metricsRegistry: () => ReplicatorMetrics['registry'];
+  /** Fresh registries with every metric the service's image exports (the replicator's: run's and topology's). */
+  metricsRegistries: () => ReplicatorMetrics['registry'][];
 }
 
 export const REPLICATOR: ServiceKind = {
@@ -56,7 +57,8 @@ export const REPLICATOR: ServiceKind = {
       stopBudgetMs: config.shutdownTimeoutMs + 5_000,
     };
   },
-  metricsRegistry: () => new ReplicatorMetrics().registry,
+  // `run`'s metrics and `topology --metrics-listen`'s: the same image serves both.
+  metricsRegistries: () => [new ReplicatorMetrics().registry, new TopologyMetrics().registry],
 };
 
 export const RECEIVER: ServiceKind = {
@@ -76,7 +78,7 @@ export const RECEIVER: ServiceKind = {
       stopBudgetMs: config.shutdownTimeoutMs,
     };
   },
-  metricsRegistry: () => new ReceiverMetrics().registry,
+  metricsRegistries: () => [new ReceiverMetrics().registry],
 };
 
 export const SERVICE_KINDS: readonly ServiceKind[] = [REPLICATOR, RECEIVER];
