@@ -10,6 +10,7 @@ import { checkMetricNames } from './checks/metric-names.js';
 import { checkMounts } from './checks/mounts.js';
 import { checkPorts } from './checks/ports.js';
 import { checkPrometheus } from './checks/prometheus.js';
+import { checkRedis } from './checks/redis.js';
 import { checkShutdown } from './checks/shutdown.js';
 import type { Deployment } from './deployment.js';
 
@@ -31,4 +32,5 @@ export const CHECKS = {
   prometheus: checkPrometheus,
   grafana: checkGrafana,
   'metric names': checkMetricNames,
+  redis: checkRedis,
 } as const satisfies Record<string, Check>;

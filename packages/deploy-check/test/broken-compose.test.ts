@@ -9,6 +9,15 @@ import { edited, withCompose } from './support.js';
 // One deliberately broken compose file per check: each check must be able to fail, and say why.
 
 describe('a broken compose file fails its check', () => {
+  it('redis: a replica without its master, a template directory not mounted, a role that does not exist', () => {
+    const noMaster = withCompose('replica-host', ['      REDIS_MASTER_HOST: ${REDIS_MASTER_HOST:?set REDIS_MASTER_HOST in .env}\n', '']);
+    expect(CHECKS.redis(noMaster)).toEqual([expect.stringContaining('service redis: redis/redis-replica.conf does not render with its environment: redis-render-config: not set: REDIS_MASTER_HOST')]);
+    const notMounted = withCompose('replica-host', ['REDIS_TEMPLATE_DIR: /opt/storx/redis', 'REDIS_TEMPLATE_DIR: /etc/redis']);
+    expect(CHECKS.redis(notMounted)).toEqual([expect.stringContaining('REDIS_TEMPLATE_DIR /etc/redis is not a mount of redis')]);
+    const badRole = withCompose('source-host', ['"${REDIS_ROLE:-master}"', '"primary"']);
+    expect(CHECKS.redis(badRole)).toEqual([expect.stringContaining('redis-start.sh role "primary", not master or replica')]);
+  });
+
   it('compose syntax: a required variable that .env.example does not set', () => {
     const broken = withCompose('source-host', ['${WEBHOOK_URL:?set WEBHOOK_URL in .env}', '${RECEIVER_URL:?set RECEIVER_URL in .env}']);
     expect(CHECKS['compose syntax'](broken)).toEqual([expect.stringContaining('${RECEIVER_URL} is required')]);

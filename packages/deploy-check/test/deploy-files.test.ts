@@ -18,7 +18,7 @@ describe('docker/ passes every check', () => {
 
 describe('the checks see what they are meant to check', () => {
   it('three compose files, two Dockerfiles, every service of ours configured through its loader', () => {
-    expect(deployment.composeFiles.map((file) => repoPath(file.path)).sort()).toEqual(['docker/backup-host/compose.yml', 'docker/local/compose.yml', 'docker/source-host/compose.yml']);
+    expect(deployment.composeFiles.map((file) => repoPath(file.path)).sort()).toEqual(['docker/backup-host/compose.yml', 'docker/local/compose.yml', 'docker/replica-host/compose.yml', 'docker/source-host/compose.yml']);
     expect(deployment.dockerfiles.map((file) => repoPath(file.path)).sort()).toEqual(['docker/backuptools-receiver.Dockerfile', 'docker/storx-replicator.Dockerfile']);
     const running = ourServices(deployment)
       .filter((service) => service.running?.config)
@@ -31,6 +31,13 @@ describe('the checks see what they are meant to check', () => {
     ]);
     const keygens = ourServices(deployment).filter((service) => service.invocations.some((run) => run.argv[0] === 'keys'));
     expect(keygens).toHaveLength(4);
+  });
+
+  it('the Redis master and replica are started by scripts/redis-start.sh in their roles; the topology exporter runs beside the replicator', () => {
+    const redis = deployment.composeFiles.flatMap((file) => file.services.filter((service) => service.command?.some((word) => word.endsWith('/redis-start.sh'))).map((service) => `${repoPath(file.path)} ${service.command!.at(-1)!}`));
+    expect(redis.sort()).toEqual(['docker/replica-host/compose.yml replica', 'docker/source-host/compose.yml master']);
+    const topology = ourServices(deployment).filter((service) => service.invocations.some((run) => run.argv[0] === 'topology'));
+    expect(topology.map((service) => service.where)).toEqual(['docker/source-host/compose.yml: service topology']);
   });
 
   it('Prometheus scrapes both services; the alert rules and the dashboard have queries', () => {

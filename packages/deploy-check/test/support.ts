@@ -25,7 +25,7 @@ export function edited(text: string, edits: readonly Edit[]): string {
 }
 
 /** The deployment with docker/<dir>/compose.yml edited (same path, so relative paths resolve as before). */
-export function withCompose(dir: 'local' | 'source-host' | 'backup-host', ...edits: Edit[]): Deployment {
+export function withCompose(dir: 'local' | 'source-host' | 'backup-host' | 'replica-host', ...edits: Edit[]): Deployment {
   const path = join(DOCKER_DIR, dir, 'compose.yml');
   const file = parseComposeFile(edited(readFileSync(path, 'utf8'), edits), path, readEnvExample(join(dirname(path), '.env.example')));
   return { ...deployment, composeFiles: deployment.composeFiles.map((original) => (original.path === path ? file : original)) };

@@ -7,6 +7,9 @@ import { formatTopology } from '../topology/format-topology.js';
 import { loadRedisAccess, redisAddress } from '../topology/redis/redis-access.js';
 import { serveTopologyMetrics } from '../topology/serve-topology-metrics.js';
 
+/** The environment variables `topology` reads besides the configuration's. */
+export const TOPOLOGY_ENVIRONMENT = ['STORX_TOPOLOGY_POSTGRES', 'STORX_TOPOLOGY_REDIS', 'REDIS_PASSWORD', 'REDIS_TLS_DIR'] as const;
+
 const DEFAULT_MAX_LAG_SECONDS = 30;
 const DEFAULT_MAX_LAG_BYTES = 1024 ** 3;
 const DEFAULT_TIMEOUT_SECONDS = 5;
