@@ -3,7 +3,6 @@ import type { DecryptionKey, TrustedKey } from '@storx-backup/protocol';
 import type { Logger } from '@storx-backup/service-kit';
 import { Applier } from './apply/applier.js';
 import { SeedEventApplier } from './apply/seed-event-applier.js';
-import type { AllowedTable } from './config.js';
 import type { BackupDb } from './db.js';
 import { RECEIVER_ERRORS, ReceiverError } from './errors.js';
 import { DEFAULT_HTTP_TIMEOUTS, type HttpTimeouts, serverTimeoutOptions } from './http/http-timeouts.js';
@@ -14,6 +13,7 @@ import { registerHealthRoutes } from './routes/health.js';
 import { registerWebhookRoute } from './routes/webhook.js';
 import { TableSync } from './schema/table-sync.js';
 import { RequestVerifier } from './verify/request-verifier.js';
+import { type AllowedTable, TableAllowlist } from './verify/table-allowlist.js';
 
 export interface AppOptions {
   db: BackupDb;
@@ -83,7 +83,7 @@ export function buildApp(options: AppOptions): FastifyInstance & { metrics: Rece
     }),
     applier: new Applier(options.db, tableSync, options.stateSchema),
     seedApplier: new SeedEventApplier(options.db, tableSync, options.stateSchema, options.timestampToleranceSeconds),
-    allowedTables: options.allowedTables,
+    tables: new TableAllowlist(options.allowedTables),
     metrics,
     bodyLimitBytes: options.bodyLimitBytes,
     receiveBudget: new ReceiveBudget(options.receiveBudgetBytes ?? 2 * options.bodyLimitBytes),

@@ -1,5 +1,6 @@
 import { ConfigError, LOG_LEVELS, loadLayeredConfig, type OptionSpec } from '@storx-backup/service-kit';
 import type { HttpTimeouts } from './http/http-timeouts.js';
+import type { AllowedTable } from './verify/table-allowlist.js';
 
 /** Environment variables of the receiver start with this. */
 export const ENV_PREFIX = 'BACKUPTOOLS_';
@@ -11,7 +12,8 @@ export const RECEIVER_OPTIONS: readonly OptionSpec[] = [
   { path: 'listen-port', kind: { type: 'integer', min: 0, max: 65535 }, description: 'port to listen on (the seed uses 8005)', default: 8005 },
   { path: 'private-keys', kind: { type: 'list' }, description: 'RSA private key files (PEM); several during a key rotation, chosen by kid', required: true },
   { path: 'trusted-sender-keys', kind: { type: 'list' }, description: "senders' Ed25519 public key files (PEM); a request must be signed by one of them", required: true },
-  { path: 'tables', kind: { type: 'list' }, description: 'tables that may be written: "table" (any schema) or "schema.table"', default: ['objects', 'segments'] },
+  { path: 'tables', kind: { type: 'list' }, description: 'the only source tables a sender may write, as "schema.table" or "table" (in default-schema); names match exactly', default: ['objects', 'segments'] },
+  { path: 'default-schema', kind: { type: 'string' }, description: 'source schema of a bare "table" in tables (StorXMonitor: satellite/0)', default: 'satellite/0' },
   { path: 'schema-mapping', kind: { type: 'list' }, description: 'source schema to backup schema, as "source=target" (default: the same name)', default: [] },
   { path: 'auto-create-tables', kind: { type: 'boolean' }, description: 'create missing tables and add new columns from the source metadata', default: true },
   { path: 'body-limit', kind: { type: 'size', min: 1024 }, description: "largest request body accepted (413 above); at least 4/3 × (the sender's replication.max-batch-bytes + its largest row) + 2 KiB", default: 64 * 1024 * 1024 },
@@ -28,12 +30,6 @@ export const RECEIVER_OPTIONS: readonly OptionSpec[] = [
   { path: 'shutdown-timeout', kind: { type: 'duration' }, description: 'longest wait for in-flight requests at shutdown', default: 30_000 },
   { path: 'log-level', kind: { type: 'enum', values: LOG_LEVELS }, description: 'log level', default: 'info' },
 ];
-
-/** A table the receiver may write; `schema` undefined matches the table in any schema. */
-export interface AllowedTable {
-  schema: string | undefined;
-  table: string;
-}
 
 export interface ReceiverConfig {
   databaseUrl: string;
@@ -92,6 +88,16 @@ export function loadReceiverConfig(input: ConfigInput, purpose: 'serve' | 'datab
     if (!source || !target || rest.length > 0) problems.push(`schema-mapping: ${JSON.stringify(entry)} is not "source=target"`);
     else schemaMapping.set(source, target);
   }
+  const stateSchema = get<string>('state-schema');
+  const tables = get<string[]>('tables').map((entry) => parseAllowedTable(entry, get<string>('default-schema')));
+  for (const { schema, table } of tables) {
+    const target = schemaMapping.get(schema) ?? schema;
+    for (const [what, name] of [['schema', schema], ['table', table], ['backup schema', target]] as const) {
+      const why = refusedName(name, what === 'table' ? 'table' : 'schema');
+      if (why !== undefined) problems.push(`tables: ${JSON.stringify(`${schema}.${table}`)}: the ${what} name ${JSON.stringify(name)} ${why}`);
+    }
+    if (target === stateSchema) problems.push(`tables: ${JSON.stringify(`${schema}.${table}`)} would be written into state-schema ${JSON.stringify(stateSchema)}, the receiver's own state; map it elsewhere`);
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 
   return Object.freeze({
@@ -100,7 +106,7 @@ export function loadReceiverConfig(input: ConfigInput, purpose: 'serve' | 'datab
     listenPort: get<number>('listen-port'),
     privateKeyPaths: Object.freeze(get<string[]>('private-keys')),
     trustedSenderKeyPaths: Object.freeze(get<string[]>('trusted-sender-keys')),
-    tables: Object.freeze(get<string[]>('tables').map(parseAllowedTable)),
+    tables: Object.freeze(tables),
     schemaMapping,
     autoCreateTables: get<boolean>('auto-create-tables'),
     bodyLimitBytes: get<number>('body-limit'),
@@ -109,19 +115,31 @@ export function loadReceiverConfig(input: ConfigInput, purpose: 'serve' | 'datab
     timestampToleranceSeconds: Math.floor(get<number>('timestamp-tolerance') / 1000),
     tls: tlsCert !== undefined && tlsKey !== undefined ? { certPath: tlsCert, keyPath: tlsKey } : undefined,
     acceptSeedV1: get<boolean>('accept-seed-v1'),
-    stateSchema: get<string>('state-schema'),
+    stateSchema,
     databasePoolSize: get<number>('database-pool-size'),
     shutdownTimeoutMs: get<number>('shutdown-timeout'),
     logLevel: get<ReceiverConfig['logLevel']>('log-level'),
   });
 }
 
-/** `objects` → any schema; `satellite/0.objects` → that schema (split at the last dot). */
-export function parseAllowedTable(entry: string): AllowedTable {
+/** `satellite/0.objects` → that schema and table (split at the last dot); a bare `objects` → `defaultSchema`. */
+export function parseAllowedTable(entry: string, defaultSchema: string): AllowedTable {
   const dot = entry.lastIndexOf('.');
-  return dot <= 0 ? { schema: undefined, table: entry } : { schema: entry.slice(0, dot), table: entry.slice(dot + 1) };
+  return dot <= 0 ? { schema: defaultSchema, table: entry } : { schema: entry.slice(0, dot), table: entry.slice(dot + 1) };
 }
 
-export function isTableAllowed(allowed: readonly AllowedTable[], schema: string, table: string): boolean {
-  return allowed.some((entry) => entry.table === table && (entry.schema === undefined || entry.schema === schema));
+/**
+ * Why a name in `tables` or `schema-mapping` is refused at start, or undefined. PostgreSQL
+ * would take these, but each is a way to aim at something else: a system or search-path
+ * schema (`pg_*`, `information_schema`, `$user`), characters that break quoting, or
+ * characters that look like nothing or like something else (zero-width, bidi overrides,
+ * other format characters).
+ */
+export function refusedName(name: string, kind: 'schema' | 'table'): string | undefined {
+  if (name === '') return 'is empty';
+  if (/["';\\\p{Cc}]|--/u.test(name)) return 'holds a quote, semicolon, backslash, "--" or a control character';
+  if (/\p{Cf}/u.test(name)) return 'holds an invisible format character (zero-width, bidi override)';
+  if (name.startsWith('$')) return 'starts with "$" (search_path\'s $user)';
+  if (kind === 'schema' && (/^pg_/i.test(name) || name.toLowerCase() === 'information_schema')) return 'names a system schema';
+  return undefined;
 }

@@ -27,7 +27,12 @@ export async function startServe(dir: string, keys: TestKeys, options: Record<st
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const url = await waitFor(() => /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(output)?.[1], { description: () => `receiver to listen (output: ${output})`, timeoutMs: 30_000 });
+  const url = await waitFor(() => /"url":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(output)?.[1], { description: () => `receiver to listen (output: ${output})`, timeoutMs: 30_000 }).catch(async (error: unknown) => {
+    // Never leave the process behind when it did not come up.
+    child.kill('SIGKILL');
+    await exited;
+    throw error;
+  });
   return {
     url,
     port: Number(new URL(url).port),

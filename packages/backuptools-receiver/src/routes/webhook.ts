@@ -8,16 +8,16 @@ import type { SeedEventApplier } from '../apply/seed-event-applier.js';
 import { databaseFailure } from '../apply/database-errors.js';
 import { watermarkToJson } from '../apply/watermark.js';
 import { copyStatesToJson } from '../apply/table-copy-store.js';
-import { type AllowedTable, isTableAllowed } from '../config.js';
 import { ReceiverError } from '../errors.js';
 import type { ReceiverMetrics } from '../metrics.js';
 import type { RequestVerifier } from '../verify/request-verifier.js';
+import type { TableAllowlist } from '../verify/table-allowlist.js';
 
 export interface WebhookDeps {
   verifier: RequestVerifier;
   applier: Applier;
   seedApplier: SeedEventApplier;
-  allowedTables: readonly AllowedTable[];
+  tables: TableAllowlist;
   metrics: ReceiverMetrics;
   bodyLimitBytes: number;
   receiveBudget: ReceiveBudget;
@@ -44,14 +44,15 @@ export function registerWebhookRoute(app: FastifyInstance, deps: WebhookDeps): v
     const verified = await deps.verifier.verify(format, request.headers, request.body);
 
     if (verified.format === 'seed-v1') {
-      checkAllowed(deps.allowedTables, [{ schema: verified.event.schema ?? 'public', table: verified.event.table }]);
+      deps.tables.check(verified.event.schema ?? 'public', verified.event.table);
       const status = await deps.seedApplier.apply(verified.event, verified.webhookId).catch((error: unknown) => Promise.reject(databaseFailure(error)));
       if (status === 'applied') deps.metrics.eventsApplied.inc({ table: verified.event.table, operation: verified.event.operation });
       return reply.send({ status });
     }
 
-    const { batch } = verified;
-    checkAllowed(deps.allowedTables, batch.relations);
+    // Only allowed tables, and only relations that the events (or the table copy) use: a
+    // relation without events would create an empty table and nothing else.
+    const batch = { ...verified.batch, relations: deps.tables.relationsToApply(verified.batch) };
     const stopTimer = deps.metrics.applyDuration.startTimer();
     const outcome = await deps.applier.apply(batch);
     stopTimer();
@@ -68,12 +69,4 @@ export function registerWebhookRoute(app: FastifyInstance, deps: WebhookDeps): v
     }
     return reply.send({ status: outcome.status, watermark: watermarkToJson(outcome.watermark) });
   });
-}
-
-function checkAllowed(allowed: readonly AllowedTable[], tables: readonly { schema: string; table: string }[]): void {
-  for (const { schema, table } of tables) {
-    if (!isTableAllowed(allowed, schema, table)) {
-      throw new ReceiverError('TABLE_NOT_ALLOWED', `table ${JSON.stringify(schema)}.${JSON.stringify(table)} is not in this receiver's tables allowlist`);
-    }
-  }
 }
