@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type pg from 'pg';
-import { connect, freePort, type PgCluster, SERVICE_BINARIES as BINARIES, ServiceProcess, startCluster } from '@storx-backup/test-postgres';
+import { connect, freePort, type PgCluster, type PgMajor, SERVICE_BINARIES as BINARIES, ServiceProcess, startCluster } from '@storx-backup/test-postgres';
 import { FaultProxy } from './fault-proxy.js';
 import { BACKUP_PREREQUISITE_DDL, REPLICATED_TABLES, SOURCE_SCHEMA_DDL } from './source-schema.js';
 
@@ -17,6 +17,8 @@ export interface SystemOptions {
   throughProxy?: boolean;
   /** Leave both services stopped (the test fills the source first, then starts them). */
   servicesStopped?: boolean;
+  /** PostgreSQL major of both clusters (default: test-postgres's default major). */
+  version?: PgMajor;
 }
 
 /**
@@ -63,9 +65,10 @@ export class System {
   }
 
   static async start(options: SystemOptions = {}): Promise<System> {
+    const version = options.version !== undefined ? { version: options.version } : {};
     const [sourceCluster, backupCluster] = await Promise.all([
-      startCluster({ name: 'e2e-source', backend: 'embedded' }),
-      startCluster({ name: 'e2e-backup', backend: 'embedded' }),
+      startCluster({ name: 'e2e-source', backend: 'embedded', ...version }),
+      startCluster({ name: 'e2e-backup', backend: 'embedded', ...version }),
     ]);
     const sourceUrl = new URL(await sourceCluster.createDatabase('storx'));
     sourceUrl.searchParams.set('options', '--search_path="satellite/0"');

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { createDatabase } from './database.js';
 import type { PgCluster } from './types.js';
+import { PG_DEFAULT_MAJOR, type PgMajor } from './versions.js';
 
-const DEFAULT_IMAGE = 'postgres:17';
 const SUPERUSER = 'postgres';
 const SERVER_FLAGS = [
   '-c', 'wal_level=logical',
@@ -36,13 +36,15 @@ export function probeContainerRuntime(): Promise<ContainerRuntime> {
 }
 
 /**
- * A `postgres:17` container (image overridable with STORX_TEST_PG_IMAGE). testcontainers'
- * reaper (Ryuk) removes it even if this process dies without calling stop().
+ * A `postgres:<major>` container (the default major's image overridable with
+ * STORX_TEST_PG_IMAGE). testcontainers' reaper (Ryuk) removes it even if this process dies
+ * without calling stop().
  */
-export async function startContainerCluster(name: string): Promise<PgCluster> {
+export async function startContainerCluster(name: string, major: PgMajor = PG_DEFAULT_MAJOR): Promise<PgCluster> {
   const { PostgreSqlContainer } = await import('@testcontainers/postgresql');
   const password = randomBytes(12).toString('hex');
-  const container = await new PostgreSqlContainer(process.env['STORX_TEST_PG_IMAGE'] ?? DEFAULT_IMAGE)
+  const image = major === PG_DEFAULT_MAJOR ? (process.env['STORX_TEST_PG_IMAGE'] ?? `postgres:${major}`) : `postgres:${major}`;
+  const container = await new PostgreSqlContainer(image)
     .withDatabase('postgres')
     .withUsername(SUPERUSER)
     .withPassword(password)
@@ -61,6 +63,7 @@ export async function startContainerCluster(name: string): Promise<PgCluster> {
   return {
     name,
     backend: 'container',
+    major,
     url,
     host: container.getHost(),
     port: container.getPort(),

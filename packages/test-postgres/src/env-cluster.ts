@@ -29,8 +29,9 @@ export function urlFromEnvironment(name: string): UrlFromEnvironment | undefined
  * so a wrong URL fails at start-up with its variable's name rather than in some test.
  */
 export async function useEnvironmentCluster(name: string, { variable, url }: UrlFromEnvironment): Promise<PgCluster> {
+  let major: number;
   try {
-    await withClient(url, (client) => client.query('SELECT 1'));
+    major = await withClient(url, async (client) => (await client.query<{ major: number }>("SELECT current_setting('server_version_num')::int / 10000 AS major")).rows[0]!.major);
   } catch (error) {
     throw new Error(`${variable} (${redactUrl(url)}) is not reachable: ${(error as Error).message}`, { cause: error });
   }
@@ -45,6 +46,7 @@ export async function useEnvironmentCluster(name: string, { variable, url }: Url
   return {
     name,
     backend: 'env',
+    major,
     url,
     host,
     port,

@@ -14,3 +14,4 @@ export { peakRssBytes, rssBytes } from './process-memory.js';
 export { EMPTY_DIGEST, sameDigest, tableDigest, tableDigestOrEmpty, type TableDigest } from './table-digest.js';
 export { STORJ_SCHEMA, STORJ_TABLE_KEYS, storjSchemaDdl } from './storj-schema.js';
 export { SERVICE_BINARIES, ServiceProcess, type ServiceProcessOptions } from './service-process.js';
+export { PG_DEFAULT_MAJOR, PG_SUPPORTED_MAJORS, type PgMajor } from './versions.js';

