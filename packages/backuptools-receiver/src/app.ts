@@ -9,6 +9,8 @@ import { DEFAULT_HTTP_TIMEOUTS, type HttpTimeouts, serverTimeoutOptions } from '
 import { boundedText, loggableError } from './http/loggable-error.js';
 import { ReceiveBudget } from './http/receive-budget.js';
 import { ReceiverMetrics } from './metrics.js';
+import { refusalFix } from './refusals/refusal-fixes.js';
+import { RefusalLog } from './refusals/refusal-log.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerWebhookRoute } from './routes/webhook.js';
 import { TableSync } from './schema/table-sync.js';
@@ -64,7 +66,9 @@ export function buildApp(options: AppOptions): FastifyInstance & { metrics: Rece
     if (!request.raw.complete) void reply.header('connection', 'close');
     if (receiverError.status === 401) return reply.code(401).send(UNAUTHORIZED_BODY);
     if (receiverError.status === 503) void reply.header('retry-after', '5');
-    return reply.code(receiverError.status).send({ error: receiverError.code, message: boundedText(receiverError.message) });
+    // A refusal says what to do about it: the replicator logs and reports this fix.
+    const fix = receiverError.status < 500 ? { fix: refusalFix(receiverError.code) } : {};
+    return reply.code(receiverError.status).send({ error: receiverError.code, message: boundedText(receiverError.message), ...fix });
   });
   app.addHook('onSend', async (request, reply, payload) => {
     if (request.routeOptions.url === '/webhook' && reply.statusCode === 200) {
@@ -74,6 +78,8 @@ export function buildApp(options: AppOptions): FastifyInstance & { metrics: Rece
     return payload;
   });
 
+  const refusals = new RefusalLog(options.db, options.stateSchema, metrics, options.logger);
+  app.addHook('onReady', () => refusals.load());
   registerWebhookRoute(app, {
     verifier: new RequestVerifier({
       decryptionKeys: options.decryptionKeys,
@@ -85,6 +91,7 @@ export function buildApp(options: AppOptions): FastifyInstance & { metrics: Rece
     seedApplier: new SeedEventApplier(options.db, tableSync, options.stateSchema, options.timestampToleranceSeconds),
     tables: new TableAllowlist(options.allowedTables),
     metrics,
+    refusals,
     bodyLimitBytes: options.bodyLimitBytes,
     receiveBudget: new ReceiveBudget(options.receiveBudgetBytes ?? 2 * options.bodyLimitBytes),
     toleranceSeconds: options.timestampToleranceSeconds,

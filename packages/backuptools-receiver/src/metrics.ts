@@ -39,6 +39,13 @@ export class ReceiverMetrics {
     registers: [this.registry],
   });
 
+  readonly sourceBlocked = new Gauge({
+    name: 'backuptools_source_blocked',
+    help: '1 while the last batch of a source was refused for good (4xx, by error code): replication from it is blocked until the cause is fixed',
+    labelNames: ['source_id', 'slot', 'code'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'backuptools_' });
   }

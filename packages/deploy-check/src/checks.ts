@@ -1,3 +1,4 @@
+import { checkBlockedAlerts } from './checks/blocked-alerts.js';
 import { checkBuilds } from './checks/builds.js';
 import { checkCommands } from './checks/commands.js';
 import { checkComposeSyntax } from './checks/compose-syntax.js';
@@ -33,4 +34,5 @@ export const CHECKS = {
   grafana: checkGrafana,
   'metric names': checkMetricNames,
   redis: checkRedis,
+  'blocked alerts': checkBlockedAlerts,
 } as const satisfies Record<string, Check>;

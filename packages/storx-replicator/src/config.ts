@@ -29,6 +29,7 @@ export const REPLICATOR_OPTIONS: readonly OptionSpec[] = [
   { path: 'replication.max-retries', kind: { type: 'integer', min: 0 }, description: 'consecutive failed deliveries before the replicator reports itself unhealthy and alerts (it keeps retrying: nothing is ever skipped)', default: 3 },
   { path: 'replication.retry-delay', kind: { type: 'duration', min: 1 }, description: 'first retry delay; doubles per attempt, with jitter', default: 5_000 },
   { path: 'replication.max-retry-delay', kind: { type: 'duration', min: 1 }, description: 'longest retry delay', default: 300_000 },
+  { path: 'replication.blocked-retry-interval', kind: { type: 'duration', min: 100 }, description: 'while the receiver refuses a batch (replication blocked): how often a signed ping asks it again, and the batch is sent again once the ping passes, so a fix is picked up within seconds', default: 5_000 },
   { path: 'replication.webhook-timeout', kind: { type: 'duration', min: 1 }, description: 'HTTP request timeout', default: 30_000 },
   { path: 'replication.webhook-ca', kind: { type: 'string' }, description: 'CA certificate file (PEM) to trust for an https:// receiver with a private CA' },
   { path: 'replication.max-batch-events', kind: { type: 'integer', min: 1 }, description: 'most events in one batch', default: 5_000 },
@@ -55,6 +56,7 @@ export interface ReplicatorConfig {
   maxRetries: number;
   retryDelayMs: number;
   maxRetryDelayMs: number;
+  blockedRetryIntervalMs: number;
   webhookTimeoutMs: number;
   webhookCaPath: string | undefined;
   maxBatchEvents: number;
@@ -134,6 +136,7 @@ export function loadReplicatorConfig(input: ConfigInput, purpose: 'run' | 'inspe
     maxRetries: get<number>('replication.max-retries'),
     retryDelayMs: get<number>('replication.retry-delay'),
     maxRetryDelayMs: get<number>('replication.max-retry-delay'),
+    blockedRetryIntervalMs: get<number>('replication.blocked-retry-interval'),
     webhookTimeoutMs: get<number>('replication.webhook-timeout'),
     webhookCaPath: get<string | undefined>('replication.webhook-ca'),
     maxBatchEvents: get<number>('replication.max-batch-events'),

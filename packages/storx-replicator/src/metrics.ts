@@ -18,6 +18,7 @@ export class ReplicatorMetrics {
   readonly retries = new Counter({ name: 'storx_replicator_delivery_retries_total', help: 'Attempts that will be retried', registers: [this.registry] });
   readonly deliveryFailures = new Counter({ name: 'storx_replicator_delivery_failures_total', help: 'Failed attempts by class: network, timeout, http_429, http_5xx, http_4xx (permanent)', labelNames: ['class'] as const, registers: [this.registry] });
   readonly healthy = new Gauge({ name: 'storx_replicator_healthy', help: '1 when delivering normally; 0 after max-retries consecutive failures or a permanent rejection', registers: [this.registry] });
+  readonly blocked = new Gauge({ name: 'storx_replicator_blocked', help: '1 while the receiver refuses a batch for good (by the code it answered, e.g. TABLE_INCOMPATIBLE, HTTP_401): replication is blocked until the cause is fixed', labelNames: ['code'] as const, registers: [this.registry] });
   readonly commitToConfirm = new Histogram({
     name: 'storx_replicator_commit_to_confirm_seconds',
     help: 'From a transaction commit on the source to the slot acknowledgement after the receiver committed it',

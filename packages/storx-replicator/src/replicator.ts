@@ -3,6 +3,7 @@ import { formatLsn, type Lsn } from '@storx-backup/protocol';
 import type { Logger } from '@storx-backup/service-kit';
 import type { ReplicatorConfig } from './config.js';
 import type { BatchDelivery } from './deliver/batch-delivery.js';
+import { failureToJson } from './deliver/blockage.js';
 import { deliveryFromConfig } from './deliver/delivery-from-config.js';
 import { sleep } from './deliver/sleep.js';
 import type { WebhookClient } from './deliver/webhook-client.js';
@@ -128,6 +129,16 @@ export class Replicator {
     return this.delivery?.healthy ?? true;
   }
 
+  /**
+   * What /healthz answers (503 unless ok), and `storx-replicator status` reads: `blocked` with the
+   * refusal while the receiver refuses a batch, `unhealthy` with the failure after max-retries.
+   */
+  health(): { status: 'ok' | 'unhealthy' | 'blocked'; failure: Record<string, unknown> | null } {
+    const failure = this.delivery?.failure;
+    const status = this.delivery?.blocked ? 'blocked' : this.healthy ? 'ok' : 'unhealthy';
+    return { status, failure: failure === undefined ? null : failureToJson(failure) };
+  }
+
   /** `http://host:port` of /metrics and /healthz, once listening (metrics-listen). */
   get metricsAddress(): string | undefined {
     const address = this.metricsServer?.address();
@@ -172,7 +183,7 @@ export class Replicator {
         });
       } else if (request.url === '/healthz') {
         response.writeHead(this.healthy ? 200 : 503, { 'content-type': 'application/json' });
-        response.end(JSON.stringify({ status: this.healthy ? 'ok' : 'unhealthy' }));
+        response.end(JSON.stringify(this.health()));
       } else {
         response.writeHead(404).end();
       }

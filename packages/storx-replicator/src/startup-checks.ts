@@ -69,17 +69,24 @@ export async function prepareSource(client: pg.Client, config: ReplicatorConfig,
   return { tables, confirmed: slot.confirmedFlushLsn ?? LSN_ZERO, copy };
 }
 
-/** The receiver's watermark and table copies for this source, from a ping; retries until the receiver answers. */
+/**
+ * The receiver's watermark and table copies for this source, from a ping; retries until the
+ * receiver answers. The delivery logs each failure once, with its fix, as its state changes.
+ */
 export async function receiverState(delivery: BatchDelivery, logger: Logger, signal: AbortSignal): Promise<ReceiverState> {
   for (let attempt = 1; ; attempt += 1) {
     try {
       const { response, verdict } = await delivery.ping(signal);
       if (verdict.kind === 'delivered') return parseReceiverState(response.body);
-      logger.warn({ attempt, reason: verdict.reason }, 'the receiver did not answer the ping: it must say what it holds (watermark, table copies) before streaming starts');
     } catch (error) {
       if (signal.aborted) throw error;
-      logger.warn({ attempt, err: error }, 'the receiver is unreachable: waiting for it, it must say what it holds before streaming starts');
     }
-    await sleep(Math.min(30_000, 1000 * attempt), signal);
+    if (attempt === 1) logger.warn('waiting for the receiver: it must say what it holds (watermark, table copies) before streaming starts');
+    await sleep(delay(attempt, delivery), signal);
   }
+}
+
+/** A refused ping is retried like a refused batch (a fix is picked up within seconds); no answer backs off to 30 s. */
+function delay(attempt: number, delivery: BatchDelivery): number {
+  return delivery.blocked ? Math.min(delivery.blockedRetryIntervalMs, 30_000) : Math.min(30_000, 1000 * attempt);
 }

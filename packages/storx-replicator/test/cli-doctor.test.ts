@@ -244,7 +244,7 @@ describe('storx-replicator doctor', () => {
     const run = await doctor('--replication.webhook-url', 'http://127.0.0.1:1/webhook');
     expect(run.code).toBe(1);
     expect(failures(run.stdout)).toEqual(['✗ the webhook URL answers and accepts our signature: http://127.0.0.1:1/webhook: the receiver is unreachable: http://127.0.0.1:1: connect ECONNREFUSED 127.0.0.1:1']);
-    expect(run.stdout).toContain('fix: check that the receiver runs and that replication.webhook-url (scheme, host, port) is right');
+    expect(run.stdout).toContain('fix: nothing listens at 127.0.0.1:1: start backuptools-receiver serve there, or fix the host and port in replication.webhook-url; run keeps retrying');
 
     const path = await doctor('--replication.webhook-url', `${pair.receiver.url}/hook`);
     expect(failures(path.stdout)[0]).toMatch(/the receiver rejects our requests \(HTTP 404/);

@@ -74,6 +74,7 @@ describe('storx-replicator status on a running replicator', () => {
       slot: { name: slot, exists: true, active: true, plugin: 'pgoutput', wal_status: 'reserved', max_lag_bytes: 1024 ** 3 },
       publication: { name: 'backuptools_pub', exists: true, all_tables: false, tables: ['"satellite/0"."objects"', '"satellite/0"."segments"'], missing_tables: [] },
       receiver: { url: `${pair.receiver.url}/webhook`, checked: true, reachable: true, accepted: true, http_status: 200, error: null },
+      replication: { blocked: false, run_health: null, failure: null },
       problems: [],
     });
     expect(typeof report.slot.lag_bytes).toBe('number');
@@ -85,7 +86,8 @@ describe('storx-replicator status on a running replicator', () => {
     const human = await cli(['status', '--config', configPath, '--replication.slot-name', slot]);
     expect(human.code).toBe(0);
     const lines = human.stdout.trimEnd().split('\n');
-    expect(lines.map((line) => line.split(' ')[0])).toEqual(['✓', '✓', '✓', '✓', '✓', '✓', 'status:']);
+    expect(lines.map((line) => line.split(' ')[0])).toEqual(['✓', '✓', '✓', '✓', '✓', '✓', '✓', 'status:']);
+    expect(human.stdout).toContain('✓ replication: the receiver records no refusal from this source');
     expect(human.stdout).toContain('✓ wal_level: logical');
     expect(human.stdout).toMatch(/✓ slot status_running: active \(pid \d+\), confirmed_flush_lsn [0-9A-F]+\/[0-9A-F]+, wal_status reserved/);
     expect(human.stdout).toMatch(/✓ lag: \d+ bytes.*, limit 1073741824 bytes \(1\.0 GiB\)/);

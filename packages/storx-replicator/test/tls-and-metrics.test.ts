@@ -62,6 +62,8 @@ describe('https with a private CA', () => {
       await waitFor(() => !running.replicator.healthy, { description: 'unhealthy after failed TLS handshakes', timeoutMs: 20_000 });
       const failures = await running.replicator.metrics.registry.getSingleMetricAsString('storx_replicator_delivery_failures_total');
       expect(failures).toMatch(/class="network"\} [1-9]/);
+      // /healthz (and status) name the option that fixes it.
+      expect(running.replicator.health()).toMatchObject({ status: 'unhealthy', failure: { code: 'network', fix: expect.stringContaining('set replication.webhook-ca') as string } });
       expect(parseLsn((await slotConfirmed(pair.source, config.slotName))!) <= parseLsn(bound[0]!.lsn)).toBe(true);
     } finally {
       await running.stop();
@@ -85,7 +87,7 @@ describe('replicator metrics and heartbeat', () => {
       }
       const health = await fetch(`${address}/healthz`);
       expect(health.status).toBe(200);
-      expect(await health.json()).toEqual({ status: 'ok' });
+      expect(await health.json()).toEqual({ status: 'ok', failure: null });
     } finally {
       await running.stop();
     }

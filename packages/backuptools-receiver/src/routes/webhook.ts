@@ -10,6 +10,7 @@ import { watermarkToJson } from '../apply/watermark.js';
 import { copyStatesToJson } from '../apply/table-copy-store.js';
 import { ReceiverError } from '../errors.js';
 import type { ReceiverMetrics } from '../metrics.js';
+import type { RefusalLog } from '../refusals/refusal-log.js';
 import type { RequestVerifier } from '../verify/request-verifier.js';
 import type { TableAllowlist } from '../verify/table-allowlist.js';
 
@@ -19,6 +20,8 @@ export interface WebhookDeps {
   seedApplier: SeedEventApplier;
   tables: TableAllowlist;
   metrics: ReceiverMetrics;
+  /** Records what blocks a source (a permanent refusal of one of its batches) and when it clears. */
+  refusals: RefusalLog;
   bodyLimitBytes: number;
   receiveBudget: ReceiveBudget;
   toleranceSeconds: number;
@@ -50,13 +53,24 @@ export function registerWebhookRoute(app: FastifyInstance, deps: WebhookDeps): v
       return reply.send({ status });
     }
 
-    // Only allowed tables, and only relations that the events (or the table copy) use: a
-    // relation without events would create an empty table and nothing else.
-    const batch = { ...verified.batch, relations: deps.tables.relationsToApply(verified.batch) };
-    const stopTimer = deps.metrics.applyDuration.startTimer();
-    const outcome = await deps.applier.apply(batch);
-    stopTimer();
-    if (outcome.status === 'ping') return reply.send({ status: 'ping', watermark: outcome.watermark === undefined ? null : watermarkToJson(outcome.watermark), table_copies: copyStatesToJson(outcome.copies) });
+    let outcome;
+    let batch = verified.batch;
+    try {
+      // Only allowed tables, and only relations that the events (or the table copy) use: a
+      // relation without events would create an empty table and nothing else.
+      batch = { ...verified.batch, relations: deps.tables.relationsToApply(verified.batch) };
+      const stopTimer = deps.metrics.applyDuration.startTimer();
+      outcome = await deps.applier.apply(batch);
+      stopTimer();
+    } catch (error) {
+      if (error instanceof ReceiverError) await deps.refusals.refused(batch, error);
+      throw error;
+    }
+    if (outcome.status === 'ping') {
+      const refusal = await deps.refusals.current(batch.source_id, batch.slot);
+      return reply.send({ status: 'ping', watermark: outcome.watermark === undefined ? null : watermarkToJson(outcome.watermark), table_copies: copyStatesToJson(outcome.copies), refusal });
+    }
+    await deps.refusals.accepted(batch.source_id, batch.slot);
     if (outcome.status === 'applied') {
       for (const event of batch.events) deps.metrics.eventsApplied.inc({ table: event.table, operation: event.operation });
       const labels = { source_id: batch.source_id, slot: batch.slot };

@@ -62,5 +62,22 @@ export async function migrateState(db: BackupDb, stateSchema: string): Promise<v
         finished_at timestamptz,
         PRIMARY KEY (source_id, slot, schema_name, table_name)
       )`.execute(trx);
+    // The last batch refused for good (4xx) per (source, slot): written on its own connection,
+    // outside the rolled-back apply, so that `status` and the ping reply can say replication is
+    // blocked without asking the replicator. Deleted when a batch of that source applies.
+    await sql`
+      CREATE TABLE IF NOT EXISTS ${sql.id(stateSchema, 'refusals')} (
+        source_id text NOT NULL,
+        slot text NOT NULL,
+        code text NOT NULL,
+        http_status integer NOT NULL,
+        message text NOT NULL,
+        commit_lsn pg_lsn,
+        chunk_index integer,
+        first_refused_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+        last_refused_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+        attempts bigint NOT NULL DEFAULT 1,
+        PRIMARY KEY (source_id, slot)
+      )`.execute(trx);
   });
 }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { asArray, asRecord, asString, asStrings } from '../untyped.js';
+import { prometheusDuration } from './alert-rules.js';
 
 export interface ScrapeJob {
   name: string;
@@ -15,6 +16,9 @@ export interface PrometheusConfig {
   jobs: readonly ScrapeJob[];
   /** As written: paths inside the Prometheus container. */
   ruleFiles: readonly string[];
+  /** global.scrape_interval and evaluation_interval in milliseconds (Prometheus' default: 1m each). */
+  scrapeIntervalMs: number;
+  evaluationIntervalMs: number;
 }
 
 export function loadPrometheusConfig(path: string): PrometheusConfig {
@@ -33,5 +37,12 @@ export function parsePrometheusConfig(text: string, path: string): PrometheusCon
       targets: asArray(job['static_configs']).flatMap((config) => asStrings(asRecord(config)?.['targets'])),
     };
   });
-  return { path, jobs, ruleFiles: asStrings(document['rule_files']) };
+  const global = asRecord(document['global']) ?? {};
+  return {
+    path,
+    jobs,
+    ruleFiles: asStrings(document['rule_files']),
+    scrapeIntervalMs: prometheusDuration(asString(global['scrape_interval']) ?? '1m'),
+    evaluationIntervalMs: prometheusDuration(asString(global['evaluation_interval']) ?? '1m'),
+  };
 }

@@ -17,7 +17,7 @@ const FLAGS = {
 
 export const statusCommand: Command = {
   name: 'status',
-  summary: 'show wal_level, the slot and its lag, the publication and the receiver; exit 0/1/2',
+  summary: 'show wal_level, the slot and its lag, the publication, the receiver and whether replication is blocked; exit 0/1/2',
   async run(argv, context) {
     const parsed = parseCommandLine(argv, REPLICATOR_OPTIONS, FLAGS, 'storx-replicator status');
     if (parsed.flags['help']) {
@@ -32,8 +32,10 @@ Exit status:
   0  healthy
   1  warning: slot lag over --max-lag-bytes, slot not in use (no replicator streaming),
      slot wal_status unreserved, publication missing or not publishing every configured table
-     (run fixes both), receiver unreachable or unavailable (timeout, refused, 5xx, 429)
-  2  error: database unreachable, wal_level not logical, slot missing, not a pgoutput slot of
+     (run fixes both), receiver unreachable or unavailable (timeout, refused, 5xx, 429),
+     run's deliveries failing (its /healthz says unhealthy)
+  2  error: replication blocked (the receiver refuses a batch: its code, fix and since when,
+     from run's /healthz or else from the receiver's record), database unreachable, wal_level not logical, slot missing, not a pgoutput slot of
      this database, or invalidated (wal_status lost: a resnapshot is needed), key files that do
      not load, the receiver rejects our requests (401: signature or encryption key; other 4xx),
      or an invalid configuration
@@ -56,8 +58,13 @@ the database is unreachable):
   receiver            { url, checked: boolean, reachable, accepted, http_status,
                         watermark_lsn: last commit the receiver applied (null: nothing yet),
                         error, note: why it was not checked }
+  replication         { blocked: boolean|null (null: neither run nor the receiver could be asked),
+                        run_health: "ok"|"unhealthy"|"blocked"|null (run's /healthz on
+                          replication.metrics-listen; null: off or run not answering),
+                        failure: null | { reported_by: "replicator"|"receiver", code,
+                          http_status, message, fix, since, attempts, commit_lsn } }
   problems            [{ severity: "warning"|"error",
-                         item: "database"|"wal_level"|"slot"|"lag"|"publication"|"receiver",
+                         item: "database"|"wal_level"|"slot"|"lag"|"publication"|"receiver"|"replication",
                          message, fix }]
 LSNs are PostgreSQL's text form ("16/B374D848").
 

@@ -3,6 +3,8 @@ import { type Batch, BATCH_VERSION, formatLsn, type RecipientKey, sealBatchSeedV
 import type { Logger } from '@storx-backup/service-kit';
 import type { OutgoingBatch } from '../batch/outgoing-batch.js';
 import type { ReplicatorMetrics } from '../metrics.js';
+import { type DeliveryFailure, sameFailure } from './blockage.js';
+import { rejectionFix, transportFix } from './failure-fixes.js';
 import type { RelationMetadata } from './relation-metadata.js';
 import { backoffDelay, judgeResponse, type Verdict } from './retry-policy.js';
 import { sleep } from './sleep.js';
@@ -16,6 +18,14 @@ export interface DeliveryOptions {
   signingKeys: readonly KeyObject[];
   retryDelayMs: number;
   maxRetryDelayMs: number;
+  /**
+   * While a batch is refused (blocked): how often the receiver is pinged, and the batch sent
+   * again once the ping passes, so that a fix is picked up within seconds. The batch goes again
+   * at least every `maxRetryDelayMs` whatever the ping says.
+   */
+  blockedRetryIntervalMs: number;
+  /** The receiver's URL, named in the fixes of transport failures. */
+  url: URL;
   /** Consecutive failures after which the replicator reports itself unhealthy (and keeps trying). */
   maxRetries: number;
   client: WebhookClient;
@@ -26,20 +36,36 @@ export interface DeliveryOptions {
 
 /**
  * Delivers batches, one at a time, until the receiver answers 2xx. It never gives up and never
- * skips: transient failures back off exponentially with jitter (Retry-After honoured); permanent
- * rejections are reported loudly and retried at the longest delay, so that fixing the receiver
- * resumes the stream by itself.
+ * skips: transient failures back off exponentially with jitter (Retry-After honoured); a refusal
+ * (permanent 4xx) blocks replication: it is reported (log, /healthz, `storx_replicator_blocked`)
+ * and the same batch is tried again, after a cheap signed ping passes, every
+ * `blocked-retry-interval`, so that fixing the cause resumes the stream within seconds.
+ * The log says each failure once, with its fix, when it starts and when it ends, not per attempt.
  */
 export class BatchDelivery {
   private consecutiveFailures = 0;
-  private blocked = false;
+  private current: DeliveryFailure | undefined;
   private readonly sealed = new WeakMap<OutgoingBatch, Promise<SealedRequest[]>>();
 
   constructor(private readonly options: DeliveryOptions) {}
 
   /** False after `max-retries` consecutive failures or any permanent rejection, until a delivery succeeds. */
   get healthy(): boolean {
-    return !this.blocked && this.consecutiveFailures < Math.max(1, this.options.maxRetries);
+    return this.blocked === undefined && this.consecutiveFailures < Math.max(1, this.options.maxRetries);
+  }
+
+  /** The refusal that blocks replication, if one does (cleared by the next delivery that succeeds). */
+  get blocked(): DeliveryFailure | undefined {
+    return this.current?.permanent ? this.current : undefined;
+  }
+
+  get blockedRetryIntervalMs(): number {
+    return this.options.blockedRetryIntervalMs;
+  }
+
+  /** The failure deliveries are in now, transient or permanent; undefined while they succeed. */
+  get failure(): DeliveryFailure | undefined {
+    return this.current;
   }
 
   /**
@@ -78,32 +104,73 @@ export class BatchDelivery {
 
   /** A signed, encrypted batch with no events: checks URL, keys and signature end to end. */
   async ping(signal?: AbortSignal): Promise<{ response: WebhookResponse; verdict: Verdict }> {
-    const sealed = await sealBatchV2({ version: BATCH_VERSION, source_id: this.options.sourceId, slot: this.options.slot, commit_lsn: '0/0', chunk: { index: 0, last: true }, relations: [], events: [] }, this.options.recipient);
+    const sealed = await this.pingRequest();
     let response: WebhookResponse;
     try {
       response = await this.post(sealed, signal);
     } catch (error) {
-      if (!signal?.aborted) this.countFailure(error instanceof TransportError ? error.kind : 'network', false);
+      if (!signal?.aborted) this.countFailure(this.transportFailure(error, sealed.id, undefined));
       throw error;
     }
     const verdict = judgeResponse(response);
     // A receiver that cannot be asked is as unhealthy as one that cannot be delivered to.
-    if (verdict.kind === 'delivered') this.countSuccess();
-    else this.countFailure(verdict.failureClass, verdict.kind === 'permanent');
+    if (verdict.kind === 'delivered') this.countSuccess(sealed.id);
+    else this.countFailure(this.httpFailure(verdict, sealed.id, undefined));
     return { response, verdict };
   }
 
-  private countSuccess(): void {
+  private pingRequest(): Promise<SealedRequest> {
+    return sealBatchV2({ version: BATCH_VERSION, source_id: this.options.sourceId, slot: this.options.slot, commit_lsn: '0/0', chunk: { index: 0, last: true }, relations: [], events: [] }, this.options.recipient);
+  }
+
+  private countSuccess(webhookId: string): void {
+    const previous = this.current;
+    if (previous !== undefined) {
+      const seconds = Math.round((Date.now() - previous.since.getTime()) / 1000);
+      this.options.logger.info({ webhookId, code: previous.code, failedForSeconds: seconds, attempts: previous.attempts }, previous.permanent ? 'replication is no longer blocked: the receiver accepted the batch it refused' : 'delivery recovered');
+      if (previous.permanent) this.options.metrics.blocked.remove({ code: previous.code });
+    }
+    this.current = undefined;
     this.consecutiveFailures = 0;
-    this.blocked = false;
     this.options.metrics.healthy.set(1);
   }
 
-  private countFailure(failureClass: string, permanent: boolean): void {
+  /** Counts a failed attempt; logs it when it starts a new state (or crosses max-retries), else only at debug. */
+  private countFailure(failure: Omit<DeliveryFailure, 'since' | 'attempts'>): void {
+    const { logger, metrics, maxRetries } = this.options;
+    const previous = this.current;
+    const same = sameFailure(previous, failure);
     this.consecutiveFailures += 1;
-    if (permanent) this.blocked = true;
-    this.options.metrics.deliveryFailures.inc({ class: failureClass });
-    this.options.metrics.healthy.set(this.healthy ? 1 : 0);
+    this.current = { ...failure, since: same ? previous!.since : new Date(), attempts: same ? previous!.attempts + 1 : 1 };
+    metrics.deliveryFailures.inc({ class: failure.permanent ? 'http_4xx' : failure.code });
+    if (previous?.permanent && previous.code !== failure.code) metrics.blocked.remove({ code: previous.code });
+    if (failure.permanent) metrics.blocked.set({ code: failure.code }, 1);
+    metrics.healthy.set(this.healthy ? 1 : 0);
+
+    const context = { webhookId: failure.webhookId, commitLsn: failure.commitLsn === undefined ? undefined : formatLsn(failure.commitLsn), chunk: failure.chunkIndex, code: failure.code, reason: failure.reason, fix: failure.fix, attempts: this.current.attempts };
+    if (failure.permanent) {
+      if (same) logger.debug(context, 'still refused');
+      else logger.error(context, `replication is blocked: the receiver refuses ${failure.commitLsn === undefined ? 'our requests' : 'a batch'} (${failure.code}); nothing is skipped and the slot stays where it is; retrying every ${this.options.blockedRetryIntervalMs} ms once the cause is fixed`);
+    } else if (this.consecutiveFailures === Math.max(1, maxRetries)) {
+      logger.error(context, `delivery failed ${this.consecutiveFailures} times in a row: reporting unhealthy, still retrying`);
+    } else if (!same) {
+      logger.warn(context, 'delivery failed, retrying');
+    } else {
+      logger.debug(context, 'delivery failed again, retrying');
+    }
+  }
+
+  private httpFailure(verdict: Exclude<Verdict, { kind: 'delivered' }>, webhookId: string, batch: OutgoingBatch | undefined): Omit<DeliveryFailure, 'since' | 'attempts'> {
+    const where = { webhookId, commitLsn: batch?.commitLsn, chunkIndex: batch?.chunk.index };
+    if (verdict.kind === 'permanent') return { permanent: true, code: verdict.code, httpStatus: verdict.httpStatus, reason: verdict.reason, fix: rejectionFix(verdict.code, verdict.httpStatus, verdict.fix), ...where };
+    const fix = verdict.failureClass === 'http_429' ? 'the receiver sheds load; run keeps retrying' : "check the receiver's log and its database (its /readyz); run keeps retrying";
+    return { permanent: false, code: verdict.failureClass, httpStatus: null, reason: verdict.reason, fix, ...where };
+  }
+
+  private transportFailure(error: unknown, webhookId: string, batch: OutgoingBatch | undefined): Omit<DeliveryFailure, 'since' | 'attempts'> {
+    const message = (error as Error).message;
+    const code = error instanceof TransportError ? error.kind : 'network';
+    return { permanent: false, code, httpStatus: null, reason: message, fix: transportFix(message, this.options.url), webhookId, commitLsn: batch?.commitLsn, chunkIndex: batch?.chunk.index };
   }
 
   private async payload(batch: OutgoingBatch): Promise<Batch> {
@@ -112,7 +179,7 @@ export class BatchDelivery {
   }
 
   private async send(request: SealedRequest, batch: OutgoingBatch, signal: AbortSignal, retrySignal: AbortSignal): Promise<void> {
-    const { metrics, logger } = this.options;
+    const { metrics } = this.options;
     for (let attempt = 0; ; attempt += 1) {
       let verdict: Verdict;
       const stopTimer = metrics.deliveryDuration.startTimer();
@@ -120,31 +187,49 @@ export class BatchDelivery {
         verdict = judgeResponse(await this.post(request, signal), Date.now(), { requireAppliedBody: this.options.format === 'v2' });
       } catch (error) {
         if (signal.aborted) throw signal.reason as Error;
-        const kind = error instanceof TransportError ? error.kind : 'network';
-        verdict = { kind: 'transient', failureClass: kind, retryAfterMs: undefined, reason: (error as Error).message };
+        this.countFailure(this.transportFailure(error, request.id, batch));
+        metrics.retries.inc();
+        await sleep(backoffDelay(attempt, this.options.retryDelayMs, this.options.maxRetryDelayMs), retrySignal);
+        continue;
       } finally {
         stopTimer();
       }
       if (verdict.kind === 'delivered') {
-        if (!this.healthy) logger.info({ webhookId: request.id, attempts: attempt + 1 }, 'delivery recovered');
-        this.countSuccess();
+        this.countSuccess(request.id);
         metrics.bytesSent.inc(Buffer.byteLength(request.body));
         return;
       }
 
-      this.countFailure(verdict.failureClass, verdict.kind === 'permanent');
+      this.countFailure(this.httpFailure(verdict, request.id, batch));
       metrics.retries.inc();
-      const context = { webhookId: request.id, commitLsn: formatLsn(batch.commitLsn), chunk: batch.chunk, attempt: attempt + 1, reason: verdict.reason };
-      let delay: number;
       if (verdict.kind === 'permanent') {
-        delay = this.options.maxRetryDelayMs;
-        logger.error({ ...context, retryInMs: delay }, 'the receiver rejected a batch: replication is blocked until the cause is fixed (nothing is skipped; the slot stays where it is)');
+        await this.waitWhileRefused(retrySignal);
       } else {
-        delay = verdict.retryAfterMs !== undefined ? Math.min(verdict.retryAfterMs, this.options.maxRetryDelayMs) : backoffDelay(attempt, this.options.retryDelayMs, this.options.maxRetryDelayMs);
-        if (this.consecutiveFailures === this.options.maxRetries) logger.error({ ...context, retryInMs: delay }, `delivery failed ${this.consecutiveFailures} times in a row: reporting unhealthy, still retrying`);
-        else logger.warn({ ...context, retryInMs: delay }, 'delivery failed, retrying');
+        const delay = verdict.retryAfterMs !== undefined ? Math.min(verdict.retryAfterMs, this.options.maxRetryDelayMs) : backoffDelay(attempt, this.options.retryDelayMs, this.options.maxRetryDelayMs);
+        await sleep(delay, retrySignal);
       }
-      await sleep(delay, retrySignal);
+    }
+  }
+
+  /**
+   * After a refusal: waits until the batch is worth sending again. Every blocked-retry-interval
+   * a signed ping (a few hundred bytes) asks whether the receiver takes our requests at all; a
+   * refusal of the whole sender (401, 404, a proxy) is fixed when it passes. A refusal of the
+   * batch's content (422, 409) cannot be seen from a ping, so once the ping passes the batch goes
+   * again. A seed-format receiver may not know pings: there the batch (one event) goes each time.
+   */
+  private async waitWhileRefused(retrySignal: AbortSignal): Promise<void> {
+    const { blockedRetryIntervalMs, maxRetryDelayMs, format } = this.options;
+    const latest = Date.now() + maxRetryDelayMs;
+    for (;;) {
+      await sleep(Math.min(blockedRetryIntervalMs, Math.max(1, latest - Date.now())), retrySignal);
+      if (format !== 'v2' || Date.now() >= latest) return;
+      try {
+        if (judgeResponse(await this.post(await this.pingRequest(), retrySignal)).kind === 'delivered') return;
+      } catch (error) {
+        if (retrySignal.aborted) throw error;
+      }
+      this.options.logger.debug('still blocked: the receiver does not take our ping yet');
     }
   }
 

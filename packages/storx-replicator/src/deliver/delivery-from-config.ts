@@ -22,6 +22,8 @@ export function deliveryFromConfig(
     signingKeys: [keys.signing.key],
     retryDelayMs: config.retryDelayMs,
     maxRetryDelayMs: config.maxRetryDelayMs,
+    blockedRetryIntervalMs: config.blockedRetryIntervalMs,
+    url: config.webhookUrl,
     maxRetries: config.maxRetries,
     client,
     metadata: new RelationMetadata(deps.catalog),

@@ -12,7 +12,16 @@ import type { WebhookResponse } from './webhook-client.js';
 export type Verdict =
   | { kind: 'delivered' }
   | { kind: 'transient'; failureClass: 'network' | 'timeout' | 'http_429' | 'http_5xx' | 'http_4xx_transient'; retryAfterMs: number | undefined; reason: string }
-  | { kind: 'permanent'; failureClass: 'http_4xx'; reason: string };
+  | {
+      kind: 'permanent';
+      failureClass: 'http_4xx';
+      reason: string;
+      /** What refused: the receiver's error code (`TABLE_INCOMPATIBLE`), else `HTTP_<status>`, or `NOT_A_RECEIVER` for a 2xx that is not our receiver's answer. */
+      code: string;
+      httpStatus: number;
+      /** The receiver's own fix for its code, when it sent one. */
+      fix: string | undefined;
+    };
 
 const TRANSIENT_4XX = new Set([408, 425, 429]);
 
@@ -22,7 +31,7 @@ export function judgeResponse(response: WebhookResponse, now: number = Date.now(
     // Our receiver says what it did. A 2xx without that is someone else answering at the URL
     // (a proxy's catch-all, a misrouted service): acknowledging the slot on it would lose data.
     if (options.requireAppliedBody && !saysApplied(response.body)) {
-      return { kind: 'permanent', failureClass: 'http_4xx', reason: `HTTP ${status} without {"status":"applied"|"duplicate"}: is another service answering at the webhook URL? (${summarize(response.body)})` };
+      return { kind: 'permanent', failureClass: 'http_4xx', reason: `HTTP ${status} without {"status":"applied"|"duplicate"}: is another service answering at the webhook URL? (${summarize(response.body)})`, code: 'NOT_A_RECEIVER', httpStatus: status, fix: undefined };
     }
     return { kind: 'delivered' };
   }
@@ -31,7 +40,19 @@ export function judgeResponse(response: WebhookResponse, now: number = Date.now(
   if (status === 429) return { kind: 'transient', failureClass: 'http_429', retryAfterMs, reason };
   if (status >= 500 || status < 200) return { kind: 'transient', failureClass: 'http_5xx', retryAfterMs, reason };
   if (TRANSIENT_4XX.has(status)) return { kind: 'transient', failureClass: 'http_4xx_transient', retryAfterMs, reason };
-  return { kind: 'permanent', failureClass: 'http_4xx', reason };
+  const answer = errorAnswer(response.body);
+  return { kind: 'permanent', failureClass: 'http_4xx', reason, code: answer.code ?? `HTTP_${status}`, httpStatus: status, fix: answer.fix };
+}
+
+/** The receiver's `{"error": CODE, "fix": ...}`, when the body is one (a proxy's page is not). */
+function errorAnswer(body: string): { code: string | undefined; fix: string | undefined } {
+  try {
+    const parsed = JSON.parse(body) as { error?: unknown; fix?: unknown };
+    const code = typeof parsed.error === 'string' && /^[A-Z][A-Z0-9_]{0,63}$/.test(parsed.error) ? parsed.error : undefined;
+    return { code, fix: typeof parsed.fix === 'string' ? parsed.fix.slice(0, 500) : undefined };
+  } catch {
+    return { code: undefined, fix: undefined };
+  }
 }
 
 /** Full-jitter exponential backoff: random in [0, min(max, base * 2^attempt)], at least 1 ms. */

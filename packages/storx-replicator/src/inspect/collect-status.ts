@@ -9,6 +9,8 @@ import { readSlot, type SlotState } from '../source/slot.js';
 import { qualified, resolveTables } from '../source/source-tables.js';
 import { pingProblem } from './ping-problem.js';
 import { pingReceiver, type PingOutcome, signatureRejectedFix } from './receiver-ping.js';
+import { judgeReplication } from './replication-check.js';
+import { readRunHealth } from './run-health.js';
 import { WAL_LEVEL_FIX } from './seed-fixes.js';
 import { judgeSlot } from './slot-health.js';
 import { connectSource } from './source-connect.js';
@@ -31,12 +33,16 @@ export async function collectStatus(config: ReplicatorConfig, maxLagBytes: numbe
     slot: { name: config.slotName, exists: null, active: null, active_pid: null, plugin: null, confirmed_flush_lsn: null, restart_lsn: null, wal_status: null, current_wal_lsn: null, lag_bytes: null, max_lag_bytes: maxLagBytes },
     publication: { name: config.publicationName, exists: null, all_tables: null, tables: [], missing_tables: [] },
     receiver: { url: null, checked: false, reachable: null, accepted: null, http_status: null, watermark_lsn: null, error: null, note: null },
+    replication: { blocked: null, run_health: null, failure: null },
     problems: [],
   };
 
   // The receiver first: whether it has applied anything tells what a missing slot means.
   const receiverProblems: StatusProblem[] = [];
-  const watermark = await checkReceiver(config, report, receiverProblems);
+  const [ping, runHealth] = await Promise.all([checkReceiver(config, report, receiverProblems), readRunHealth(config)]);
+  const watermark = ping?.kind === 'accepted' ? ping.watermarkLsn : undefined;
+  const replication = judgeReplication(runHealth, ping?.kind === 'accepted' ? ping.refusal : undefined);
+  report.replication = replication.section;
 
   const sourceProblems: StatusProblem[] = [];
   let client: pg.Client | undefined;
@@ -57,7 +63,8 @@ export async function collectStatus(config: ReplicatorConfig, maxLagBytes: numbe
       await client.end().catch(() => undefined);
     }
   }
-  report.problems = [...sourceProblems, ...receiverProblems];
+  if (report.replication.blocked) explainInactiveSlot(sourceProblems);
+  report.problems = [...sourceProblems, ...receiverProblems, ...replication.problems];
   Object.assign(report, statusLevel(report.problems));
   return report;
 }
@@ -110,8 +117,17 @@ function describeSlot(report: StatusReport, slot: SlotState | undefined): void {
   });
 }
 
-/** Pings the receiver; returns its watermark (null: nothing applied yet; undefined: not known). */
-async function checkReceiver(config: ReplicatorConfig, report: StatusReport, problems: StatusProblem[]): Promise<string | null | undefined> {
+/** While run is blocked its slot may be idle: "start run" would be the wrong advice. */
+function explainInactiveSlot(problems: StatusProblem[]): void {
+  for (const problem of problems) {
+    if (problem.item === 'slot' && problem.severity === 'warning' && problem.message.includes('is not in use')) {
+      problem.fix = 'run is blocked by a refusal of the receiver (see replication below): fix that, and it streams again';
+    }
+  }
+}
+
+/** Pings the receiver; undefined when it could not be pinged (settings or keys missing). */
+async function checkReceiver(config: ReplicatorConfig, report: StatusReport, problems: StatusProblem[]): Promise<PingOutcome | undefined> {
   const missing = missingWebhookSettings(config);
   if (!missing.includes('replication.webhook-url')) report.receiver.url = config.webhookUrl.href;
   if (missing.length > 0) {
@@ -129,9 +145,9 @@ async function checkReceiver(config: ReplicatorConfig, report: StatusReport, pro
   }
   const outcome = await pingReceiver(config, keys);
   recordPing(report, outcome);
-  const problem = pingProblem(outcome, signatureRejectedFix(config, keys), config.format);
+  const problem = pingProblem(outcome, signatureRejectedFix(config, keys), config.format, config.webhookUrl);
   if (problem) problems.push({ severity: problem.severity, item: 'receiver', message: problem.message, fix: problem.fix.join('; ') });
-  return outcome.kind === 'accepted' ? outcome.watermarkLsn : undefined;
+  return outcome;
 }
 
 function recordPing(report: StatusReport, outcome: PingOutcome): void {

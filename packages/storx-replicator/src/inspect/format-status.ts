@@ -37,6 +37,14 @@ export function formatStatus(report: StatusReport): string {
   else if (receiver.reachable === null) item('receiver', `${where}: not pinged (the keys did not load)`);
   else item('receiver', `${where}: ${receiver.reachable ? `answered HTTP ${receiver.http_status ?? '?'}` : 'unreachable'}`);
 
+  const { replication } = report;
+  const failure = replication.failure;
+  if (replication.blocked) item('replication', `replication: blocked since ${failure?.since ?? '?'} (${failure?.code ?? '?'})`);
+  else if (failure !== null) item('replication', `replication: deliveries failing since ${failure.since} (${failure.code})`);
+  else if (replication.run_health === 'ok') item('replication', 'replication: run delivers (its /healthz says ok)');
+  else if (replication.blocked === false) item('replication', 'replication: the receiver records no refusal from this source');
+  else item('replication', 'replication: not known (run has no metrics-listen or does not answer, and the receiver was not asked)', true);
+
   out.push(`status: ${report.status}`);
   return `${out.join('\n')}\n`;
 }

@@ -17,6 +17,6 @@ export async function checkReceiver(config: ReplicatorConfig, keys: ReplicatorKe
   if (outcome.kind === 'accepted') {
     return passed('Backuptools', `${title}: ${config.webhookUrl.href} accepted a signed, encrypted ping (HTTP ${outcome.httpStatus}; applied from this source up to ${outcome.watermarkLsn ?? 'nothing yet'})`);
   }
-  const problem = pingProblem(outcome, signatureRejectedFix(config, keys), config.format)!;
+  const problem = pingProblem(outcome, signatureRejectedFix(config, keys), config.format, config.webhookUrl)!;
   return failed('Backuptools', `${title}: ${config.webhookUrl.href}: ${problem.message}`, problem.fix);
 }

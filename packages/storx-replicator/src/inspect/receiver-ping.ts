@@ -17,7 +17,7 @@ export const PING_TIMEOUT_MS = 10_000;
  * - unexpected: 2xx but not a receiver's ping reply (something else listens at that URL).
  */
 export type PingOutcome =
-  | { kind: 'accepted'; httpStatus: number; watermarkLsn: string | null }
+  | { kind: 'accepted'; httpStatus: number; watermarkLsn: string | null; refusal: ReceiverRefusal | null }
   | { kind: 'rejected'; httpStatus: number; reason: string }
   | { kind: 'unavailable'; httpStatus: number; reason: string }
   | { kind: 'unreachable'; reason: string }
@@ -38,7 +38,7 @@ export async function pingReceiver(config: ReplicatorConfig, keys: ReplicatorKey
       case 'delivered': {
         const reply = parseReply(response.body);
         if (reply?.status !== 'ping') return { kind: 'unexpected', httpStatus: response.status, reason: `HTTP ${response.status} without a ping reply: ${response.body.slice(0, 200) || '(empty body)'}` };
-        return { kind: 'accepted', httpStatus: response.status, watermarkLsn: reply.watermark?.commit_lsn ?? null };
+        return { kind: 'accepted', httpStatus: response.status, watermarkLsn: reply.watermark?.commit_lsn ?? null, refusal: readRefusal(reply.refusal) };
       }
       case 'permanent':
         return { kind: 'rejected', httpStatus: response.status, reason: verdict.reason };
@@ -52,10 +52,33 @@ export async function pingReceiver(config: ReplicatorConfig, keys: ReplicatorKey
   }
 }
 
-/** The receiver's ping reply, `{"status":"ping","watermark":{"commit_lsn":...}|null}` (docs/protocol.md). */
+/** The receiver's ping reply, `{"status":"ping","watermark":{"commit_lsn":...}|null,"refusal":{...}|null}` (docs/protocol.md). */
 interface PingReply {
   status?: unknown;
   watermark?: { commit_lsn?: string | null } | null;
+  refusal?: unknown;
+}
+
+/** The batch the receiver last refused from this source and slot, while that refusal is in force. */
+export interface ReceiverRefusal {
+  code: string;
+  http_status: number | null;
+  message: string;
+  fix: string;
+  since: string;
+  commit_lsn: string | null;
+  attempts: number | null;
+}
+
+/** Reads the ping reply's `refusal` (absent from receivers older than it: null). */
+function readRefusal(value: unknown): ReceiverRefusal | null {
+  if (typeof value !== 'object' || value === null) return null;
+  const field = (name: string): unknown => (Object.hasOwn(value, name) ? (value as Record<string, unknown>)[name] : undefined);
+  const text = (name: string): string | null => (typeof field(name) === 'string' ? (field(name) as string).slice(0, 2000) : null);
+  const number = (name: string): number | null => (typeof field(name) === 'number' ? (field(name) as number) : null);
+  const code = text('code');
+  if (code === null) return null;
+  return { code, http_status: number('http_status'), message: text('message') ?? '', fix: text('fix') ?? `see ${code} in docs/errors.md`, since: text('since') ?? '', commit_lsn: text('commit_lsn'), attempts: number('attempts') };
 }
 
 function parseReply(body: string): PingReply | undefined {

@@ -49,6 +49,14 @@ export interface StatusReport {
     error: string | null;
     note: string | null;
   };
+  replication: {
+    /** true: the receiver refuses a batch and nothing moves until the cause is fixed; null: not known (neither side could be asked). */
+    blocked: boolean | null;
+    /** What the local run says on its /healthz (replication.metrics-listen); null when off or not running. */
+    run_health: 'ok' | 'unhealthy' | 'blocked' | null;
+    /** The refusal (or, unhealthy, the failure) and its fix, from run's /healthz or else the receiver's record. */
+    failure: { reported_by: 'replicator' | 'receiver'; code: string; http_status: number | null; message: string; fix: string; since: string; attempts: number | null; commit_lsn: string | null } | null;
+  };
   problems: StatusProblem[];
 }
 
@@ -56,7 +64,7 @@ export type StatusLevel = 'ok' | 'warning' | 'error';
 
 export interface StatusProblem {
   severity: 'warning' | 'error';
-  item: 'database' | 'wal_level' | 'slot' | 'lag' | 'publication' | 'receiver';
+  item: 'database' | 'wal_level' | 'slot' | 'lag' | 'publication' | 'receiver' | 'replication';
   message: string;
   fix: string;
 }
