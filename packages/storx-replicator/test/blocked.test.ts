@@ -15,7 +15,7 @@ let pair: Pair;
 let configPath: string;
 beforeAll(async () => {
   pair = await startPair({
-    ddl: [...SOURCE_DDL, `CREATE TYPE "${SCHEMA}".mood AS ENUM ('sad', 'happy')`, `CREATE TABLE "${SCHEMA}".moods (id integer PRIMARY KEY, mood "${SCHEMA}".mood)`],
+    ddl: [...SOURCE_DDL, `CREATE DOMAIN "${SCHEMA}".mood AS text CHECK (VALUE <> '')`, `CREATE TABLE "${SCHEMA}".moods (id integer PRIMARY KEY, mood "${SCHEMA}".mood)`],
     receiverFlags: { tables: 'objects,segments,moods' },
   });
   ({ configPath } = await configuredBySetup(pair, 'replicator-blocked-'));
@@ -47,11 +47,11 @@ describe('blocked replication', () => {
       await pair.source.query("INSERT INTO objects (project_id, bucket_name, object_key, version) VALUES (gen_random_uuid(), 'b', 'before', 1)");
       await waitForTableEqual(pair, 'objects', 'object_key');
 
-      // The backup has no type "mood": the receiver refuses the batch (422 TABLE_INCOMPATIBLE).
+      // The backup has no domain "mood" (the receiver creates enums, never domains): it refuses the batch (422 TABLE_INCOMPATIBLE).
       await pair.source.query("INSERT INTO moods VALUES (1, 'happy'), (2, 'sad')");
       const { rows } = await pair.source.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn');
       await pair.source.query("INSERT INTO objects (project_id, bucket_name, object_key, version) VALUES (gen_random_uuid(), 'b', 'after', 1)");
-      await waitFor(() => running.replicator.health().status === 'blocked', { description: 'run reports blocked', timeoutMs: 30_000 });
+      await waitFor(() => running.replicator.health().status === 'blocked', { description: 'run reports blocked', timeoutMs: 30_000 }).catch((error: unknown) => { throw new Error(JSON.stringify(running.replicator.health()), { cause: error }); });
       const health = running.replicator.health();
       expect(health.failure).toMatchObject({ code: 'TABLE_INCOMPATIBLE', http_status: 422, fix: expect.stringContaining('create missing types') as string });
       const healthz = await fetch(`${running.replicator.metricsAddress!}/healthz`);
@@ -81,7 +81,7 @@ describe('blocked replication', () => {
 
       // The fix, on the backup only: no restart of either side.
       await pair.backup.query(`CREATE SCHEMA IF NOT EXISTS "${SCHEMA}"`);
-      await pair.backup.query(`CREATE TYPE "${SCHEMA}".mood AS ENUM ('sad', 'happy')`);
+      await pair.backup.query(`CREATE DOMAIN "${SCHEMA}".mood AS text CHECK (VALUE <> '')`);
       await waitForTableEqual(pair, 'moods', 'id', 60_000);
       await waitForTableEqual(pair, 'objects', 'object_key');
       expect(running.replicator.health()).toEqual({ status: 'ok', failure: null });
