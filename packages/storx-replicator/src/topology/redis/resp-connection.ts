@@ -28,12 +28,18 @@ export async function redisCommands(tls: ConnectionOptions & { host: string; por
       socket.once('secureConnect', () => socket.write(commands.map(encodeCommand).join('')));
       socket.on('data', (data: Buffer) => {
         buffer = Buffer.concat([buffer, data]);
-        for (;;) {
-          const parsed = parseReply(buffer, 0);
-          if (parsed === undefined) return;
-          replies.push(parsed.reply);
-          buffer = buffer.subarray(parsed.end);
-          if (replies.length === commands.length) return done(undefined, replies);
+        // A reply that is not RESP must fail this call, not throw out of the socket's event
+        // handler (an uncaught exception would end a --metrics-listen exporter).
+        try {
+          for (;;) {
+            const parsed = parseReply(buffer, 0);
+            if (parsed === undefined) return;
+            replies.push(parsed.reply);
+            buffer = buffer.subarray(parsed.end);
+            if (replies.length === commands.length) return done(undefined, replies);
+          }
+        } catch (error) {
+          done(error instanceof Error ? error : new Error(String(error)));
         }
       });
       socket.once('error', (error: Error) => done(error));
