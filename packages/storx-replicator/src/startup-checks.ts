@@ -6,6 +6,7 @@ import type { BatchDelivery } from './deliver/batch-delivery.js';
 import { sleep } from './deliver/sleep.js';
 import { ReplicatorError } from './errors.js';
 import { ensurePublication } from './source/publication.js';
+import { requireReplicationCapacity } from './source/replication-capacity.js';
 import { requireLogicalWal, requireReplicationPrivilege } from './source/server-checks.js';
 import { checkUsableSlot, createSlot, readSlot } from './source/slot.js';
 import { qualified, requireTables, type SourceTable } from './source/source-tables.js';
@@ -21,7 +22,8 @@ export interface Prepared {
 }
 
 /**
- * Everything `run` checks before streaming, in the seed's order: wal_level, privileges, tables,
+ * Everything `run` checks before streaming, in the seed's order: wal_level, privileges, free
+ * replication slots and WAL senders, tables,
  * publication, then the slot, which is created only when it is missing AND the receiver has
  * never applied anything from it. A slot missing while the receiver has a watermark was lost
  * (failover to a replica without it): recreating it would silently skip every change in between.
@@ -31,6 +33,7 @@ export interface Prepared {
 export async function prepareSource(client: pg.Client, config: ReplicatorConfig, delivery: BatchDelivery, logger: Logger, signal: AbortSignal): Promise<Prepared> {
   await requireLogicalWal(client);
   await requireReplicationPrivilege(client);
+  await requireReplicationCapacity(client, config.slotName);
   const tables = await requireTables(client, config.tables);
   await ensurePublication(client, config.publicationName, tables, logger);
 

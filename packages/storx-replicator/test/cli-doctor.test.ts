@@ -20,7 +20,7 @@ function failures(stdout: string): string[] {
 
 /** The SQL fixes doctor printed (one statement per `fix:` line). */
 function sqlFixes(stdout: string): string[] {
-  return [...stdout.matchAll(/^ {6}fix: ((?:ALTER|GRANT) .*;)$/gm)].map((match) => match[1]!);
+  return [...stdout.matchAll(/^ {6}(?:fix:| {4}) ((?:ALTER|GRANT|CREATE PUBLICATION) .*;)$/gm)].map((match) => match[1]!);
 }
 
 let pair: Pair;
@@ -69,11 +69,14 @@ describe('storx-replicator doctor', () => {
       '✓ user postgres has the REPLICATION privilege',
       `✓ CONNECT on database ${database}`,
       `✓ tables exist on the connection's search_path ("satellite/0"): "satellite/0".objects, "satellite/0".segments`,
+      '✓ max_replication_slots leaves room for the replicator (20, ',
+      '✓ max_wal_senders leaves room for the replicator (20, ',
       '✓ USAGE on schema "satellite/0"',
       '✓ SELECT on "satellite/0".objects',
       '✓ SELECT on "satellite/0".segments',
       '✓ "satellite/0".objects has a primary key or REPLICA IDENTITY FULL (primary key)',
       '✓ "satellite/0".segments has a primary key or REPLICA IDENTITY FULL (primary key)',
+      '✓ publication backuptools_pub publishes the tables, or this user can make it (publication backuptools_pub does not exist yet; run creates it (this user may))',
       `✓ the configuration loads (config file ${configPath})`,
       `✓ RSA public key loads: ${join(pair.keyDir, 'backuptools_public.pem')} (RSA 2048 bits, kid `,
       `✓ signing key loads: ${join(pair.keyDir, 'storx_signing_private.pem')} (ed25519, kid `,
@@ -82,11 +85,11 @@ describe('storx-replicator doctor', () => {
     ]) {
       expect(lines.some((line) => line.startsWith(expected)), expected).toBe(true);
     }
-    expect(lines).toHaveLength(15);
+    expect(lines).toHaveLength(18);
     expect(run.stdout).toMatch(/^PostgreSQL:\n/);
     expect(run.stdout).toContain('\nStorXMonitor:\n');
     expect(run.stdout).toContain('\nBackuptools:\n');
-    expect(run.stdout).toContain('all 15 checks passed.');
+    expect(run.stdout).toContain('all 18 checks passed.');
 
     const { rows } = await pair.source.query<{ slots: string; publications: string }>(
       'SELECT (SELECT count(*) FROM pg_replication_slots WHERE database = current_database()) AS slots, (SELECT count(*) FROM pg_publication) AS publications',
@@ -103,6 +106,7 @@ describe('storx-replicator doctor', () => {
       '✗ USAGE on schema "satellite/0": missing',
       '✗ SELECT on "satellite/0".objects: missing',
       '✗ SELECT on "satellite/0".segments: missing',
+      `✗ publication backuptools_pub publishes the tables, or this user can make it: publication backuptools_pub does not exist and user ${role} cannot create it: it has no CREATE on database ${database} and does not own "satellite/0".objects, "satellite/0".segments`,
     ]);
     expect(first.stdout).toContain(`✗ user ${role} has the REPLICATION privilege: permission denied for replication slot\n      fix: ALTER USER ${role} WITH REPLICATION;\n`);
     // Without USAGE, PostgreSQL skips the schema on the search_path; doctor still finds the tables.
@@ -114,10 +118,11 @@ describe('storx-replicator doctor', () => {
       `GRANT USAGE ON SCHEMA "satellite/0" TO ${role};`,
       `GRANT SELECT ON "satellite/0".objects TO ${role};`,
       `GRANT SELECT ON "satellite/0".segments TO ${role};`,
+      'CREATE PUBLICATION backuptools_pub FOR TABLE "satellite/0"."objects", "satellite/0"."segments";',
     ]);
 
-    // Apply every fix but the last: exactly that one is left.
-    for (const statement of sqlFixes(first.stdout).slice(0, -1)) await pair.source.query(statement);
+    // Apply every fix but the GRANT SELECT on segments (the owner, a superuser here, runs them): exactly that one is left.
+    for (const statement of sqlFixes(first.stdout).filter((line) => !line.includes('SELECT ON "satellite/0".segments'))) await pair.source.query(statement);
     const second = await doctor('--database', url);
     expect(second.code).toBe(1);
     expect(failures(second.stdout)).toEqual(['✗ SELECT on "satellite/0".segments: missing']);
@@ -127,6 +132,8 @@ describe('storx-replicator doctor', () => {
     const third = await doctor('--database', url);
     expect(third.code, third.stdout).toBe(0);
     expect(items(third.stdout)).toContain(`✓ user ${role} has the REPLICATION privilege`);
+    expect(items(third.stdout)).toContain('✓ publication backuptools_pub publishes the tables, or this user can make it (publication backuptools_pub publishes exactly the configured tables)');
+    await pair.source.query('DROP PUBLICATION backuptools_pub');
   });
 
   it('reports a database the role may not connect to, with the GRANT CONNECT, and checks the rest', async () => {
@@ -171,7 +178,7 @@ describe('storx-replicator doctor', () => {
     try {
       const run = await doctor('--replication.tables', 'objects,nopk');
       expect(run.code).toBe(1);
-      expect(failures(run.stdout)).toEqual(['✗ "satellite/0".nopk has a primary key or REPLICA IDENTITY FULL: it has neither, so its UPDATEs and DELETEs cannot be replicated']);
+      expect(failures(run.stdout)).toEqual(['✗ "satellite/0".nopk has no primary key and no REPLICA IDENTITY FULL, so its UPDATEs and DELETEs cannot be replicated']);
       expect(run.stdout).toContain('      fix: ALTER TABLE "satellite/0".nopk REPLICA IDENTITY FULL;\n           -- or give it a primary key');
       for (const statement of sqlFixes(run.stdout)) await pair.source.query(statement);
       const fixed = await doctor('--replication.tables', 'objects,nopk');
@@ -180,7 +187,7 @@ describe('storx-replicator doctor', () => {
 
       await pair.source.query('ALTER TABLE "satellite/0".objects REPLICA IDENTITY NOTHING');
       const nothing = await doctor();
-      expect(failures(nothing.stdout)).toEqual(['✗ "satellite/0".objects has a primary key or REPLICA IDENTITY FULL: it is REPLICA IDENTITY NOTHING, so its UPDATEs and DELETEs cannot be replicated']);
+      expect(failures(nothing.stdout)).toEqual(['✗ "satellite/0".objects is REPLICA IDENTITY NOTHING, so its UPDATEs and DELETEs cannot be replicated']);
       expect(sqlFixes(nothing.stdout)).toEqual(['ALTER TABLE "satellite/0".objects REPLICA IDENTITY DEFAULT;']);
     } finally {
       await pair.source.query('ALTER TABLE "satellite/0".objects REPLICA IDENTITY DEFAULT');

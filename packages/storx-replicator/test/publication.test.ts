@@ -34,7 +34,7 @@ describe('publication', () => {
   it('tells a user who does not own the tables which statement the owner must run', async () => {
     const tables = await requireTables(replicatorUser, ['objects']);
     const failure = await ensurePublication(replicatorUser, 'backuptools_pub', tables, quietLogger).catch((error: unknown) => error);
-    expect(failure).toMatchObject({ code: 'PUBLICATION_MISSING', message: expect.stringContaining('CREATE PUBLICATION backuptools_pub FOR TABLE "public"."objects";') as string });
+    expect(failure).toMatchObject({ code: 'PUBLICATION_MISSING', fixLines: ["-- as the tables' owner (or a superuser), once:", 'CREATE PUBLICATION backuptools_pub FOR TABLE "public"."objects";'] });
     await owner.query('CREATE PUBLICATION backuptools_pub FOR TABLE "public"."objects"');
     await expect(ensurePublication(replicatorUser, 'backuptools_pub', tables, quietLogger)).resolves.toBeUndefined();
   });
@@ -42,6 +42,6 @@ describe('publication', () => {
   it('refuses a partitioned table: its changes are published under its partitions\' names', async () => {
     await owner.query('CREATE TABLE events (id integer, at date, PRIMARY KEY (id, at)) PARTITION BY RANGE (at)');
     const failure = await requireTables(owner, ['events']).catch((error: unknown) => error);
-    expect(failure).toMatchObject({ code: 'TABLE_PARTITIONED', message: expect.stringContaining('list the partitions in replication.tables') as string });
+    expect(failure).toMatchObject({ code: 'TABLE_PARTITIONED', fixLines: [expect.stringContaining('list its partitions in replication.tables') as string] });
   });
 });

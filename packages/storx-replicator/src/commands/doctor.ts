@@ -24,9 +24,11 @@ Goes through the seed's quick checklist and marks each item ✓ or ✗; every �
 fix (the seed's troubleshooting words, SQL naming the real user, database, schema and table):
 
 PostgreSQL:   the service can connect; wal_level = logical; the user has REPLICATION;
-              CONNECT on the database; the tables exist on the connection's search_path;
-              USAGE on their schema; SELECT on each; each has a primary key or
-              REPLICA IDENTITY FULL
+              CONNECT on the database; max_replication_slots and max_wal_senders leave a
+              slot and a WAL sender for the replicator; the tables exist on the connection's
+              search_path; USAGE on their schema; SELECT on each; none is partitioned; each
+              has a primary key or REPLICA IDENTITY FULL; the publication publishes them, or
+              this user may create or change it (else the owner's statement is the fix)
 StorXMonitor: the configuration loads; the receiver's RSA public key loads; the signing key
               loads (and the webhook CA, if set); the webhook URL is set
 Backuptools:  the webhook URL answers a signed, encrypted ping and accepts our signature

@@ -32,10 +32,11 @@ Exit status:
   0  healthy
   1  warning: slot lag over --max-lag-bytes, slot not in use (no replicator streaming),
      slot wal_status unreserved, publication missing or not publishing every configured table
-     (run fixes both), receiver unreachable or unavailable (timeout, refused, 5xx, 429),
+     (run fixes both, and this user may), receiver unreachable or unavailable (timeout, refused, 5xx, 429),
      run's deliveries failing (its /healthz says unhealthy)
   2  error: replication blocked (the receiver refuses a batch: its code, fix and since when,
-     from run's /healthz or else from the receiver's record), database unreachable, wal_level not logical, slot missing, not a pgoutput slot of
+     from run's /healthz or else from the receiver's record), database unreachable, wal_level not logical,
+     a publication this user can neither create nor change (the owner's statement is the fix), slot missing, not a pgoutput slot of
      this database, or invalidated (wal_status lost: a resnapshot is needed), key files that do
      not load, the receiver rejects our requests (401: signature or encryption key; other 4xx),
      or an invalid configuration

@@ -3,7 +3,7 @@ import { formatLsn } from '@storx-backup/protocol';
 import type { ReplicatorConfig } from '../config.js';
 import { REPLICATOR_ERRORS } from '../errors.js';
 import { loadReplicatorKeys } from '../replicator-keys.js';
-import { publicationTables } from '../source/publication.js';
+import { judgePublication, readPublicationFacts } from '../source/publication-access.js';
 import { walLevel } from '../source/server-checks.js';
 import { readSlot, type SlotState } from '../source/slot.js';
 import { qualified, resolveTables } from '../source/source-tables.js';
@@ -81,18 +81,20 @@ async function checkSource(client: pg.Client, config: ReplicatorConfig, report: 
   describeSlot(report, slot);
   problems.push(...judgeSlot(config.slotName, slot, rows[0]!.database, maxLagBytes, watermark));
 
-  const { rows: publication } = await client.query<{ puballtables: boolean }>('SELECT puballtables FROM pg_publication WHERE pubname = $1', [config.publicationName]);
-  report.publication.exists = publication[0] !== undefined;
-  report.publication.all_tables = publication[0]?.puballtables ?? null;
-  if (publication[0] === undefined) {
-    problems.push({ severity: 'warning', item: 'publication', message: `publication ${config.publicationName} does not exist`, fix: 'storx-replicator run creates it' });
-  } else {
-    report.publication.tables = await publicationTables(client, config.publicationName);
-    const { found, missing } = await resolveTables(client, config.tables);
-    report.publication.missing_tables = [...found.map(qualified).filter((table) => !report.publication.tables.includes(table)), ...missing];
-    if (report.publication.missing_tables.length > 0) {
-      problems.push({ severity: 'warning', item: 'publication', message: `publication ${config.publicationName} does not publish ${report.publication.missing_tables.join(', ')}`, fix: 'storx-replicator run reconciles it with replication.tables (storx-replicator doctor checks the tables)' });
-    }
+  const facts = await readPublicationFacts(client, config.publicationName);
+  report.publication.exists = facts.exists;
+  report.publication.all_tables = facts.exists ? facts.allTables : null;
+  report.publication.tables = facts.published;
+  const { found, missing } = await resolveTables(client, config.tables);
+  const verdict = judgePublication(facts, found);
+  if (facts.exists) report.publication.missing_tables = facts.allTables ? missing : [...found.map(qualified).filter((table) => !facts.published.includes(table)), ...missing];
+  if (!verdict.ok) {
+    // run would stop here: an error, with the statement that fixes it (the same as doctor's).
+    problems.push({ severity: 'error', item: 'publication', message: verdict.message, fix: verdict.fix.join(' ') });
+  } else if (verdict.action === 'create') {
+    problems.push({ severity: 'warning', item: 'publication', message: `publication ${config.publicationName} does not exist`, fix: 'storx-replicator run creates it (this user may)' });
+  } else if (report.publication.missing_tables.length > 0) {
+    problems.push({ severity: 'warning', item: 'publication', message: `publication ${config.publicationName} does not publish ${report.publication.missing_tables.join(', ')}`, fix: 'storx-replicator run reconciles it with replication.tables (storx-replicator doctor checks the tables)' });
   }
   return problems;
 }

@@ -1,11 +1,13 @@
 import type pg from 'pg';
 import type { ReplicatorConfig } from '../config.js';
+import { judgePublication, type PublicationVerdict, readPublicationFacts } from '../source/publication-access.js';
+import { capacityProblems, readReplicationCapacity } from '../source/replication-capacity.js';
 import { hasConnectPrivilege, hasReplicationPrivilege, walLevel } from '../source/server-checks.js';
+import { identityProblem, partitionedProblem, resolveTables, type SourceTable } from '../source/source-tables.js';
 import { type ChecklistItem, failed, passed } from './checklist-item.js';
 import { RELATION_DOES_NOT_EXIST_FIX, WAL_LEVEL_FIX } from './seed-fixes.js';
 import { connectSource } from './source-connect.js';
 import { quoteIdentifier } from './sql-identifiers.js';
-import { type LocatedTable, locateTables } from './table-lookup.js';
 
 const NOT_CHECKED = 'not checked (no database connection)';
 
@@ -67,7 +69,17 @@ async function checkConnected(client: pg.Client, config: ReplicatorConfig, items
   );
   items.push((await hasConnectPrivilege(client)) ? passed('PostgreSQL', `CONNECT on database ${database}`) : failed('PostgreSQL', `CONNECT on database ${database}: missing`, [`GRANT CONNECT ON DATABASE ${databaseSql} TO ${userSql};`]));
 
-  const { searchPath, found, missing } = await locateTables(client, config.tables);
+  const capacity = await readReplicationCapacity(client, config.slotName);
+  const shortages = capacityProblems(capacity, config.slotName);
+  for (const setting of ['max_replication_slots', 'max_wal_senders'] as const) {
+    const problem = shortages.find((candidate) => candidate.setting === setting);
+    const max = setting === 'max_replication_slots' ? capacity.maxReplicationSlots : capacity.maxWalSenders;
+    const used = setting === 'max_replication_slots' ? capacity.slotsInUse : capacity.walSendersInUse;
+    const what = setting === 'max_replication_slots' ? 'replication slots' : 'WAL senders';
+    items.push(problem ? failed('PostgreSQL', `${setting} leaves room for the replicator: ${problem.message}`, problem.fix) : passed('PostgreSQL', `${setting} leaves room for the replicator (${max}, ${used} ${what} in use)`));
+  }
+
+  const { searchPath, found, missing } = await resolveTables(client, config.tables);
   const located = found.map((table) => (table.name === table.table ? table.tableSql : `${table.name} → ${table.tableSql}`)).join(', ');
   items.push(
     missing.length === 0
@@ -80,7 +92,18 @@ async function checkConnected(client: pg.Client, config: ReplicatorConfig, items
   for (const table of found) {
     items.push(table.canSelect ? passed('PostgreSQL', `SELECT on ${table.tableSql}`) : failed('PostgreSQL', `SELECT on ${table.tableSql}: missing`, [`GRANT SELECT ON ${table.tableSql} TO ${userSql};`]));
   }
+  for (const table of found) {
+    const partitioned = partitionedProblem(table);
+    if (partitioned) items.push(failed('PostgreSQL', partitioned.message, partitioned.fix));
+  }
   for (const table of found) items.push(identityItem(table));
+  // Only when every table is found: the verdict is about the configured list as a whole.
+  if (missing.length === 0) items.push(publicationItem(judgePublication(await readPublicationFacts(client, config.publicationName), found), config.publicationName));
+}
+
+function publicationItem(verdict: PublicationVerdict, name: string): ChecklistItem {
+  const title = `publication ${name} publishes the tables, or this user can make it`;
+  return verdict.ok ? passed('PostgreSQL', `${title} (${verdict.note})`) : failed('PostgreSQL', `${title}: ${verdict.message}`, verdict.fix);
 }
 
 /** The seed's first requirement; its fix needs a restart, which only an operator can decide. */
@@ -89,25 +112,12 @@ export function walLevelItem(level: string): ChecklistItem {
 }
 
 /** UPDATE and DELETE carry the old row's key only with a primary key (or an index / FULL identity). */
-function identityItem(table: LocatedTable): ChecklistItem {
+function identityItem(table: SourceTable): ChecklistItem {
   const title = `${table.tableSql} has a primary key or REPLICA IDENTITY FULL`;
-  switch (table.replicaIdentity) {
-    case 'f':
-      return passed('PostgreSQL', `${title} (REPLICA IDENTITY FULL)`);
-    case 'i':
-      return passed('PostgreSQL', `${title} (REPLICA IDENTITY USING INDEX)`);
-    case 'n':
-      return failed('PostgreSQL', `${title}: it is REPLICA IDENTITY NOTHING, so its UPDATEs and DELETEs cannot be replicated`, [
-        `ALTER TABLE ${table.tableSql} REPLICA IDENTITY ${table.hasPrimaryKey ? 'DEFAULT' : 'FULL'};`,
-      ]);
-    case 'd':
-      return table.hasPrimaryKey
-        ? passed('PostgreSQL', `${title} (primary key)`)
-        : failed('PostgreSQL', `${title}: it has neither, so its UPDATEs and DELETEs cannot be replicated`, [
-            `ALTER TABLE ${table.tableSql} REPLICA IDENTITY FULL;`,
-            `-- or give it a primary key: ALTER TABLE ${table.tableSql} ADD PRIMARY KEY (...);`,
-          ]);
-  }
+  const problem = identityProblem(table);
+  if (problem) return failed('PostgreSQL', problem.message, problem.fix);
+  const how = { f: 'REPLICA IDENTITY FULL', i: 'REPLICA IDENTITY USING INDEX', d: 'primary key', n: '' }[table.replicaIdentity];
+  return passed('PostgreSQL', `${title} (${how})`);
 }
 
 /** User and database as the URL names them (for fixes when the server cannot be asked). */
