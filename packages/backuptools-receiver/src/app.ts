@@ -26,6 +26,8 @@ export interface AppOptions {
   schemaMapping: ReadonlyMap<string, string>;
   autoCreateTables: boolean;
   stateSchema: string;
+  /** Source schema of a seed-format event that names none (`default-schema`). */
+  defaultSchema: string;
   bodyLimitBytes: number;
   /** Bytes that requests not yet authenticated may hold at once (receive-budget); default twice bodyLimitBytes. */
   receiveBudgetBytes?: number;
@@ -54,7 +56,7 @@ export function buildApp(options: AppOptions): FastifyInstance & { metrics: Rece
     ...(options.https ? { https: { ...options.https, ...nodeServer } } : { http: nodeServer }),
   }) as unknown as FastifyInstance;
   const metrics = new ReceiverMetrics();
-  const tableSync = new TableSync({ autoCreateTables: options.autoCreateTables, schemaMapping: options.schemaMapping });
+  const tableSync = new TableSync({ autoCreateTables: options.autoCreateTables, schemaMapping: options.schemaMapping, stateSchema: options.stateSchema });
 
   app.setErrorHandler((error: FastifyError | ReceiverError, request, reply) => {
     const receiverError = error instanceof ReceiverError ? error : fromFastifyError(error);
@@ -88,7 +90,7 @@ export function buildApp(options: AppOptions): FastifyInstance & { metrics: Rece
       acceptUnsignedSeedV1: options.acceptUnsignedSeedV1,
     }),
     applier: new Applier(options.db, tableSync, options.stateSchema),
-    seedApplier: new SeedEventApplier(options.db, tableSync, options.stateSchema, options.timestampToleranceSeconds),
+    seedApplier: new SeedEventApplier(options.db, tableSync, options.stateSchema, options.timestampToleranceSeconds, options.defaultSchema),
     tables: new TableAllowlist(options.allowedTables),
     metrics,
     refusals,

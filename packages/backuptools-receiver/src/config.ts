@@ -13,7 +13,7 @@ export const RECEIVER_OPTIONS: readonly OptionSpec[] = [
   { path: 'private-keys', kind: { type: 'list' }, description: 'RSA private key files (PEM); several during a key rotation, chosen by kid', required: true },
   { path: 'trusted-sender-keys', kind: { type: 'list' }, description: "senders' Ed25519 public key files (PEM); a request must be signed by one of them", required: true },
   { path: 'tables', kind: { type: 'list' }, description: 'the only source tables a sender may write, as "schema.table" or "table" (in default-schema); names match exactly', default: ['objects', 'segments'] },
-  { path: 'default-schema', kind: { type: 'string' }, description: 'source schema of a bare "table" in tables (StorXMonitor: satellite/0)', default: 'satellite/0' },
+  { path: 'default-schema', kind: { type: 'string' }, description: 'source schema of a bare "table" in tables and of a seed-format event without "schema" (StorXMonitor: satellite/0)', default: 'satellite/0' },
   { path: 'schema-mapping', kind: { type: 'list' }, description: 'source schema to backup schema, as "source=target" (default: the same name)', default: [] },
   { path: 'auto-create-tables', kind: { type: 'boolean' }, description: 'create missing tables and add new columns from the source metadata', default: true },
   { path: 'body-limit', kind: { type: 'size', min: 1024 }, description: "largest request body accepted (413 above); at least 4/3 × (the sender's replication.max-batch-bytes + its largest row) + 2 KiB", default: 64 * 1024 * 1024 },
@@ -38,6 +38,8 @@ export interface ReceiverConfig {
   privateKeyPaths: readonly string[];
   trustedSenderKeyPaths: readonly string[];
   tables: readonly AllowedTable[];
+  /** Source schema of a bare table name in `tables` and of a seed-format event that names no schema. */
+  defaultSchema: string;
   /** Source schema → backup schema; unmapped schemas keep their name. */
   schemaMapping: ReadonlyMap<string, string>;
   autoCreateTables: boolean;
@@ -107,6 +109,7 @@ export function loadReceiverConfig(input: ConfigInput, purpose: 'serve' | 'datab
     privateKeyPaths: Object.freeze(get<string[]>('private-keys')),
     trustedSenderKeyPaths: Object.freeze(get<string[]>('trusted-sender-keys')),
     tables: Object.freeze(tables),
+    defaultSchema: get<string>('default-schema'),
     schemaMapping,
     autoCreateTables: get<boolean>('auto-create-tables'),
     bodyLimitBytes: get<number>('body-limit'),

@@ -37,6 +37,7 @@ export async function startReceiver(config: ReceiverConfig, logger: Logger = cre
     schemaMapping: config.schemaMapping,
     autoCreateTables: config.autoCreateTables,
     stateSchema: config.stateSchema,
+    defaultSchema: config.defaultSchema,
     bodyLimitBytes: config.bodyLimitBytes,
     receiveBudgetBytes: config.receiveBudgetBytes,
     timeouts: config.timeouts,

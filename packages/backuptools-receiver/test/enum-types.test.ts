@@ -22,7 +22,7 @@ const insert = { operation: 'INSERT' as const, data: row, old_data: null, unchan
 let receiver: TestReceiver;
 let strict: TestReceiver;
 beforeAll(async () => {
-  receiver = await testReceiver({ tables: ['created', 'relabelled', 'shadowed', 'manual'] });
+  receiver = await testReceiver({ tables: ['created', 'relabelled', 'shadowed', 'manual', 'elsewhere', 'backuptools_state.inside'] });
   strict = await testReceiver({ databaseUrl: receiver.url, autoCreateTables: false, tables: ['manual'] });
 });
 afterAll(async () => {
@@ -76,5 +76,26 @@ describe('enum types on the backup', () => {
     const refused = await receiver.app.inject(await signedRequest(batchOf([withoutEnums], [{ operation: 'INSERT', data: { id: '1', d: '5' }, old_data: null, unchanged_toast: [] }]), receiver.keys));
     expect(refused.statusCode, refused.body).toBe(422);
     expect(refused.json()).toMatchObject({ error: 'TABLE_INCOMPATIBLE', message: expect.stringContaining('never a domain, composite, range or base type') as string });
+  });
+
+  it.each([
+    ['an existing schema other than the table\'s (public)', 'elsewhere', 'satellite/0', 'public'],
+    ["the receiver's own state schema", 'elsewhere', 'satellite/0', 'backuptools_state'],
+    ["a table in the receiver's own state schema", 'inside', 'backuptools_state', 'backuptools_state'],
+  ])('422 for an enum to be created in %s, and no type or table is created', async (_what, table, tableSchema, enumSchema) => {
+    const type = `stray_${table}_${enumSchema}`;
+    const relation: Relation = {
+      ...relationOf(table, type),
+      schema: tableSchema,
+      columns: [{ name: 'id', type: 'integer', not_null: true }, { name: 'status', type: `${enumSchema}.${type}`, not_null: false }],
+      enum_types: [{ type: `${enumSchema}.${type}`, schema: enumSchema, name: type, labels: ['a', 'b'] }],
+    };
+    const response = await receiver.app.inject(await signedRequest(batchOf([relation], [{ ...insert, data: { id: '1', status: 'a' } }]), receiver.keys));
+    expect(response.statusCode, response.body).toBe(422);
+    expect(response.json()).toMatchObject({ error: 'TABLE_INCOMPATIBLE', message: expect.stringMatching(/creates enums only in the schema of the table|the receiver's own state schema/) as string });
+    const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_type WHERE typname = ${type}`.execute(receiver.db);
+    expect(rows[0]!.n).toBe(0);
+    const { rows: tables } = await sql<{ t: string | null }>`SELECT to_regclass(format('%I.%I', ${tableSchema}::text, ${table}::text))::text AS t`.execute(receiver.db);
+    expect(tables[0]!.t).toBeNull();
   });
 });

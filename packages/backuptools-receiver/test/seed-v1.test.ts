@@ -72,6 +72,15 @@ describe('seed-v1 requests', () => {
     expect((await lenient.app.inject({ ...request, headers: { ...request.headers, ...headers } })).statusCode).toBe(401);
   });
 
+  it('without a schema are in default-schema (satellite/0): allowed by the bare table name and applied there', async () => {
+    const { schema: _schema, ...minimal } = seedEvent(7);
+    const before = await count(lenient);
+    const response = await lenient.app.inject(unsigned(lenient, minimal));
+    expect(response.statusCode, response.body).toBe(200);
+    expect(await count(lenient)).toBe(before + 1);
+    expect((await lenient.app.inject(unsigned(lenient, { ...minimal, table: 'users' }))).json()).toMatchObject({ error: 'TABLE_NOT_ALLOWED', message: expect.stringContaining('"satellite/0"."users"') as string });
+  });
+
   it('are refused for a table outside the allowlist or missing on the backup (422)', async () => {
     expect((await lenient.app.inject(unsigned(lenient, { ...seedEvent(6), table: 'users' }))).json()).toMatchObject({ error: 'TABLE_NOT_ALLOWED' });
     expect((await lenient.app.inject(unsigned(lenient, { ...seedEvent(6), table: 'segments' }))).json()).toMatchObject({ error: 'TABLE_INCOMPATIBLE' });

@@ -76,6 +76,7 @@ export async function testReceiver(overrides: Partial<AppOptions> & { databaseUr
     schemaMapping: new Map(),
     autoCreateTables: true,
     stateSchema: STATE_SCHEMA,
+    defaultSchema: 'satellite/0',
     bodyLimitBytes: 1024 * 1024,
     timestampToleranceSeconds: 300,
     acceptUnsignedSeedV1: false,

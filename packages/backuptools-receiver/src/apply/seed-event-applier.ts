@@ -23,14 +23,21 @@ export class SeedEventApplier {
     private readonly stateSchema: string,
     /** Replays older than this were refused by the timestamp check already. */
     private readonly replayWindowSeconds: number,
+    /** The source schema of an event that names none (the seed's minimal event): `default-schema`. */
+    private readonly defaultSchema: string,
   ) {}
+
+  /** The source schema the event is checked against the allowlist with and applied to. */
+  sourceSchemaOf(seed: ChangeEvent | SeedChangeEvent): string {
+    return seed.schema ?? this.defaultSchema;
+  }
 
   /**
    * Applies the event; a signed request whose `webhookId` was applied before is a duplicate
    * (a replay, or our sender retrying after a lost answer) and changes nothing.
    */
   async apply(seed: ChangeEvent | SeedChangeEvent, webhookId: string | undefined): Promise<'applied' | 'duplicate'> {
-    const event = normalize(seed);
+    const event = normalize(seed, this.sourceSchemaOf(seed));
     const schema = this.tableSync.targetSchema(event.schema);
     return this.db.transaction().execute(async (trx) => {
       if (webhookId !== undefined && !(await this.firstSighting(trx, webhookId))) return 'duplicate';
@@ -56,8 +63,8 @@ export class SeedEventApplier {
 }
 
 /** Fills what the seed's minimal `ObjectChangeEvent` leaves out; refuses what cannot be applied. */
-function normalize(seed: ChangeEvent | SeedChangeEvent): ChangeEvent {
-  const common = { schema: seed.schema ?? 'public', table: seed.table, timestamp: seed.timestamp ?? '', lsn: seed.lsn ?? '0/0', commit_lsn: seed.commit_lsn ?? '0/0', xid: seed.xid ?? 0, seq: seed.seq ?? 0 };
+function normalize(seed: ChangeEvent | SeedChangeEvent, schema: string): ChangeEvent {
+  const common = { schema, table: seed.table, timestamp: seed.timestamp ?? '', lsn: seed.lsn ?? '0/0', commit_lsn: seed.commit_lsn ?? '0/0', xid: seed.xid ?? 0, seq: seed.seq ?? 0 };
   const need = (row: Row | null | undefined, field: string): Row => {
     if (!row) throw new ReceiverError('PAYLOAD_INVALID', `${seed.operation} event for ${seed.table} has no ${field}`);
     return row;

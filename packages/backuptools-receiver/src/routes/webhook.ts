@@ -47,7 +47,7 @@ export function registerWebhookRoute(app: FastifyInstance, deps: WebhookDeps): v
     const verified = await deps.verifier.verify(format, request.headers, request.body);
 
     if (verified.format === 'seed-v1') {
-      deps.tables.check(verified.event.schema ?? 'public', verified.event.table);
+      deps.tables.check(deps.seedApplier.sourceSchemaOf(verified.event), verified.event.table);
       const status = await deps.seedApplier.apply(verified.event, verified.webhookId).catch((error: unknown) => Promise.reject(databaseFailure(error)));
       if (status === 'applied') deps.metrics.eventsApplied.inc({ table: verified.event.table, operation: verified.event.operation });
       return reply.send({ status });

@@ -59,14 +59,13 @@ async function ensureEnum(db: Executor, wanted: EnumType, schema: string, backup
   if (!options.autoCreateTables) {
     throw new ReceiverError('TABLE_INCOMPATIBLE', `${options.where}: enum ${backupName} does not exist on the backup database; create it there (CREATE TYPE ${name} AS ENUM (${wanted.labels.map(literal).join(', ')})), or turn on auto-create-tables`);
   }
+  // Only in the schema of the table being synced (which the configuration names): a signed
+  // sender must not be able to place types in any other schema that happens to exist, such as
+  // public or the receiver's own state schema.
   if (schema !== options.tableSchema) {
-    const { rows: present } = await sql<{ found: boolean }>`SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = ${schema}) AS found`.execute(db);
-    if (present[0]?.found !== true) {
-      throw new ReceiverError('TABLE_INCOMPATIBLE', `${options.where}: enum ${name} lives in schema ${quoted(schema)}, which does not exist on the backup; the receiver creates only the schemas of the tables it writes: create that schema (or the type) there first`);
-    }
-  } else {
-    await sql`CREATE SCHEMA IF NOT EXISTS ${sql.id(schema)}`.execute(db);
+    throw new ReceiverError('TABLE_INCOMPATIBLE', `${options.where}: enum ${name} does not exist on the backup and lives in schema ${quoted(schema)}, not in the table's schema ${quoted(options.tableSchema)}; the receiver creates enums only in the schema of the table that uses them: create it there first (CREATE TYPE ${name} AS ENUM (${wanted.labels.map(literal).join(', ')}))`);
   }
+  await sql`CREATE SCHEMA IF NOT EXISTS ${sql.id(schema)}`.execute(db);
   // Labels are sender text placed in DDL (CREATE TYPE takes no parameters): each is an
   // E'' literal with every backslash and quote escaped, which reads back as exactly the label
   // whatever standard_conforming_strings is.

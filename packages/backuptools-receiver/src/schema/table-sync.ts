@@ -10,6 +10,8 @@ export interface TableSyncOptions {
   autoCreateTables: boolean;
   /** Source schema → backup schema; unmapped schemas keep their name. */
   schemaMapping: ReadonlyMap<string, string>;
+  /** The receiver's own schema: never written as a backup table's (or its enums') schema. */
+  stateSchema: string;
 }
 
 // Names the receiver refuses even though PostgreSQL could hold them: quotes, semicolons and
@@ -59,6 +61,9 @@ export class TableSync {
   private async sync(db: Executor, relation: Relation): Promise<TargetTable> {
     const schema = this.targetSchema(relation.schema);
     const where = `backup table ${quoted(schema)}.${quoted(relation.table)}`;
+    if (schema === this.options.stateSchema) {
+      throw new ReceiverError('TABLE_INCOMPATIBLE', `${where}: schema ${quoted(schema)} is the receiver's own state schema; map the source schema elsewhere (schema-mapping)`);
+    }
     for (const name of [schema, relation.table, ...relation.columns.map((column) => column.name)]) {
       if (REFUSED_IN_NAMES.test(name)) {
         throw new ReceiverError('TABLE_INCOMPATIBLE', `${where}: the name ${JSON.stringify(name)} is refused (quotes, semicolons, backslashes, "--" and control characters are not accepted in names)`);
