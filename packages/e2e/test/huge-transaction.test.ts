@@ -2,9 +2,11 @@
 // four times larger single transaction of `objects` rows (~300 bytes each) arrive whole; each
 // service's peak RSS after the large one stays within a fixed margin of its peak after the
 // small one (memory follows the batch size, not the transaction's), and under a fixed bound.
-// STORX_E2E_HUGE_TX_ROWS sets the large size (a soak: 1000000).
+// STORX_E2E_HUGE_TX_ROWS sets the large size (a soak: 1000000). The large one travels as many
+// chunks, and a reader of the backup never sees part of it: every count it reads while the
+// chunks arrive is the count before or after the transaction.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { peakRssBytes } from '@storx-backup/test-postgres';
+import { connect, peakRssBytes } from '@storx-backup/test-postgres';
 import { expectBackupEqualsSource } from '../src/invariant.js';
 import { System } from '../src/system.js';
 
@@ -44,9 +46,23 @@ describe('huge transaction', () => {
     await oneTransaction('small', SMALL_ROWS);
     await expectBackupEqualsSource(system, 20 * 60_000);
     const small = await peaks();
+    const reader = await connect(system.backupUrl);
+    const seen = new Set<number>();
+    let reading = true;
+    const readLoop = (async () => {
+      while (reading) {
+        const { rows } = await reader.query<{ n: string }>('SELECT count(*)::text AS n FROM "satellite/0".objects');
+        seen.add(Number(rows[0]!.n));
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    })();
     await oneTransaction('large', LARGE_ROWS);
     const digests = await expectBackupEqualsSource(system, 20 * 60_000);
     expect(digests.objects.count).toBe(SMALL_ROWS + LARGE_ROWS);
+    reading = false;
+    await readLoop;
+    await reader.end();
+    expect([...seen].filter((count) => count !== SMALL_ROWS && count !== SMALL_ROWS + LARGE_ROWS), `counts a reader of the backup saw: ${[...seen].join(', ')}`).toEqual([]);
     const large = await peaks();
     console.log(
       `peak RSS after ${SMALL_ROWS} / ${LARGE_ROWS} rows: replicator ${MiB(small.replicator)} / ${MiB(large.replicator)}, receiver ${MiB(small.receiver)} / ${MiB(large.receiver)}`,

@@ -10,6 +10,7 @@ import { advancedWatermark, batchPosition, placeBatch, type Watermark } from './
 import { advanceWatermark, lockWatermark, readWatermark } from './watermark-store.js';
 import { type CopyState, placeCopyChunk, streamChangeVersusCopy } from './table-copy.js';
 import { readCopyStates, saveCopyState } from './table-copy-store.js';
+import { discardStaged, stagedChanges, stageChanges } from './staged-changes.js';
 
 type SnapshotChunk = NonNullable<Batch['snapshot']>;
 
@@ -72,7 +73,29 @@ export class Applier {
       const copies = await readCopyStates(trx, this.stateSchema, batch.source_id, batch.slot);
       const tables = await this.tableSync.prepare(trx, batch.relations);
       const tableOf = (event: ChangeEvent) => tables.get(relationKey(event.schema, event.table))!;
-      for (const run of groupIntoRuns(groupedByTable(notInCopies(events, copies), tableOf), tableOf)) await executeRun(trx, run);
+      const applyEvents = async (list: readonly ChangeEvent[]): Promise<void> => {
+        for (const run of groupIntoRuns(groupedByTable(notInCopies(list, copies), tableOf), tableOf)) await executeRun(trx, run);
+      };
+
+      // A transaction is applied to the tables only in the batch that ends it: the changes of
+      // one that continues in a later chunk are staged, and the staged changes of the
+      // watermark's incomplete transaction move into the tables first once it ends here. So
+      // every committed state of the backup is one the source had at a transaction boundary.
+      const staged = watermark.chunkLast ? undefined : watermark.commitLsn;
+      const open = position.chunkLast ? [] : events.filter((event) => parseLsn(event.commit_lsn) === position.commitLsn);
+      const complete = open.length === 0 ? events : events.filter((event) => parseLsn(event.commit_lsn) !== position.commitLsn);
+      if (staged !== undefined && (position.chunkLast || position.commitLsn > staged)) {
+        for await (const page of stagedChanges(trx, this.stateSchema, batch.source_id, batch.slot, staged)) {
+          for (const event of page) {
+            const key = relationKey(event.schema, event.table);
+            if (!tables.has(key)) tables.set(key, await this.tableSync.existing(trx, event.schema, event.table));
+          }
+          await applyEvents(page);
+        }
+      }
+      await applyEvents(complete);
+      await stageChanges(trx, this.stateSchema, batch.source_id, batch.slot, position.commitLsn, open);
+      if (staged !== undefined || open.length > 0) await discardStaged(trx, this.stateSchema, batch.source_id, batch.slot, position.chunkLast ? undefined : position.commitLsn);
 
       // The watermark passes the skipped changes too: they are in the backup, through the copy.
       const advanced = advancedWatermark(watermark, position, events);

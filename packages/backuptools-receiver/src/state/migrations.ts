@@ -34,6 +34,17 @@ export async function migrateState(db: BackupDb, stateSchema: string): Promise<v
         webhook_id text PRIMARY KEY,
         seen_at timestamptz NOT NULL DEFAULT clock_timestamp()
       )`.execute(trx);
+    // Changes of a split transaction whose last chunk has not arrived yet (apply/staged-changes.ts):
+    // written with the watermark's chunk progress, moved into the tables at the last chunk.
+    await sql`
+      CREATE TABLE IF NOT EXISTS ${sql.id(stateSchema, 'staged_changes')} (
+        source_id text NOT NULL,
+        slot text NOT NULL,
+        commit_lsn pg_lsn NOT NULL,
+        seq bigint NOT NULL,
+        event text NOT NULL,
+        PRIMARY KEY (source_id, slot, commit_lsn, seq)
+      )`.execute(trx);
     // One row per copied table (initial snapshot, snapshot, resync): which exported snapshot
     // the copy reads (`image_lsn`), how far it got, whether it is complete. Written with each
     // chunk's rows; stream changes of the table that committed before image_lsn are skipped.
