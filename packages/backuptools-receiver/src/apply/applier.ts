@@ -1,4 +1,4 @@
-import { type Batch, type ChangeEvent, formatLsn, isPing, parseLsn, relationKey } from '@storx-backup/protocol';
+import { type Batch, type ChangeEvent, formatLsn, isPing, parseLsn, type Relation, relationKey } from '@storx-backup/protocol';
 import { sql } from 'kysely';
 import type { BackupDb } from '../db.js';
 import { ReceiverError } from '../errors.js';
@@ -10,7 +10,7 @@ import { advancedWatermark, batchPosition, placeBatch, type Watermark } from './
 import { advanceWatermark, lockWatermark, readWatermark } from './watermark-store.js';
 import { type CopyState, placeCopyChunk, streamChangeVersusCopy } from './table-copy.js';
 import { readCopyStates, saveCopyState } from './table-copy-store.js';
-import { discardStaged, stagedChanges, stageChanges } from './staged-changes.js';
+import { discardStaged, stageChunk, stagedChunks, supersedeStaged } from './staged-chunks.js';
 
 type SnapshotChunk = NonNullable<Batch['snapshot']>;
 
@@ -71,31 +71,32 @@ export class Applier {
 
       const { events } = placement;
       const copies = await readCopyStates(trx, this.stateSchema, batch.source_id, batch.slot);
-      const tables = await this.tableSync.prepare(trx, batch.relations);
-      const tableOf = (event: ChangeEvent) => tables.get(relationKey(event.schema, event.table))!;
-      const applyEvents = async (list: readonly ChangeEvent[]): Promise<void> => {
+      const applyEvents = async (relations: readonly Relation[], list: readonly ChangeEvent[]): Promise<void> => {
+        const tables = await this.tableSync.prepare(trx, relations);
+        const tableOf = (event: ChangeEvent) => tables.get(relationKey(event.schema, event.table))!;
         for (const run of groupIntoRuns(groupedByTable(notInCopies(list, copies), tableOf), tableOf)) await executeRun(trx, run);
       };
 
-      // A transaction is applied to the tables only in the batch that ends it: the changes of
-      // one that continues in a later chunk are staged, and the staged changes of the
-      // watermark's incomplete transaction move into the tables first once it ends here. So
-      // every committed state of the backup is one the source had at a transaction boundary.
-      const staged = watermark.chunkLast ? undefined : watermark.commitLsn;
+      // A transaction reaches the tables only in the batch that ends it: the changes of one that
+      // continues in a later chunk are staged, and the staged chunks of the watermark's
+      // incomplete transaction are applied first (one chunk at a time, through the same
+      // statements) once it ends here. So every committed state of the backup is one the source
+      // had at a transaction boundary.
+      const incomplete = watermark.chunkLast ? undefined : watermark.commitLsn;
       const open = position.chunkLast ? [] : events.filter((event) => parseLsn(event.commit_lsn) === position.commitLsn);
       const complete = open.length === 0 ? events : events.filter((event) => parseLsn(event.commit_lsn) !== position.commitLsn);
-      if (staged !== undefined && (position.chunkLast || position.commitLsn > staged)) {
-        for await (const page of stagedChanges(trx, this.stateSchema, batch.source_id, batch.slot, staged)) {
-          for (const event of page) {
-            const key = relationKey(event.schema, event.table);
-            if (!tables.has(key)) tables.set(key, await this.tableSync.existing(trx, event.schema, event.table));
-          }
-          await applyEvents(page);
-        }
+      if (incomplete !== undefined && (position.chunkLast || position.commitLsn > incomplete)) {
+        for await (const staged of stagedChunks(trx, this.stateSchema, batch.source_id, batch.slot, incomplete)) await applyEvents(staged.relations, staged.events);
+        await discardStaged(trx, this.stateSchema, batch.source_id, batch.slot);
+      } else if (incomplete === undefined && open.length > 0) {
+        // A transaction starts being staged: nothing else may be (a crash cannot leave any; this
+        // keeps it so whatever wrote the state before).
+        await discardStaged(trx, this.stateSchema, batch.source_id, batch.slot);
       }
-      await applyEvents(complete);
-      await stageChanges(trx, this.stateSchema, batch.source_id, batch.slot, position.commitLsn, open);
-      if (staged !== undefined || open.length > 0) await discardStaged(trx, this.stateSchema, batch.source_id, batch.slot, position.chunkLast ? undefined : position.commitLsn);
+      // Every relation of the batch is prepared here, staged or not: a table a chunk cannot go
+      // into is refused at that chunk, not at the end of the transaction.
+      await applyEvents(batch.relations, complete);
+      await stageChunk(trx, this.stateSchema, batch.source_id, batch.slot, position.commitLsn, { relations: batch.relations, events: open });
 
       // The watermark passes the skipped changes too: they are in the backup, through the copy.
       const advanced = advancedWatermark(watermark, position, events);
@@ -123,7 +124,10 @@ export class Applier {
       const target = tables.get(key);
       if (!target) throw new ReceiverError('PAYLOAD_INVALID', `copy of ${chunk.schema}.${chunk.table} carries no relation metadata for it`);
       // ONLY: a backup table's inheritance children are not part of this copy.
-      if (placement.kind === 'start') await sql`TRUNCATE ONLY ${sql.id(target.schema, target.table)}`.execute(trx);
+      if (placement.kind === 'start') {
+        await sql`TRUNCATE ONLY ${sql.id(target.schema, target.table)}`.execute(trx);
+        await supersedeStaged(trx, this.stateSchema, batch.source_id, chunk.schema, chunk.table, imageLsn);
+      }
       for (const run of groupIntoRuns(batch.events, () => target)) await executeRun(trx, run);
 
       const rowsBefore = placement.kind === 'start' ? 0n : state!.rowsCopied;

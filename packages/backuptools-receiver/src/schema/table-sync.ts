@@ -52,16 +52,6 @@ export class TableSync {
     return prepared;
   }
 
-  /**
-   * A backup table prepared by an earlier batch (changes staged from an earlier chunk of the
-   * transaction), as the backup catalog describes it now.
-   */
-  async existing(db: Executor, sourceSchema: string, table: string): Promise<TargetTable> {
-    const target = await readTargetTable(db, this.targetSchema(sourceSchema), table);
-    if (target === undefined) throw new ReceiverError('TABLE_INCOMPATIBLE', `backup table ${quoted(this.targetSchema(sourceSchema))}.${quoted(table)} holds staged changes of an incomplete transaction but no longer exists; create it again`);
-    return target;
-  }
-
   invalidate(): void {
     this.cache.clear();
     // A type created in the failed transaction is gone with it.

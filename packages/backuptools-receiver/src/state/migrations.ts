@@ -34,17 +34,26 @@ export async function migrateState(db: BackupDb, stateSchema: string): Promise<v
         webhook_id text PRIMARY KEY,
         seen_at timestamptz NOT NULL DEFAULT clock_timestamp()
       )`.execute(trx);
-    // Changes of a split transaction whose last chunk has not arrived yet (apply/staged-changes.ts):
+    // Chunks of a split transaction whose last chunk has not arrived yet (apply/staged-chunks.ts):
     // written with the watermark's chunk progress, moved into the tables at the last chunk.
+    // `tables` lists the tables a chunk touches (a copy of one drops its changes); the chunk's
+    // text is stored uncompressed (it is written once and read once; compressing costs CPU on the
+    // apply path).
     await sql`
-      CREATE TABLE IF NOT EXISTS ${sql.id(stateSchema, 'staged_changes')} (
+      CREATE TABLE IF NOT EXISTS ${sql.id(stateSchema, 'staged_chunks')} (
         source_id text NOT NULL,
         slot text NOT NULL,
         commit_lsn pg_lsn NOT NULL,
-        seq bigint NOT NULL,
-        event text NOT NULL,
-        PRIMARY KEY (source_id, slot, commit_lsn, seq)
+        first_seq bigint NOT NULL,
+        last_seq bigint NOT NULL,
+        tables text[] NOT NULL,
+        chunk text NOT NULL,
+        PRIMARY KEY (source_id, slot, commit_lsn, first_seq)
       )`.execute(trx);
+    // Only when needed: ALTER TABLE takes a lock that would queue behind a running receiver's apply.
+    const { rows: storage } = await sql<{ attstorage: string }>`
+      SELECT attstorage FROM pg_attribute WHERE attrelid = format('%I.%I', ${stateSchema}::text, 'staged_chunks')::regclass AND attname = 'chunk'`.execute(trx);
+    if (storage[0]?.attstorage !== 'e') await sql`ALTER TABLE ${sql.id(stateSchema, 'staged_chunks')} ALTER COLUMN chunk SET STORAGE EXTERNAL`.execute(trx);
     // One row per copied table (initial snapshot, snapshot, resync): which exported snapshot
     // the copy reads (`image_lsn`), how far it got, whether it is complete. Written with each
     // chunk's rows; stream changes of the table that committed before image_lsn are skipped.
