@@ -29,7 +29,21 @@ function collect(options: { maxEvents?: number; maxBytes?: number; lingerMs?: nu
 
 const shape = (batches: OutgoingBatch[]) => batches.map((batch) => ({ commit: Number(batch.commitLsn), ack: batch.ackLsn === undefined ? null : Number(batch.ackLsn), events: batch.events.length, chunk: batch.chunk }));
 
+const relation = (relationId: number, columns: string[]) => ({ relationId, schema: 's', table: 't', replicaIdentity: 'd' as const, columns: columns.map((name) => ({ name, typeOid: 23, typeMod: -1, isKey: name === 'id' })) });
+
 describe('batcher', () => {
+  it('starts a new batch when a table is altered (same relation id) or dropped and created again (new id, same name)', () => {
+    const { batcher, out } = collect();
+    const first = relation(100, ['id', 'a']);
+    batcher.add(part(10, 1, { relations: new Map([[100, first]]) }));
+    batcher.add(part(20, 1, { relations: new Map([[100, first]]) })); // the same description: same batch
+    batcher.add(part(30, 1, { relations: new Map([[100, relation(100, ['id', 'a', 'b'])]]) }));
+    batcher.add(part(40, 1, { relations: new Map([[200, relation(200, ['id', 'c'])]]) }));
+    batcher.flush();
+    expect(shape(out).map((batch) => [batch.commit, batch.events])).toEqual([[20, 2], [30, 1], [40, 1]]);
+    expect(out.map((batch) => [...batch.relations.keys()])).toEqual([[100], [100], [200]]);
+  });
+
   it('puts whole transactions together until the event limit, acknowledging the last one', () => {
     const { batcher, out } = collect({ maxEvents: 10 });
     batcher.add(part(10, 4));

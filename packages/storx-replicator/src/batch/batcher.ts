@@ -1,4 +1,4 @@
-import type { TransactionPart } from '../decode/transaction-assembler.js';
+import { hasOtherWithName, type TransactionPart } from '../decode/transaction-assembler.js';
 import type { OutgoingBatch } from './outgoing-batch.js';
 
 export interface BatcherOptions {
@@ -90,14 +90,15 @@ export class Batcher {
 }
 
 /**
- * True when the part carries a new description of a relation the batch already has (the table
- * was altered between the two transactions): a batch holds one description per relation, so
- * the part starts a new batch.
+ * True when the part describes a relation the batch already holds differently: the table was
+ * altered between the two transactions (same relation id, new description), or dropped and
+ * created again under the same name (a new relation id). A batch holds one description per
+ * table name, so the part starts a new batch.
  */
 function describesDifferently(batch: OutgoingBatch, part: TransactionPart): boolean {
   for (const [id, relation] of part.relations) {
     const known = batch.relations.get(id);
-    if (known !== undefined && known !== relation) return true;
+    if (known !== undefined ? known !== relation : hasOtherWithName(batch.relations, id, relation)) return true;
   }
   return false;
 }

@@ -12,6 +12,17 @@ export interface DecodedRelation {
 }
 
 /**
+ * True when `relations` holds another relation id under the same schema and table name: the
+ * table was dropped and created again. One batch (or chunk) describes each table name once.
+ */
+export function hasOtherWithName(relations: ReadonlyMap<number, DecodedRelation>, id: number, named: { schema: string; table: string }): boolean {
+  for (const [otherId, other] of relations) {
+    if (otherId !== id && other.schema === named.schema && other.table === named.table) return true;
+  }
+  return false;
+}
+
+/**
  * A whole transaction, or one chunk of a transaction too large to hold at once. Chunks of one
  * transaction share `commitLsn`; only the last has `last` and the commit's `endLsn`, the
  * position the slot may be acknowledged to once it is delivered.
@@ -106,9 +117,9 @@ export class TransactionAssembler {
         return;
       }
       case 'relation':
-        // A table altered inside the transaction: its earlier changes travel with the earlier
-        // description, so close the chunk they are in.
-        if (this.open?.relations.has(message.relationId)) this.closeChunk();
+        // A table altered (or dropped and created again under its name) inside the transaction:
+        // its earlier changes travel with the earlier description, so close the chunk they are in.
+        if (this.open !== undefined && (this.open.relations.has(message.relationId) || hasOtherWithName(this.open.relations, message.relationId, { schema: message.schema, table: message.name }))) this.closeChunk();
         this.relations.set(message.relationId, {
           relationId: message.relationId,
           schema: message.schema,
