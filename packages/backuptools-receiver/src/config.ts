@@ -31,6 +31,9 @@ export const RECEIVER_OPTIONS: readonly OptionSpec[] = [
   { path: 'log-level', kind: { type: 'enum', values: LOG_LEVELS }, description: 'log level', default: 'info' },
 ];
 
+/** What migrate and status read (loadReceiverConfig's 'database' purpose): the rest is serve's. */
+export const DATABASE_OPTIONS: readonly OptionSpec[] = RECEIVER_OPTIONS.filter((spec) => spec.path === 'database-url' || spec.path === 'state-schema');
+
 export interface ReceiverConfig {
   databaseUrl: string;
   listenHost: string;

@@ -33,6 +33,7 @@ export async function loadRsaPublicKey(path: string): Promise<LoadedKey> {
 /** Loads one of the receiver's RSA private keys (backup host). */
 export async function loadRsaPrivateKey(path: string): Promise<LoadedKey> {
   const pem = await readPem(path, 'private key', PRIVATE_PEM_HINT);
+  refusePublicKey(pem, 'private key', path, "the backup host needs the private half: give the <name>_private.pem that 'keys generate' wrote beside this file");
   const key = parse(() => createPrivateKey(pem), 'private key', path, PRIVATE_PEM_HINT);
   return { key: requireRsa(key, 'private key', path), kid: keyId(key), path };
 }
@@ -40,6 +41,7 @@ export async function loadRsaPrivateKey(path: string): Promise<LoadedKey> {
 /** Loads the sender's Ed25519 signing (private) key. */
 export async function loadSigningKey(path: string): Promise<LoadedKey> {
   const pem = await readPem(path, 'signing key', PRIVATE_PEM_HINT);
+  refusePublicKey(pem, 'signing key', path, "the source host signs with the private half: give the <name>_private.pem that 'keys generate' wrote beside this file (its public half goes to the receiver's trusted-sender-keys)");
   const key = parse(() => createPrivateKey(pem), 'signing key', path, PRIVATE_PEM_HINT);
   return { key: requireEd25519(key, 'signing key', path), kid: keyId(key), path };
 }
@@ -118,9 +120,32 @@ function parse(load: () => KeyObject, what: string, path: string, hint: string):
   }
 }
 
+/** The mirror of "holds a private key" for files that must hold one: the same clear words for the opposite mix-up. */
+function refusePublicKey(pem: string, what: string, path: string, advice: string): void {
+  if (pem.includes('PUBLIC KEY') && !pem.includes('PRIVATE KEY')) {
+    throw new ProtocolError('KEY_REJECTED', `failed to load ${what}: ${path} holds a public key, not a private key; ${advice}`);
+  }
+}
+
+/** "a rsa key" reads wrong: the article and the name as people write them. */
+function keyTypeName(type: string | undefined): string {
+  switch (type) {
+    case 'rsa':
+      return 'an RSA';
+    case 'ed25519':
+      return 'an Ed25519';
+    case 'ec':
+      return 'an EC';
+    case undefined:
+      return 'a non-asymmetric';
+    default:
+      return `a ${type}`;
+  }
+}
+
 function requireRsa(key: KeyObject, what: string, path: string): KeyObject {
   if (key.asymmetricKeyType !== 'rsa') {
-    throw new ProtocolError('KEY_REJECTED', `failed to load ${what}: ${path} is a ${key.asymmetricKeyType ?? 'non-asymmetric'} key, expected RSA`);
+    throw new ProtocolError('KEY_REJECTED', `failed to load ${what}: ${path} is ${keyTypeName(key.asymmetricKeyType)} key, expected RSA`);
   }
   const bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
   if (bits < MIN_RSA_BITS) {
@@ -131,7 +156,7 @@ function requireRsa(key: KeyObject, what: string, path: string): KeyObject {
 
 function requireEd25519(key: KeyObject, what: string, path: string): KeyObject {
   if (key.asymmetricKeyType !== 'ed25519') {
-    throw new ProtocolError('KEY_REJECTED', `failed to load ${what}: ${path} is a ${key.asymmetricKeyType ?? 'non-asymmetric'} key, expected Ed25519`);
+    throw new ProtocolError('KEY_REJECTED', `failed to load ${what}: ${path} is ${keyTypeName(key.asymmetricKeyType)} key, expected Ed25519`);
   }
   return key;
 }

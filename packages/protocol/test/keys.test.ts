@@ -75,6 +75,16 @@ describe('key loading', () => {
     expect(error.message).toContain('holds a private key');
   });
 
+  it('refuses a public key where a private key belongs, with the same clear words as the opposite mix-up', async () => {
+    const ed = generateEd25519KeyPair();
+    const signing = await rejection(loadSigningKey(await file('signing_given_public.pem', ed.publicKeyPem)));
+    expect(signing.code).toBe('KEY_REJECTED');
+    expect(signing.message).toMatch(/^failed to load signing key: .*signing_given_public\.pem holds a public key, not a private key; the source host signs with the private half/);
+    const rsa = generateRsaKeyPair(2048);
+    const decrypting = await rejection(loadRsaPrivateKey(await file('private_given_public.pem', rsa.publicKeyPem)));
+    expect(decrypting.message).toMatch(/^failed to load private key: .* holds a public key, not a private key; the backup host needs the private half/);
+  });
+
   it('refuses keys of the wrong type', async () => {
     const ed = generateEd25519KeyPair();
     const rsa = generateRsaKeyPair(2048);

@@ -36,7 +36,16 @@ export async function runProgram(program: Program, argv: readonly string[], cont
   }
   const command = program.commands.find((candidate) => candidate.name === first) ?? program.commands.find((candidate) => candidate.name === `${first} ${second ?? ''}`);
   if (!command) {
-    context.stderr(`unknown command ${JSON.stringify([first, second].filter(Boolean).join(' '))}\n\n${usage(program)}`);
+    // `keys`, `keys --help`: the group of a two-word command lists its sub-commands.
+    const group = program.commands.filter((candidate) => candidate.name.startsWith(`${first} `));
+    const asksHelp = second === '--help' || second === '-h';
+    if (group.length > 0 && (second === undefined || asksHelp)) {
+      (asksHelp ? context.stdout : context.stderr)(`Usage: ${program.name} ${first} <sub-command> [options]\n\n${commandList(group)}\n\nRun "${program.name} ${group[0]!.name} --help" for its options.\n`);
+      return asksHelp ? 0 : 2;
+    }
+    // One line: what was not understood and what exists; the full usage is one --help away.
+    const unknown = [first, group.length > 0 ? second : undefined].filter(Boolean).join(' ');
+    context.stderr(`unknown command ${JSON.stringify(unknown)}: ${program.name} has ${program.commands.map((candidate) => candidate.name).join(', ')} (see "${program.name} --help")\n`);
     return 2;
   }
   try {
@@ -52,14 +61,18 @@ export async function runProgram(program: Program, argv: readonly string[], cont
   }
 }
 
+function commandList(commands: readonly Command[]): string {
+  const width = Math.max(...commands.map((command) => command.name.length));
+  return commands.map((command) => `  ${command.name.padEnd(width)}  ${command.summary}`).join('\n');
+}
+
 function usage(program: Program): string {
-  const width = Math.max(...program.commands.map((command) => command.name.length));
   return `Usage: ${program.name} <command> [options]
 
 ${program.description}
 
 Commands:
-${program.commands.map((command) => `  ${command.name.padEnd(width)}  ${command.summary}`).join('\n')}
+${commandList(program.commands)}
 
 Run "${program.name} <command> --help" for a command's options.
 `;

@@ -33,7 +33,7 @@ export function parseCommandLine(argv: readonly string[], specs: readonly Option
   try {
     parsed = parseArgs({ args: [...argv], options, strict: true, allowPositionals: true });
   } catch (error) {
-    throw new UsageError(`${(error as Error).message.split('\n')[0]}. Run "${command} --help" for the options.`);
+    throw new UsageError(`${usageProblem(error as Error & { code?: string }, Object.keys(options))}. Run "${command} --help" for the options.`);
   }
   const values = parsed.values as Record<string, string | boolean | undefined>;
   const result: ParsedCommandLine = { options: new Map(), flags: {}, positionals: parsed.positionals };
@@ -45,12 +45,36 @@ export function parseCommandLine(argv: readonly string[], specs: readonly Option
   return result;
 }
 
+/**
+ * node:util's parseArgs messages in our words, one line: "Unknown option '--x'. To specify a
+ * positional argument starting with a '-', place it at the end..." helps nobody; the flag it
+ * probably meant does (`--slot-name` → `--replication.slot-name`).
+ */
+function usageProblem(error: Error & { code?: string }, known: readonly string[]): string {
+  const flag = /'(-{1,2}[^' ]+)/.exec(error.message)?.[1];
+  switch (error.code) {
+    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION': {
+      const name = flag?.replace(/^-+/, '').replace(/=.*$/, '') ?? '';
+      const meant = known.find((candidate) => candidate.endsWith(`.${name}`) || candidate === name.replace(/^replication\./, ''));
+      return `unknown flag ${flag ?? ''}${meant === undefined ? '' : ` (did you mean --${meant}?)`}`;
+    }
+    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
+      return /argument missing/.test(error.message) ? `${flag ?? 'the flag'} needs a value` : `${flag ?? 'the flag'} takes no value`;
+    default:
+      return error.message.split('\n')[0]!.replace(/\.$/, '');
+  }
+}
+
 /** `--help` text for configuration options: flag, kind, default, environment variable. */
 export function formatOptionsHelp(specs: readonly OptionSpec[], envPrefix: string): string {
   return specs
     .map((spec) => {
-      const details = [spec.required ? 'required' : defaultText(spec), `env ${envName(envPrefix, spec.path)}`].filter(Boolean).join('; ');
-      return `  --${spec.path} <${kindText(spec)}>\n      ${spec.description} (${details})`;
+      // A description may say its default in words ("(default: the database name)"): that is the default shown.
+      const worded = /^(.*?)\s*\(default:? ([^()]*)\)$/.exec(spec.description);
+      const description = worded?.[1] ?? spec.description;
+      const fallback = worded ? `default: ${worded[2]}` : defaultText(spec);
+      const details = [spec.required ? 'required' : fallback, `env ${envName(envPrefix, spec.path)}`].filter(Boolean).join('; ');
+      return `  --${spec.path} <${kindText(spec)}>\n      ${description} (${details})`;
     })
     .join('\n');
 }
@@ -85,6 +109,7 @@ function defaultText(spec: OptionSpec): string {
       return (spec.default as string[]).length === 0 ? 'default: none' : `default ${(spec.default as string[]).join(',')}`;
     default: {
       const value = spec.default;
+      if (value === '') return 'default: empty';
       return `default ${typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' ? String(value) : JSON.stringify(value)}`;
     }
   }

@@ -7,3 +7,4 @@ export * from './shutdown.js';
 export * from './command-line.js';
 export * from './options-markdown.js';
 export * from './command-dispatch.js';
+export * from './listen-errors.js';

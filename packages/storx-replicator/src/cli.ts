@@ -1,5 +1,5 @@
 import { ProtocolError } from '@storx-backup/protocol';
-import { type CommandContext, runProgram } from '@storx-backup/service-kit';
+import { addressInUse, type CommandContext, runProgram } from '@storx-backup/service-kit';
 import { doctorCommand } from './commands/doctor.js';
 import { keysGenerateCommand } from './commands/keys-generate.js';
 import { runCommand } from './commands/run.js';
@@ -8,6 +8,7 @@ import { resyncCommand, snapshotCommand } from './commands/snapshot.js';
 import { statusCommand } from './commands/status.js';
 import { topologyCommand } from './commands/topology.js';
 import { ReplicatorError } from './errors.js';
+import { postgresErrorFix } from './source/postgres-error-fixes.js';
 
 const PROGRAM = {
   name: 'storx-replicator',
@@ -19,6 +20,13 @@ receiver has durably applied.`,
     if (error instanceof ReplicatorError) return { text: `error: ${error.message}\nfix: ${error.fixLines.join('\n     ')}\n`, code: 1 };
     // A key that does not load is a configuration problem: exit 2 like the others.
     if (error instanceof ProtocolError) return { text: `error: ${error.message}\n`, code: 2 };
+    const listening = addressInUse(error, 'replication.metrics-listen (topology: --metrics-listen)');
+    if (listening) return { text: listening, code: 1 };
+    const fix = postgresErrorFix(error);
+    if (fix) {
+      const detail = (error as { detail?: string }).detail;
+      return { text: `error: ${(error as Error).message}${detail ? ` (${detail.replace(/\.$/, '')})` : ''}\nfix: ${fix.join('\n     ')}\n`, code: 1 };
+    }
     return undefined;
   },
 };

@@ -110,14 +110,13 @@ export function loadReplicatorConfig(input: ConfigInput, purpose: 'run' | 'inspe
       problems.push(`replication.webhook-url: ${JSON.stringify(webhookText)} is not an http:// or https:// URL`);
     }
   }
-  let databaseName = '';
-  try {
-    databaseName = decodeURIComponent(new URL(get<string>('database')).pathname.slice(1));
-  } catch {
-    problems.push('database: not a postgres:// URL');
-  }
+  const databaseName = databaseNameOf(get<string>('database'));
+  // The value is a secret (a password): never echoed, only what is wrong with it.
+  if (databaseName === undefined) problems.push('database: not a postgres:// URL (expected postgres://user:password@host:5432/database, with ?options=--search_path%3D... for the schema)');
   const sourceId = get<string | undefined>('replication.source-id') ?? (databaseName || 'source');
-  if (!/^[A-Za-z0-9_.:-]{1,128}$/.test(sourceId)) problems.push(`replication.source-id: ${JSON.stringify(sourceId)} must be 1-128 characters of A-Z a-z 0-9 _ . : - (set it explicitly)`);
+  // A source-id derived from a database URL that is not one says nothing new: only its own problem is listed.
+  const explicitSourceId = get<string | undefined>('replication.source-id') !== undefined;
+  if ((databaseName !== undefined || explicitSourceId) && !/^[A-Za-z0-9_.:-]{1,128}$/.test(sourceId)) problems.push(`replication.source-id: ${JSON.stringify(sourceId)} must be 1-128 characters of A-Z a-z 0-9 _ . : - (set it explicitly)`);
   const metricsListen = parseListen(get<string>('replication.metrics-listen'), problems);
   if (get<number>('replication.max-retry-delay') < get<number>('replication.retry-delay')) problems.push('replication.max-retry-delay must not be shorter than replication.retry-delay');
   if (problems.length > 0) throw new ConfigError(problems);
@@ -149,6 +148,17 @@ export function loadReplicatorConfig(input: ConfigInput, purpose: 'run' | 'inspe
     logLevel: get<ReplicatorConfig['logLevel']>('log-level'),
     configFile: [...sources.values()].some((source) => source.kind === 'file') ? file : undefined,
   });
+}
+
+/** The database name of a postgres:// (or postgresql://) URL; undefined when the text is not one ("localhost:5432/storx" parses as a URL of scheme "localhost:"). */
+function databaseNameOf(text: string): string | undefined {
+  try {
+    const url = new URL(text);
+    if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') return undefined;
+    return decodeURIComponent(url.pathname.slice(1));
+  } catch {
+    return undefined;
+  }
 }
 
 function parseListen(text: string, problems: string[]): { host: string; port: number } | undefined {

@@ -226,7 +226,10 @@ describe('storx-replicator doctor', () => {
     expect(failures(run.stdout)[0]).toMatch(/^✗ signing key loads: failed to load signing key: cannot read .*missing_signing\.pem \(ENOENT\)/);
     expect(run.stdout).toContain('      fix: Verify signing key file exists\n');
     const rsa = await doctor('--replication.signing-key', join(pair.keyDir, 'backuptools_private.pem'));
-    expect(failures(rsa.stdout)[0]).toMatch(/^✗ signing key loads: failed to load signing key: .* is a rsa key, expected Ed25519$/);
+    expect(failures(rsa.stdout)[0]).toMatch(/^✗ signing key loads: failed to load signing key: .* is an RSA key, expected Ed25519$/);
+    const publicHalf = join(pair.keyDir, 'storx_signing_public.pem');
+    const given = await doctor('--replication.signing-key', publicHalf);
+    expect(failures(given.stdout)[0]).toBe(`✗ signing key loads: failed to load signing key: ${publicHalf} holds a public key, not a private key; the source host signs with the private half: give the <name>_private.pem that 'keys generate' wrote beside this file (its public half goes to the receiver's trusted-sender-keys)`);
   });
 
   it('reports a receiver that rejects our encryption key or our signature (401), with what to check', async () => {
@@ -269,7 +272,7 @@ describe('storx-replicator doctor', () => {
     expect(unset.stdout).toContain('fix: storx-replicator keys generate --out DIR');
 
     const bad = await doctor('--replication.slot-name', 'Bad-Slot');
-    expect(bad.code).toBe(1);
+    expect(bad.code).toBe(2);
     expect(failures(bad.stdout)[0]).toContain('✗ the configuration loads: invalid configuration:');
     expect(bad.stdout).toContain('replication.slot-name: "Bad-Slot" must be 1-63 characters');
   });

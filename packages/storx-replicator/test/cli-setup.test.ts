@@ -175,6 +175,28 @@ describe('storx-replicator setup', () => {
   it('refuses a mistyped flag with a pointer to --help', async () => {
     const run = await cli(['setup', '--config', join(dir, 'typo.yaml'), ...seedFlags(['--replication.max-retires', '3'])]);
     expect(run.code).toBe(2);
-    expect(run.stderr).toContain('Run "storx-replicator setup --help" for the options.');
+    expect(run.stderr).toBe('error: unknown flag --replication.max-retires. Run "storx-replicator setup --help" for the options.\n');
+    const short = await cli(['setup', '--config', join(dir, 'typo.yaml'), ...seedFlags(['--slot-name', 'x'])]);
+    expect(short.stderr).toBe('error: unknown flag --slot-name (did you mean --replication.slot-name?). Run "storx-replicator setup --help" for the options.\n');
+  });
+
+  it('checks the key files before writing (a private key as the public one, a public key as the signing key, a missing CA): exit 2, nothing written', async () => {
+    const path = join(dir, 'keys-checked.yaml');
+    const receiverPrivate = join(dir, 'keys', 'backuptools_private.pem');
+    const signingPublic = join(dir, 'keys', 'storx_signing_public.pem');
+    const cases: [string[], string][] = [
+      [['--replication.webhook-public-key', receiverPrivate], `error: RSA public key loads: failed to load public key: ${receiverPrivate} holds a private key`],
+      [['--replication.signing-key', signingPublic], `error: signing key loads: failed to load signing key: ${signingPublic} holds a public key, not a private key`],
+      [['--replication.signing-key', join(dir, 'nope.pem')], 'error: signing key loads: failed to load signing key: cannot read'],
+      [['--replication.webhook-ca', join(dir, 'no-ca.pem')], `error: webhook CA loads: cannot read ${join(dir, 'no-ca.pem')} (ENOENT)`],
+    ];
+    for (const [flags, message] of cases) {
+      const run = await cli(['setup', '--config', path, ...seedFlags(flags)]);
+      expect(run.code, flags.join(' ')).toBe(2);
+      expect(run.stderr).toContain(message);
+      expect(run.stderr).toMatch(/\nfix: .*\n/);
+      expect(run.stderr).toMatch(/nothing was written\.\n$/);
+      expect(await exists(path)).toBe(false);
+    }
   });
 });

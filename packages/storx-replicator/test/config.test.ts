@@ -74,4 +74,12 @@ describe('replicator configuration', () => {
     expect(load({ ...required, 'replication.source-id': 'storx-eu-1' }).sourceId).toBe('storx-eu-1');
     expect(problems({ ...required, 'replication.source-id': 'with space' })[0]).toContain('replication.source-id');
   });
+
+  it('refuses a database URL without postgres:// as a URL (not as a bad source-id), never echoing it', () => {
+    for (const database of ['localhost:5432/storx', '127.0.0.1:5432/storx', 'host=db user=storx password=secret', 'http://db/storx']) {
+      const listed = problems({ ...required, database });
+      expect(listed, database).toEqual(['database: not a postgres:// URL (expected postgres://user:password@host:5432/database, with ?options=--search_path%3D... for the schema)']);
+    }
+    expect(load({ ...required, database: 'postgresql://u@h/db' }).sourceId).toBe('db');
+  });
 });

@@ -3,6 +3,9 @@
 // neither create the publication nor read the schema. run is given an unreachable receiver: every
 // one of these stops it before it asks the receiver anything, and it creates nothing.
 import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:net';
+import { join } from 'node:path';
+import { main as receiverMain } from '@storx-backup/backuptools-receiver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CapturedRun, captureRun } from '@storx-backup/service-kit';
 import { main } from '../src/cli.js';
@@ -119,5 +122,39 @@ describe('doctor, status and run agree', () => {
     expect(refused.code).toBe(1);
     expect(refused.stderr).toBe(`error: permission denied for schema "satellite/0": user has no USAGE on it, so "satellite/0".objects cannot be read\nfix: ${grant}\n`);
     expect(await created()).toEqual({ slots: '0', publications: '0' });
+  });
+});
+
+describe("run's own failures: error and fix, one line each", () => {
+  it('PostgreSQL refusing the connection: the database name, nothing listening (never a bare server message)', async () => {
+    const noDatabase = new URL(pair.sourceUrl);
+    noDatabase.pathname = '/no_such_database';
+    const missing = await run('--database', noDatabase.toString());
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toBe('error: database "no_such_database" does not exist\nfix: check the database name in the database URL (the path after host:port)\n');
+
+    const nowhere = await run('--database', 'postgres://postgres@127.0.0.1:1/storx');
+    expect(nowhere.code).toBe(1);
+    expect(nowhere.stderr).toBe('error: connect ECONNREFUSED 127.0.0.1:1\nfix: nothing accepts connections at 127.0.0.1:1: check that PostgreSQL runs there and the host and port in the database URL\n');
+  });
+
+  it('a port in use: one line naming the address and the option, for run and for serve', async () => {
+    const busy: Server = createServer();
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+    const port = (busy.address() as { port: number }).port;
+    try {
+      const replicator = await run('--replication.metrics-listen', `127.0.0.1:${port}`);
+      expect(replicator.code).toBe(1);
+      expect(replicator.stderr).toBe(`error: cannot listen on 127.0.0.1:${port}: another process already listens there\nfix: stop that process (ss -ltnp | grep ${port} shows which), or set replication.metrics-listen (topology: --metrics-listen) to a free port\n`);
+
+      const receiver = await captureRun(receiverMain, [
+        'serve', '--database-url', pair.backupUrl, '--listen-host', '127.0.0.1', '--listen-port', String(port),
+        '--private-keys', join(pair.keyDir, 'backuptools_private.pem'), '--trusted-sender-keys', join(pair.keyDir, 'storx_signing_public.pem'),
+      ], { BACKUPTOOLS_CONFIG: '' });
+      expect(receiver.code).toBe(1);
+      expect(receiver.stderr).toBe(`error: cannot listen on 127.0.0.1:${port}: another process already listens there\nfix: stop that process (ss -ltnp | grep ${port} shows which), or set listen-port (or listen-host) to a free port\n`);
+    } finally {
+      await new Promise((resolve) => busy.close(resolve));
+    }
   });
 });

@@ -1,5 +1,5 @@
-import { formatFlagsHelp, createLogger, parseCommandLine } from '@storx-backup/service-kit';
-import { loadReceiverConfig, RECEIVER_OPTIONS } from '../config.js';
+import { formatFlagsHelp, formatOptionsHelp, createLogger, parseCommandLine } from '@storx-backup/service-kit';
+import { DATABASE_OPTIONS, ENV_PREFIX, loadReceiverConfig } from '../config.js';
 import { createBackupDb } from '../db.js';
 import { migrateState } from '../state/migrations.js';
 import type { Command } from '@storx-backup/service-kit';
@@ -9,17 +9,23 @@ const FLAGS = {
   help: { type: 'boolean', short: 'h', description: 'show this help' },
 } as const;
 
+
 export const migrateCommand: Command = {
   name: 'migrate',
   summary: "create the receiver's state schema (serve does this too)",
   async run(argv, context) {
-    const parsed = parseCommandLine(argv, RECEIVER_OPTIONS, FLAGS, 'backuptools-receiver migrate');
+    const parsed = parseCommandLine(argv, DATABASE_OPTIONS, FLAGS, 'backuptools-receiver migrate');
     if (parsed.flags['help']) {
       context.stdout(`Usage: backuptools-receiver migrate [--config FILE] [--database-url URL] [--state-schema NAME]
 
-Creates the state schema and its watermarks table in the backup database. Idempotent.
+Creates the state schema and its tables in the backup database (serve does this too at start).
+Idempotent. Exit 0 when the schema is ready, 1 when the database cannot be reached or written,
+2 for a command-line or configuration mistake.
 
 ${formatFlagsHelp(FLAGS)}
+
+Options (flags > environment > config file > defaults):
+${formatOptionsHelp(DATABASE_OPTIONS, ENV_PREFIX)}
 `);
       return 0;
     }

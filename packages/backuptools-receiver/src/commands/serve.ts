@@ -20,6 +20,10 @@ Listens for signed, encrypted batches on POST /webhook and applies each to the b
 in one transaction together with its watermark. Also serves /healthz, /readyz and /metrics.
 Precedence: flags > environment > config file > defaults.
 
+Exit status: 0 after a clean stop (SIGTERM, SIGINT); 1 when it cannot start (the backup
+database unreachable, the port in use); 2 for a configuration or command-line mistake,
+including a key file that does not load (docs/cli.md).
+
 ${formatFlagsHelp(FLAGS)}
 
 Options:

@@ -1,6 +1,6 @@
 import { formatLsn } from '@storx-backup/protocol';
-import { createLogger, formatFlagsHelp, parseCommandLine, parseDuration, UsageError } from '@storx-backup/service-kit';
-import { loadReceiverConfig, RECEIVER_OPTIONS } from '../config.js';
+import { createLogger, formatFlagsHelp, formatOptionsHelp, parseCommandLine, parseDuration, UsageError } from '@storx-backup/service-kit';
+import { DATABASE_OPTIONS, ENV_PREFIX, loadReceiverConfig } from '../config.js';
 import { createBackupDb } from '../db.js';
 import { readWatermarks, type WatermarkRow } from '../apply/watermark-store.js';
 import { describeRefusal } from '../refusals/refusal-log.js';
@@ -23,7 +23,7 @@ export const statusCommand: Command = {
   name: 'status',
   summary: 'per source: watermark, last apply, applied counts (exit 0 ok, 1 warning, 2 error)',
   async run(argv, context) {
-    const parsed = parseCommandLine(argv, RECEIVER_OPTIONS, FLAGS, 'backuptools-receiver status');
+    const parsed = parseCommandLine(argv, DATABASE_OPTIONS, FLAGS, 'backuptools-receiver status');
     if (parsed.flags['help']) {
       context.stdout(`Usage: backuptools-receiver status [--config FILE] [--json] [--max-age 10m]
 
@@ -42,6 +42,9 @@ blocked (null, or { code, http_status, message, fix, commit_lsn, chunk_index, si
 last_refused_at, attempts }).
 
 ${formatFlagsHelp(FLAGS)}
+
+Options (flags > environment > config file > defaults):
+${formatOptionsHelp(DATABASE_OPTIONS, ENV_PREFIX)}
 `);
       return 0;
     }

@@ -34,8 +34,8 @@ StorXMonitor: the configuration loads; the receiver's RSA public key loads; the 
 Backuptools:  the webhook URL answers a signed, encrypted ping and accepts our signature
 
 Every item is checked even after one fails. Nothing is created or changed: no slot, no
-publication, nothing written to the receiver. Exit 0 when every item is ✓, 1 otherwise
-(2 for a command-line mistake).
+publication, nothing written to the receiver. Exit 0 when every item is ✓, 1 when an item is
+✗, 2 when the configuration itself does not load or for a command-line mistake (docs/cli.md).
 
 ${formatFlagsHelp(FLAGS)}
 
@@ -52,7 +52,7 @@ ${formatOptionsHelp(REPLICATOR_OPTIONS, ENV_PREFIX)}
       if (!(error instanceof ConfigError)) throw error;
       const item = failed('StorXMonitor', `the configuration loads: ${error.message}`, ['fix the values named above (storx-replicator setup writes a complete config file)']);
       context.stdout(`${formatChecklist([item])}\nthe other checks need a configuration that loads.\n`);
-      return 1;
+      return 2; // a configuration mistake (docs/cli.md)
     }
 
     const items: ChecklistItem[] = [...(await checkDatabase(config))];

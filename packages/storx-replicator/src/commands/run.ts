@@ -26,6 +26,11 @@ reports itself unhealthy (/healthz, storx_replicator_healthy), and keeps retryin
 up to max-retry-delay. It never skips a change and never acknowledges past one that was not
 delivered (the seed's "drop after 3 retries" would silently lose data in a backup).
 
+Exit status: 0 after a clean stop (SIGTERM, SIGINT); 1 when it stops on a problem, printed as
+"error: ..." and "fix: ..." (a prerequisite of the source, a port in use; docs/errors.md);
+2 for a configuration or command-line mistake, including a key file that does not load
+(docs/cli.md). "storx-replicator doctor" checks every prerequisite before the first start.
+
 ${formatFlagsHelp(FLAGS)}
 
 Options:

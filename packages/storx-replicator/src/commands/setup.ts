@@ -2,6 +2,7 @@ import { ConfigError, formatFlagsHelp, formatOptionsHelp, parseCommandLine } fro
 import { DEFAULT_CONFIG_PATH, ENV_PREFIX, loadReplicatorConfig, REPLICATOR_OPTIONS } from '../config.js';
 import { ConfigFileExistsError, writeConfigFile } from '../inspect/config-file.js';
 import { renderConfigYaml } from '../inspect/config-yaml.js';
+import { checkKeys } from '../inspect/key-checks.js';
 import type { Command } from '@storx-backup/service-kit';
 
 const FLAGS = {
@@ -23,7 +24,9 @@ Writes the YAML config file run reads, in the seed's layout: database at the top
 replication options nested under "replication:". It contains the options given here plus
 slot-name, publication-name and tables with their defaults; everything else keeps its default.
 The file is created with mode 0600 (it holds the database password), with its directories.
-Every value is checked before anything is written; an existing file is kept unless --force.
+Every value is checked before anything is written, and the key files (and the webhook CA, if
+given) must load; an existing file is kept unless --force. Exit 0 written, 1 the file exists
+(kept), 2 an invalid value or a key file that does not load (nothing written).
 
 The signing key is this sender's Ed25519 private key: create it with
 "storx-replicator keys generate --out DIR".
@@ -39,12 +42,20 @@ ${formatOptionsHelp(REPLICATOR_OPTIONS, ENV_PREFIX)}
     const path = (parsed.flags['config'] as string | undefined) ?? context.env[`${ENV_PREFIX}CONFIG`] ?? DEFAULT_CONFIG_PATH;
 
     // Everything run would refuse is refused here, before a file exists, naming the flag.
+    let checked;
     try {
-      loadReplicatorConfig({ env: {}, flags: parsed.options, configFile: false }, 'run');
+      checked = loadReplicatorConfig({ env: {}, flags: parsed.options, configFile: false }, 'run');
     } catch (error) {
       if (!(error instanceof ConfigError)) throw error;
       const hint = parsed.options.has('replication.signing-key') ? '' : '\nhint: create the signing key with "storx-replicator keys generate --out DIR" and pass --replication.signing-key DIR/storx_signing_private.pem\n';
       context.stderr(`error: ${error.message}\nnothing was written.${hint}\n`);
+      return 2;
+    }
+    // The key files too (the receiver's public key, our signing key, the CA): a config naming a
+    // key that does not load would only fail later, in run.
+    const keyProblems = (await checkKeys(checked)).items.filter((item) => !item.ok);
+    if (keyProblems.length > 0) {
+      context.stderr(`${keyProblems.map((item) => `error: ${item.title}\nfix: ${item.fix.join('\n     ')}\n`).join('')}nothing was written.\n`);
       return 2;
     }
 

@@ -32,7 +32,7 @@ ${HOW_IT_WORKS}
 
 ${formatFlagsHelp(FLAGS)}
 
-Options:
+Options (flags > environment > config file > defaults):
 ${formatOptionsHelp(REPLICATOR_OPTIONS, ENV_PREFIX)}
 `);
       return 0;
@@ -43,26 +43,31 @@ ${formatOptionsHelp(REPLICATOR_OPTIONS, ENV_PREFIX)}
   },
 };
 
+const RESYNC_FLAGS = { config: FLAGS.config, help: FLAGS.help };
+
 export const resyncCommand: Command = {
   name: 'resync',
   summary: 'copy one table again, replacing its backup (service stopped)',
   async run(argv, context) {
-    const parsed = parseCommandLine(argv, REPLICATOR_OPTIONS, { config: FLAGS.config, help: FLAGS.help }, 'storx-replicator resync');
-    if (parsed.flags['help'] || parsed.positionals.length !== 1) {
-      const usage = `Usage: storx-replicator resync TABLE [--config FILE] [options]
+    const parsed = parseCommandLine(argv, REPLICATOR_OPTIONS, RESYNC_FLAGS, 'storx-replicator resync');
+    if (parsed.flags['help']) {
+      context.stdout(`Usage: storx-replicator resync TABLE [--config FILE] [options]
 
 Copies TABLE (a name from replication.tables) again: the backup table is emptied and refilled
 as of a fresh snapshot. Use it when one backup table is suspected to differ from the source.
 
 ${HOW_IT_WORKS}
 
-${formatFlagsHelp({ config: FLAGS.config, help: FLAGS.help })}
-`;
-      if (parsed.flags['help']) {
-        context.stdout(usage);
-        return 0;
-      }
-      context.stderr(`error: resync takes exactly one table name\n\n${usage}`);
+${formatFlagsHelp(RESYNC_FLAGS)}
+
+Options (flags > environment > config file > defaults):
+${formatOptionsHelp(REPLICATOR_OPTIONS, ENV_PREFIX)}
+`);
+      return 0;
+    }
+    if (parsed.positionals.length !== 1) {
+      const got = parsed.positionals.length === 0 ? 'none' : parsed.positionals.join(', ');
+      context.stderr(`error: resync takes exactly one table name (got ${got}): storx-replicator resync TABLE [options]; "storx-replicator resync --help" explains it\n`);
       return 2;
     }
     const config = loadReplicatorConfig({ env: context.env, flags: parsed.options, configFile: parsed.flags['config'] as string | undefined });
