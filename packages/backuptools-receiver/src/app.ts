@@ -29,7 +29,7 @@ export interface AppOptions {
   /** Source schema of a seed-format event that names none (`default-schema`). */
   defaultSchema: string;
   bodyLimitBytes: number;
-  /** Bytes that requests not yet authenticated may hold at once (receive-budget); default twice bodyLimitBytes. */
+  /** Bytes that requests not yet authenticated may hold at once (receive-budget); default twice bodyLimitBytes. One peer holds at most half (at least bodyLimitBytes). */
   receiveBudgetBytes?: number;
   /** Default DEFAULT_HTTP_TIMEOUTS. */
   timeouts?: HttpTimeouts;
@@ -61,8 +61,8 @@ export function buildApp(options: AppOptions): FastifyInstance & { metrics: Rece
   app.setErrorHandler((error: FastifyError | ReceiverError, request, reply) => {
     const receiverError = error instanceof ReceiverError ? error : fromFastifyError(error);
     metrics.requests.inc({ status: String(receiverError.status), reason: receiverError.code });
-    if (receiverError.status >= 500) request.log.error({ err: loggableError(error), code: receiverError.code }, 'request failed');
-    else request.log.warn({ code: receiverError.code, reason: boundedText(receiverError.message) }, 'request rejected');
+    if (receiverError.status >= 500 && receiverError.code !== 'RECEIVER_BUSY') request.log.error({ err: loggableError(error), code: receiverError.code }, 'request failed');
+    else request.log.warn({ code: receiverError.code, reason: boundedText(receiverError.message), ...receiverError.logFields }, 'request rejected');
     // A body left unread (refused before or while reading it) is not read after all: the
     // connection closes once the answer is written.
     if (!request.raw.complete) void reply.header('connection', 'close');
@@ -82,6 +82,8 @@ export function buildApp(options: AppOptions): FastifyInstance & { metrics: Rece
 
   const refusals = new RefusalLog(options.db, options.stateSchema, metrics, options.logger);
   app.addHook('onReady', () => refusals.load());
+  const budget = receiveBudget(options.receiveBudgetBytes ?? 2 * options.bodyLimitBytes, options.bodyLimitBytes);
+  metrics.receiveBudgetHeld = () => budget.inUse;
   registerWebhookRoute(app, {
     verifier: new RequestVerifier({
       decryptionKeys: options.decryptionKeys,
@@ -95,12 +97,16 @@ export function buildApp(options: AppOptions): FastifyInstance & { metrics: Rece
     metrics,
     refusals,
     bodyLimitBytes: options.bodyLimitBytes,
-    receiveBudget: new ReceiveBudget(options.receiveBudgetBytes ?? 2 * options.bodyLimitBytes),
+    receiveBudget: budget,
     toleranceSeconds: options.timestampToleranceSeconds,
     acceptUnsignedSeedV1: options.acceptUnsignedSeedV1,
   });
   registerHealthRoutes(app, options.db, metrics);
   return Object.assign(app, { metrics });
+}
+
+function receiveBudget(limitBytes: number, bodyLimitBytes: number): ReceiveBudget {
+  return new ReceiveBudget(limitBytes, ReceiveBudget.peerShare(limitBytes, bodyLimitBytes));
 }
 
 function fromFastifyError(error: FastifyError): ReceiverError {

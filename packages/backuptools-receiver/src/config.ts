@@ -17,7 +17,7 @@ export const RECEIVER_OPTIONS: readonly OptionSpec[] = [
   { path: 'schema-mapping', kind: { type: 'list' }, description: 'source schema to backup schema, as "source=target" (default: the same name)', default: [] },
   { path: 'auto-create-tables', kind: { type: 'boolean' }, description: 'create missing tables and add new columns from the source metadata', default: true },
   { path: 'body-limit', kind: { type: 'size', min: 1024 }, description: "largest request body accepted (413 above); at least 4/3 × (the sender's replication.max-batch-bytes + its largest row) + 2 KiB", default: 64 * 1024 * 1024 },
-  { path: 'receive-budget', kind: { type: 'size', min: 1024 }, description: 'request bytes all not-yet-authenticated requests may hold at once (503 above, body unread); at least body-limit', default: 128 * 1024 * 1024 },
+  { path: 'receive-budget', kind: { type: 'size', min: 1024 }, description: 'request bytes that uploads not yet authenticated may hold at once, counted as they arrive (one peer at most half; 503 above); at least body-limit', default: 128 * 1024 * 1024 },
   { path: 'request-timeout', kind: { type: 'duration', min: 1000 }, description: 'a request (headers and body) must arrive within this; slower uploads get 408 and are closed', default: 120_000 },
   { path: 'idle-timeout', kind: { type: 'duration', min: 1000 }, description: "a connection silent this long is closed; keep it above the longest batch apply", default: 300_000 },
   { path: 'keep-alive-timeout', kind: { type: 'duration', min: 1000 }, description: 'an idle keep-alive connection between requests is closed after this', default: 72_000 },

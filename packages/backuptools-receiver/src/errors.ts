@@ -13,7 +13,7 @@ export const RECEIVER_ERRORS = {
   TABLE_NOT_ALLOWED: { status: 422, retry: false, summary: 'the batch touches a table outside the allowlist' },
   TABLE_INCOMPATIBLE: { status: 422, retry: false, summary: 'the backup table cannot hold the source rows (missing, type or key differs)' },
   APPLY_REJECTED: { status: 422, retry: false, summary: 'the backup database refused a row (a constraint or a value it cannot read)' },
-  RECEIVER_BUSY: { status: 503, retry: true, summary: 'requests being received already hold the receive budget (receive-budget); retry shortly' },
+  RECEIVER_BUSY: { status: 503, retry: true, summary: 'uploads not yet authenticated hold the receive budget (receive-budget), or this peer its share of it; retry shortly' },
   DATABASE_UNAVAILABLE: { status: 503, retry: true, summary: 'the backup database is unreachable or overloaded; retry later' },
   INTERNAL: { status: 500, retry: true, summary: 'an unexpected error; the log has the details' },
 } as const satisfies Record<string, { status: number; retry: boolean; summary: string }>;
@@ -23,13 +23,16 @@ export type ReceiverErrorCode = keyof typeof RECEIVER_ERRORS;
 export class ReceiverError extends Error {
   override readonly name = 'ReceiverError';
   readonly status: number;
+  /** Fields for the log line only, never for the answer (what an unauthenticated caller must not learn). */
+  readonly logFields: Readonly<Record<string, string | number>>;
 
   constructor(
     readonly code: ReceiverErrorCode,
     message: string,
-    options: { cause?: unknown } = {},
+    options: { cause?: unknown; logFields?: Record<string, string | number> } = {},
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.status = RECEIVER_ERRORS[code].status;
+    this.logFields = options.logFields ?? {};
   }
 }

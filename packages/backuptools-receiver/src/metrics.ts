@@ -46,6 +46,18 @@ export class ReceiverMetrics {
     registers: [this.registry],
   });
 
+  /** What `receiveBudgetHeld` reads; app.ts points it at the receive budget. */
+  receiveBudgetHeld: () => number = () => 0;
+
+  readonly receiveBudgetBytes: Gauge = new Gauge({
+    name: 'backuptools_receive_budget_held_bytes',
+    help: 'Bytes that uploads not yet authenticated hold of receive-budget now (at the limit, new uploads get 503 RECEIVER_BUSY)',
+    registers: [this.registry],
+    collect: () => {
+      this.receiveBudgetBytes.set(this.receiveBudgetHeld());
+    },
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'backuptools_' });
   }

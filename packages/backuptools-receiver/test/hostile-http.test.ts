@@ -21,6 +21,8 @@ const keys = testKeys();
 let dir: string;
 let serve: ServeProcess;
 let db: BackupDb;
+/** A second connection, for looking while `db` holds a lock. */
+let monitor: BackupDb;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'receiver-hostile-'));
@@ -35,11 +37,13 @@ beforeAll(async () => {
     'keep-alive-timeout': '2s',
   });
   ({ db } = createBackupDb(databaseUrl, 1, createLogger({ name: 'hostile-test', level: 'silent' })));
+  ({ db: monitor } = createBackupDb(databaseUrl, 1, createLogger({ name: 'hostile-test-monitor', level: 'silent' })));
 });
 
 afterAll(async () => {
   await serve?.stop();
   await db?.destroy();
+  await monitor?.destroy();
   await rm(dir, { recursive: true, force: true });
 });
 
@@ -49,6 +53,18 @@ async function applied(): Promise<{ watermarks: number; objects: number }> {
   const table = await sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'satellite/0' AND c.relname = 'objects'`.execute(db);
   const objects = table.rows[0]!.n === 0 ? 0 : (await sql<{ n: number }>`SELECT count(*)::int AS n FROM "satellite/0".objects`.execute(db)).rows[0]!.n;
   return { watermarks: watermarks.rows[0]!.n, objects };
+}
+
+/** backuptools_receive_budget_held_bytes, from /metrics. */
+async function budgetHeld(): Promise<number> {
+  const text = await (await fetch(`${serve.url}/metrics`)).text();
+  return Number(/^backuptools_receive_budget_held_bytes (\d+)$/m.exec(text)?.[1] ?? Number.NaN);
+}
+
+/** Receiver sessions waiting on a lock in the backup database. */
+async function applyingBehindLock(): Promise<number> {
+  const waiting = await sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`.execute(monitor);
+  return waiting.rows[0]!.n;
 }
 
 async function openConnections(): Promise<number> {
@@ -69,29 +85,103 @@ function report(what: string, numbers: Record<string, number>): void {
 }
 
 describe('the receiver under hostile input (a real serve process)', () => {
-  it('stalled uploads: the receive budget refuses all but what fits at once (503, body unread), the rest are closed at request-timeout', async () => {
+  it('stalled uploads: the receive budget holds the bytes that arrived, refuses the rest mid-body (503), and request-timeout closes the held ones', async () => {
     const before = { rss: await rssBytes(serve.pid), peak: await peakRssBytes(serve.pid), fds: await openConnections(), applied: await applied() };
     const health = sampleHealth(serve.url);
-    // 24 connections each declare the body limit: holding them all would be 96 MiB of bodies.
-    const requests = Array.from({ length: 24 }, () => rawRequest(serve.port, { ...plausibleHeaders(), 'content-length': String(BODY_LIMIT) }));
-    const refused = await waitFor(() => (requests.filter((request) => request.status() === 503).length === 24 - BUDGET / BODY_LIMIT ? requests.filter((request) => request.status() === 503) : undefined), {
-      description: () => `22 answers 503 (statuses: ${requests.map((request) => request.status() ?? '-').join(' ')})`,
-      timeoutMs: 30_000,
-    });
+    // 24 peers each declare the body limit and send all but its last 100 bytes, then stall:
+    // holding them all would be 96 MiB of bodies; the budget holds 8 MiB of them.
+    const requests = Array.from({ length: 24 }, (_, index) => rawRequest(serve.port, { ...plausibleHeaders(), 'content-length': String(BODY_LIMIT) }, { from: `127.0.0.${10 + index}` }));
+    for (const request of requests) request.socket.write(Buffer.alloc(BODY_LIMIT - 100, 0xff));
+    await waitFor(() => requests.every((request) => request.isClosed()), { description: () => `every connection answered and closed (statuses: ${requests.map((request) => request.status() ?? '-').join(' ')})`, timeoutMs: 30_000 });
+    const refused = requests.filter((request) => request.status() === 503);
+    // At most two bodies fit in 8 MiB; the others were answered as soon as a chunk did not fit.
+    expect(refused.length).toBeGreaterThanOrEqual(22);
     for (const request of refused) expect(request.received()).toMatch(/retry-after: \d+/i);
-    const held = requests.filter((request) => !refused.includes(request));
-    // The two that fit send all but the last 100 bytes, then stall.
-    for (const request of held) request.socket.write(Buffer.alloc(BODY_LIMIT - 100, 0xff));
-    await waitFor(() => requests.every((request) => request.isClosed()), { description: () => `every connection closed (open: ${requests.filter((request) => !request.isClosed()).length})`, timeoutMs: 30_000 });
-    for (const request of held) expect(request.status()).toBe(408);
+    for (const request of requests) expect([503, 408]).toContain(request.status());
     const peak = await peakRssBytes(serve.pid);
     const { maxMs } = await health.stop();
     report('24 stalled 4 MiB uploads', { 'rss before MiB': Math.round(before.rss / MiB), 'peak growth MiB': Math.round((peak - before.peak) / MiB), 'slowest /healthz ms': maxMs });
-    // Two bodies at most are ever held (8 MiB), plus buffers: far below the 96 MiB declared.
+    // The budget's 8 MiB plus buffers: far below the 96 MiB sent.
     expect(peak - before.peak).toBeLessThan(48 * MiB);
     await waitFor(async () => (await openConnections()) <= before.fds + 2 || undefined, { description: 'the connections to be gone from the process', timeoutMs: 20_000 });
+    expect(await budgetHeld()).toBe(0);
     expect(await applied()).toEqual(before.applied);
     await expectSignedBatchApplies();
+  });
+
+  it('two slow uploads that declare the body limit each do not keep an honest batch out: it is applied while they trickle', async () => {
+    const before = await applied();
+    // Together they declare the whole budget (2 × 4 MiB), from two peers.
+    const slow = ['127.0.0.2', '127.0.0.3'].map((from) => rawRequest(serve.port, { ...plausibleHeaders(), 'content-length': String(BODY_LIMIT) }, { from }));
+    const trickle = setInterval(() => {
+      for (const request of slow) if (!request.isClosed()) request.socket.write('x'.repeat(100));
+    }, 100);
+    try {
+      // Both are past the headers and being read.
+      await waitFor(async () => (await budgetHeld()) >= 200 || undefined, { description: 'the slow uploads to hold bytes of the budget', timeoutMs: 20_000 });
+      await expectSignedBatchApplies();
+      expect(slow.map((request) => request.status())).toEqual([undefined, undefined]);
+    } finally {
+      clearInterval(trickle);
+      for (const request of slow) request.socket.destroy();
+    }
+    expect((await applied()).objects).toBe(before.objects + 1);
+  });
+
+  it('one peer holds at most its share (half the budget): its next upload gets 503 (no budget numbers in the answer), another peer gets through', async () => {
+    const before = await applied();
+    const staller = rawRequest(serve.port, { ...plausibleHeaders(), 'content-length': String(BODY_LIMIT) }, { from: '127.0.0.4' });
+    staller.socket.write(Buffer.alloc(BODY_LIMIT - 100, 0xff));
+    try {
+      await waitFor(async () => (await budgetHeld()) >= BODY_LIMIT - 100 || undefined, { description: 'the staller to hold its whole body', timeoutMs: 20_000 });
+      const next = rawRequest(serve.port, { ...plausibleHeaders(), 'content-length': String(MiB) }, { from: '127.0.0.4' });
+      await waitFor(() => next.isClosed(), { description: () => `an answer and a close (got: ${next.received().slice(0, 300)})`, timeoutMs: 20_000 });
+      expect(next.status()).toBe(503);
+      const answer = next.received().slice(next.received().indexOf('\r\n\r\n') + 4);
+      expect(JSON.parse(answer)).toMatchObject({ error: 'RECEIVER_BUSY' });
+      // How much is held, and the limits, go to the log only.
+      expect(answer).not.toMatch(/\d{4,}/);
+      await waitFor(() => new RegExp(`"code":"RECEIVER_BUSY"[^\\n]*"budgetLimitBytes":${BUDGET}`).test(serve.output()) || undefined, { description: 'the log line with the numbers', timeoutMs: 10_000 });
+      expect(staller.status()).toBeUndefined();
+      await expectSignedBatchApplies();
+    } finally {
+      staller.socket.destroy();
+    }
+    expect((await applied()).objects).toBe(before.objects + 1);
+  });
+
+  it('an authenticated request gives its bytes back before it is applied: batches waiting on the database leave the budget to others', async () => {
+    await expectSignedBatchApplies();
+    const before = await applied();
+    // Two signed batches of ~3.4 MiB each (two sources), held in apply by a lock on the table.
+    const big = await Promise.all(['storx-big-1', 'storx-big-2'].map((sourceId, index) => signedRequest(batchOf([OBJECTS], [{ operation: 'INSERT', data: objectRow(2_000_000_000 + index, { metadata: JSON.stringify({ pad: 'x'.repeat(2.5 * MiB) }) }), old_data: null, unchanged_toast: [] }], { sourceId }), keys)));
+    let unlock!: () => void;
+    const unlocked = new Promise<void>((resolve) => (unlock = resolve));
+    let locked!: () => void;
+    const lockHeld = new Promise<void>((resolve) => (locked = resolve));
+    const holder = db.transaction().execute(async (trx) => {
+      await sql`LOCK TABLE "satellite/0".objects IN SHARE MODE`.execute(trx);
+      locked();
+      await unlocked;
+    });
+    try {
+      await lockHeld;
+      const answers: Promise<Response>[] = [];
+      for (const [index, request] of big.entries()) {
+        answers.push(fetch(`${serve.url}/webhook`, { method: 'POST', headers: request.headers, body: request.payload }));
+        await waitFor(async () => (await applyingBehindLock()) >= index + 1 || undefined, { description: `batch ${index + 1} to wait on the lock`, timeoutMs: 30_000 });
+      }
+      expect(await budgetHeld()).toBe(0);
+      // An unauthenticated upload of nearly the body limit is read (and refused 401), not 503.
+      const probe = await fetch(`${serve.url}/webhook`, { method: 'POST', headers: plausibleHeaders(), body: Buffer.alloc(BODY_LIMIT - 1024, 0xff) });
+      expect(probe.status).toBe(401);
+      unlock();
+      for (const answer of answers) expect(await (await answer).json()).toMatchObject({ status: 'applied' });
+    } finally {
+      unlock();
+      await holder;
+    }
+    expect((await applied()).objects).toBe(before.objects + 2);
   });
 
   it('trickling uploads (a byte every 300 ms, with a length or chunked) are answered 408 and closed', async () => {
@@ -145,15 +235,19 @@ describe('the receiver under hostile input (a real serve process)', () => {
   it('bodies that can never authenticate (4 MiB of 0xFF, two random signatures) cost little: 401 each, /healthz keeps answering', async () => {
     const before = { peak: await peakRssBytes(serve.pid), applied: await applied() };
     const health = sampleHealth(serve.url);
-    const answers = await Promise.all(
-      Array.from({ length: 6 }, () => fetch(`${serve.url}/webhook`, { method: 'POST', headers: plausibleHeaders(2), body: Buffer.alloc(BODY_LIMIT - 1024, 0xff) }).then((response) => response.status, () => 'closed')),
-    );
+    const answers: (number | undefined)[] = [];
+    // Six peers, two at a time: two bodies of the largest size fit the budget together.
+    for (let round = 0; round < 3; round += 1) {
+      const requests = [0, 1].map((index) => rawRequest(serve.port, { ...plausibleHeaders(2), 'content-length': String(BODY_LIMIT - 1024) }, { from: `127.0.1.${round * 2 + index + 1}` }));
+      for (const request of requests) request.socket.write(Buffer.alloc(BODY_LIMIT - 1024, 0xff));
+      await waitFor(() => requests.every((request) => request.isClosed() || request.status() !== undefined), { description: 'both answered', timeoutMs: 30_000 });
+      for (const request of requests) request.socket.destroy();
+      answers.push(...requests.map((request) => request.status()));
+    }
     const { maxMs } = await health.stop();
     const peak = await peakRssBytes(serve.pid);
-    report('6 concurrent unsigned 4 MiB bodies', { 'peak growth MiB': Math.round((peak - before.peak) / MiB), 'slowest /healthz ms': maxMs });
-    // Those that fit the budget are read and refused 401; the others 503 (or closed before their body was read).
-    for (const answer of answers) expect([401, 503, 'closed']).toContain(answer);
-    expect(answers).toContain(401);
+    report('6 unsigned 4 MiB bodies, two at a time', { 'peak growth MiB': Math.round((peak - before.peak) / MiB), 'slowest /healthz ms': maxMs });
+    expect(answers).toEqual([401, 401, 401, 401, 401, 401]);
     expect(await applied()).toEqual(before.applied);
   });
 

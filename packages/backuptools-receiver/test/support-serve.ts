@@ -55,9 +55,13 @@ export interface RawRequest {
   isClosed(): boolean;
 }
 
-/** A request written by hand on a TCP socket, so that a test can stall, trickle or lie about its length. */
-export function rawRequest(port: number, head: Record<string, string>, path = '/webhook'): RawRequest {
-  const socket = connect(port, '127.0.0.1');
+/**
+ * A request written by hand on a TCP socket, so that a test can stall, trickle or lie about its
+ * length. `from` is the local address (any of 127/8), to act as another peer.
+ */
+export function rawRequest(port: number, head: Record<string, string>, options: { path?: string; from?: string } = {}): RawRequest {
+  const path = options.path ?? '/webhook';
+  const socket = connect({ port, host: '127.0.0.1', ...(options.from === undefined ? {} : { localAddress: options.from }) });
   let received = '';
   let closed = false;
   socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));

@@ -52,6 +52,8 @@ export interface OpenRequestInput {
   decryptionKeys: readonly DecryptionKey[];
   toleranceSeconds?: number;
   now?: number;
+  /** Called once the signature has verified, before anything is decrypted (a receiver stops counting the request as unauthenticated). */
+  onAuthenticated?: () => void;
 }
 
 /**
@@ -61,6 +63,7 @@ export interface OpenRequestInput {
  */
 export async function openBatchRequest(input: OpenRequestInput): Promise<{ webhook: VerifiedWebhook; batch: Batch }> {
   const webhook = await verifyWebhookOffLoop({ headers: input.headers, body: input.body, trustedKeys: input.trustedKeys, toleranceSeconds: input.toleranceSeconds, now: input.now });
+  input.onAuthenticated?.();
   const plaintext = await openV2(input.body, input.decryptionKeys);
   return { webhook, batch: decodeBatch(plaintext) };
 }

@@ -3,7 +3,7 @@ import { checkWebhookHeaders, WEBHOOK_SIGNATURE_HEADER } from '@storx-backup/pro
 import { ReceiverError } from '../errors.js';
 import { toReceiverError } from '../verify/request-verifier.js';
 import { webhookFormat } from './media-type.js';
-import type { ReceiveBudget } from './receive-budget.js';
+import { peerOf, type ReceiveBudget, type ReceiveReservation } from './receive-budget.js';
 
 export interface WebhookGateOptions {
   bodyLimitBytes: number;
@@ -15,10 +15,27 @@ export interface WebhookGateOptions {
 /**
  * Everything POST /webhook can refuse before reading a byte of the body, cheapest first:
  * content type (415), declared length (413), the webhook headers and the timestamp window
- * (400/401), and a place in the receive budget (503). A refused request is answered with
+ * (400/401), and room in the receive budget (503). A refused request is answered with
  * `Connection: close`, so its unread body is never read (Node closes the socket once the answer
  * is written); an unauthenticated caller costs a header parse, not a body.
  */
+const reservations = new WeakMap<object, ReceiveReservation>();
+
+/** What `request` holds of the receive budget (undefined on routes without the gate). */
+export function receiveReservation(request: FastifyRequest): ReceiveReservation | undefined {
+  return reservations.get(request.raw);
+}
+
+/**
+ * 503 RECEIVER_BUSY. The answer says only that the receiver is busy: how much is held, and by
+ * whom, is for the log (an unauthenticated prober learns nothing about the budget).
+ */
+export function receiverBusy(budget: ReceiveBudget, peer: string): ReceiverError {
+  return new ReceiverError('RECEIVER_BUSY', 'uploads not yet authenticated hold the receive budget; retry shortly', {
+    logFields: { peer, peerHeldBytes: budget.heldBy(peer), peerLimitBytes: budget.peerLimitBytes, budgetHeldBytes: budget.inUse, budgetLimitBytes: budget.limitBytes },
+  });
+}
+
 export function webhookGate(options: WebhookGateOptions): (request: FastifyRequest, reply: FastifyReply) => Promise<void> {
   return async (request, reply) => {
     try {
@@ -37,11 +54,13 @@ export function webhookGate(options: WebhookGateOptions): (request: FastifyReque
           throw toReceiverError(error);
         }
       }
-      const release = options.budget.tryReserve(declared ?? options.bodyLimitBytes);
-      if (release === undefined) {
-        throw new ReceiverError('RECEIVER_BUSY', `requests being received already hold ${options.budget.inUse} of receive-budget ${options.budget.limitBytes} bytes`);
-      }
-      reply.raw.once('close', release);
+      // Nothing is held yet: the body reader holds its bytes as they arrive. A body that could
+      // not fit even now is not read at all.
+      const peer = peerOf(request.raw.socket.remoteAddress);
+      const reservation = options.budget.open(peer, declared ?? 1);
+      if (reservation === undefined) throw receiverBusy(options.budget, peer);
+      reservations.set(request.raw, reservation);
+      reply.raw.once('close', () => reservation.release());
     } catch (error) {
       void reply.header('connection', 'close');
       throw error;

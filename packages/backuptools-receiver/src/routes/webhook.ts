@@ -2,7 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import { formatLsn, V2_MEDIA_TYPE, SEED_MEDIA_TYPE } from '@storx-backup/protocol';
 import { webhookFormat } from '../http/media-type.js';
 import type { ReceiveBudget } from '../http/receive-budget.js';
-import { webhookGate } from '../http/webhook-gate.js';
+import { budgetedBody } from '../http/budgeted-body.js';
+import { receiveReservation, webhookGate } from '../http/webhook-gate.js';
 import type { Applier } from '../apply/applier.js';
 import type { SeedEventApplier } from '../apply/seed-event-applier.js';
 import { databaseFailure } from '../apply/database-errors.js';
@@ -30,21 +31,24 @@ export interface WebhookDeps {
 
 /**
  * POST /webhook: before the body is read (webhookGate) content type → declared size → headers →
- * timestamp → receive budget; then size cap while reading (Fastify's body limit) → signature →
- * decrypt → payload schema → table allowlist → apply. Any rejection changes nothing.
+ * timestamp → receive budget; while reading (budgetedBody) the size cap and the budget, chunk by
+ * chunk; then signature (the budget is given back) → decrypt → payload schema → table allowlist
+ * → apply. Any rejection changes nothing.
  */
 export function registerWebhookRoute(app: FastifyInstance, deps: WebhookDeps): void {
   // Bodies stay the Buffers read from the socket: the signature covers the exact bytes (no UTF-8
   // decode and re-encode of up to body-limit bytes), and JSON is parsed only after decryption.
   // Every other content type (JSON included) gets 415, from the gate, before the body is read.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser([V2_MEDIA_TYPE, SEED_MEDIA_TYPE], { parseAs: 'buffer', bodyLimit: deps.bodyLimitBytes }, (_request, body, done) => done(null, body));
+  app.addContentTypeParser([V2_MEDIA_TYPE, SEED_MEDIA_TYPE], budgetedBody(deps.receiveBudget, deps.bodyLimitBytes));
 
   const onRequest = webhookGate({ bodyLimitBytes: deps.bodyLimitBytes, budget: deps.receiveBudget, toleranceSeconds: deps.toleranceSeconds, acceptUnsignedSeedV1: deps.acceptUnsignedSeedV1 });
   app.post('/webhook', { onRequest }, async (request, reply) => {
     const format = webhookFormat(request.headers['content-type']);
     if (format === undefined || !Buffer.isBuffer(request.body)) throw new ReceiverError('MALFORMED_REQUEST', 'the body must be the envelope');
-    const verified = await deps.verifier.verify(format, request.headers, request.body);
+    // Once the signature verifies, the request is the trusted sender's: its bytes leave the
+    // budget for unauthenticated uploads (decrypting and applying are bounded by the batch size).
+    const verified = await deps.verifier.verify(format, request.headers, request.body, () => receiveReservation(request)?.release());
 
     if (verified.format === 'seed-v1') {
       deps.tables.check(deps.seedApplier.sourceSchemaOf(verified.event), verified.event.table);

@@ -35,9 +35,12 @@ type Headers = Readonly<Record<string, string | readonly string[] | undefined>>;
 export class RequestVerifier {
   constructor(private readonly options: VerifierOptions) {}
 
-  /** `body` is the Buffer read from the socket: the signature is checked over those bytes, never over a decoded string. */
-  async verify(format: 'v2' | 'seed-v1', headers: Headers, body: Buffer): Promise<VerifiedRequest> {
-    const input = { headers, body, trustedKeys: this.options.trustedKeys, decryptionKeys: this.options.decryptionKeys, toleranceSeconds: this.options.toleranceSeconds };
+  /**
+   * `body` is the Buffer read from the socket: the signature is checked over those bytes, never
+   * over a decoded string. `onAuthenticated` runs as soon as a signature verifies, before decrypting.
+   */
+  async verify(format: 'v2' | 'seed-v1', headers: Headers, body: Buffer, onAuthenticated: () => void = () => undefined): Promise<VerifiedRequest> {
+    const input = { headers, body, trustedKeys: this.options.trustedKeys, decryptionKeys: this.options.decryptionKeys, toleranceSeconds: this.options.toleranceSeconds, onAuthenticated };
     try {
       if (format === 'v2') {
         const { webhook, batch } = await openBatchRequest(input);
@@ -48,6 +51,7 @@ export class RequestVerifier {
         return { format, event: decodeSeedEvent(plaintext), signerKid: undefined, webhookId: undefined };
       }
       const webhook = await verifyWebhookOffLoop({ headers, body, trustedKeys: this.options.trustedKeys, toleranceSeconds: this.options.toleranceSeconds });
+      onAuthenticated();
       const event = decodeSeedEvent(openSeedV1(body, this.options.decryptionKeys.map((entry) => entry.key)));
       return { format, event, signerKid: webhook.signerKid, webhookId: webhook.id };
     } catch (error) {
