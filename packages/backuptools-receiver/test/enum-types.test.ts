@@ -48,13 +48,30 @@ describe('enum types on the backup', () => {
     expect(await tableText(receiver.db, 'satellite/0', 'created')).toEqual([`(1,"it's \\\\ fine","{pending,""it's \\\\\\\\ fine"",committed}")`]);
   });
 
-  it('422 naming both label lists when the backup enum differs, and nothing is applied', async () => {
+  it('adds the labels the source gained (before, between and after the others), committed before the batch that uses them', async () => {
     await sql`CREATE TYPE "satellite/0".mood2 AS ENUM ('pending', 'committed')`.execute(receiver.db);
-    const response = await receiver.app.inject(await signedRequest(batchOf([relationOf('relabelled', 'mood2')], [insert]), receiver.keys));
+    const response = await receiver.app.inject(await signedRequest(batchOf([relationOf('relabelled', 'mood2', ['first', ...LABELS])], [insert]), receiver.keys));
+    expect(response.statusCode, response.body).toBe(200);
+    expect(await labels('mood2')).toEqual(['first', ...LABELS]);
+    expect(await tableText(receiver.db, 'satellite/0', 'relabelled')).toEqual([`(1,"it's \\\\ fine","{pending,""it's \\\\\\\\ fine"",committed}")`]);
+  });
+
+  it('takes metadata with fewer labels than the backup (read before the source gained them) and changes no label', async () => {
+    const response = await receiver.app.inject(await signedRequest(batchOf([relationOf('relabelled', 'mood2', ['pending', 'committed'])], [{ ...insert, data: { id: '2', status: 'pending', history: null } }]), receiver.keys));
+    expect(response.statusCode, response.body).toBe(200);
+    expect(await labels('mood2')).toEqual(['first', ...LABELS]);
+  });
+
+  it.each([
+    ['renamed', ['first', 'pending', 'renamed', 'ünïcødé', 'committed']],
+    ['reordered', ['first', 'pending', 'ünïcødé', "it's \\ fine", 'committed']],
+  ])('422 naming both label lists when a label was %s on the source, and nothing is applied or altered', async (_how, source) => {
+    const before = await tableText(receiver.db, 'satellite/0', 'relabelled');
+    const response = await receiver.app.inject(await signedRequest(batchOf([relationOf('relabelled', 'mood2', source)], [{ ...insert, data: { id: '3', status: 'pending', history: null } }]), receiver.keys));
     expect(response.statusCode, response.body).toBe(422);
-    expect(response.json()).toMatchObject({ error: 'TABLE_INCOMPATIBLE', message: expect.stringContaining("ALTER TYPE \"satellite/0\".\"mood2\" ADD VALUE E'it\\'s") as string });
-    expect(await labels('mood2')).toEqual(['pending', 'committed']);
-    expect(await tableExists('relabelled')).toBe(false);
+    expect(response.json()).toMatchObject({ error: 'TABLE_INCOMPATIBLE', message: expect.stringContaining('a label was renamed or removed, or their order differs') as string });
+    expect(await labels('mood2')).toEqual(['first', ...LABELS]);
+    expect(await tableText(receiver.db, 'satellite/0', 'relabelled')).toEqual(before);
   });
 
   it('422 when a type of that name is something else on the backup (a domain), naming what it is', async () => {
@@ -70,6 +87,13 @@ describe('enum types on the backup', () => {
     expect(response.statusCode, response.body).toBe(422);
     expect(response.json()).toMatchObject({ message: expect.stringContaining(`CREATE TYPE "satellite/0"."mood4" AS ENUM (E'pending', E'it\\'s \\\\ fine'`) as string });
     expect(await labels('mood4')).toEqual([]);
+
+    // Labels the source gained are not added either: the message gives the statements.
+    await sql`CREATE TYPE "satellite/0".mood4 AS ENUM ('pending', 'committed')`.execute(receiver.db);
+    const lacking = await strict.app.inject(await signedRequest(batchOf([relationOf('manual', 'mood4')], [insert]), strict.keys));
+    expect(lacking.statusCode, lacking.body).toBe(422);
+    expect(lacking.json()).toMatchObject({ message: expect.stringContaining(`auto-create-tables is off); add the source's new labels on the backup: ALTER TYPE "satellite/0"."mood4" ADD VALUE IF NOT EXISTS E'it\\'s \\\\ fine' AFTER E'pending'; ALTER TYPE "satellite/0"."mood4" ADD VALUE IF NOT EXISTS E'ünïcødé' AFTER E'it\\'s \\\\ fine'`) as string });
+    expect(await labels('mood4')).toEqual(['pending', 'committed']);
 
     const domainColumn: Relation = { ...relationOf('manual', 'unused'), columns: [{ name: 'id', type: 'integer', not_null: true }, { name: 'd', type: '"satellite/0".positive', not_null: false }], enum_types: undefined };
     const { enum_types: _none, ...withoutEnums } = domainColumn;

@@ -1,7 +1,7 @@
 // Edge cases found in review, each once a silent loss or a stall: rows sharing one WAL record
 // (COPY) across chunks, an empty transaction followed by batches in the same tick, a table
-// altered between two transactions of one batch, and a table dropped and created again between
-// (or within) the transactions of one batch.
+// altered between two transactions of one batch, a table dropped and created again between
+// (or within) the transactions of one batch, and labels added to an enum the tables use.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '@storx-backup/test-postgres';
 import { type Pair, type RunningReplicator, runReplicator, slotConfirmed, SOURCE_DDL, startPair, tableDigest, waitForTableEqual } from './support.js';
@@ -9,9 +9,15 @@ import { type Pair, type RunningReplicator, runReplicator, slotConfirmed, SOURCE
 let pair: Pair;
 let running: RunningReplicator;
 beforeAll(async () => {
-  const reshaped = ['reshaped', 'reshaped_once'];
-  pair = await startPair({ ddl: [...SOURCE_DDL, ...reshaped.map((table) => `CREATE TABLE "satellite/0".${table} (id int PRIMARY KEY, a text)`)], receiverFlags: { tables: ['objects', 'segments', ...reshaped].join(',') } });
-  const config = pair.config({ 'replication.source-id': 'edges', 'replication.tables': ['objects', 'segments', ...reshaped].join(','), 'replication.max-batch-bytes': '64KiB', 'replication.max-batch-events': '10', 'replication.batch-linger': '200ms' });
+  const extra = ['reshaped', 'reshaped_once', 'labelled'];
+  const ddl = [
+    ...SOURCE_DDL,
+    ...['reshaped', 'reshaped_once'].map((table) => `CREATE TABLE "satellite/0".${table} (id int PRIMARY KEY, a text)`),
+    `CREATE TYPE "satellite/0".mood AS ENUM ('b', 'd')`,
+    'CREATE TABLE "satellite/0".labelled (id int PRIMARY KEY, m "satellite/0".mood, ms "satellite/0".mood[])',
+  ];
+  pair = await startPair({ ddl, receiverFlags: { tables: ['objects', 'segments', ...extra].join(',') } });
+  const config = pair.config({ 'replication.source-id': 'edges', 'replication.tables': ['objects', 'segments', ...extra].join(','), 'replication.max-batch-bytes': '64KiB', 'replication.max-batch-events': '10', 'replication.batch-linger': '200ms' });
   running = runReplicator(config);
   await waitFor(async () => (await slotConfirmed(pair.source, config.slotName)) !== null, { description: 'slot created', timeoutMs: 30_000 });
 });
@@ -72,6 +78,23 @@ describe('edge cases', () => {
     await waitFor(async () => JSON.stringify(await rows(pair.backup)) === JSON.stringify(await rows(pair.source)), { description: `backup ${table} equal after DROP and CREATE`, timeoutMs: 20_000 });
     const { rows: [all] } = await pair.backup.query<{ n: number }>(`SELECT count(*)::int AS n FROM "satellite/0".${table}`);
     expect(all!.n).toBe(1);
+    expect(running.replicator.healthy).toBe(true);
+  });
+
+  it('replicates values of labels added to an enum on the source (ALTER TYPE ... ADD VALUE before, between and after the others)', async () => {
+    const rows = (client: typeof pair.source) => client.query<{ row: string }>(`SELECT row(id, m, ms)::text AS row FROM "satellite/0".labelled ORDER BY m, id`).then((result) => result.rows.map((row) => row.row), () => undefined);
+    const labels = async (client: typeof pair.source) => (await client.query<{ labels: string }>(`SELECT enum_range(NULL::"satellite/0".mood)::text AS labels`)).rows[0]!.labels;
+    const equal = (what: string) => waitFor(async () => JSON.stringify(await rows(pair.backup)) === JSON.stringify(await rows(pair.source)), { description: what, timeoutMs: 20_000 });
+    await pair.source.query(`INSERT INTO labelled VALUES (1, 'd', '{b,d}')`);
+    await equal('the first row'); // the metadata with labels (b, d) is now cached by the replicator
+    await pair.source.query(`ALTER TYPE mood ADD VALUE 'c' BEFORE 'd'`);
+    await pair.source.query(`ALTER TYPE mood ADD VALUE 'a' BEFORE 'b'`);
+    await pair.source.query(`ALTER TYPE mood ADD VALUE 'e f' AFTER 'd'`);
+    await pair.source.query(`INSERT INTO labelled VALUES (2, 'c', '{a,"e f",NULL}'), (3, 'e f', NULL), (4, 'b', '{{b,d},{d,b}}')`);
+    await pair.source.query(`UPDATE labelled SET m = 'a' WHERE id = 1`);
+    await equal('rows with the new labels'); // ordered by m: the labels' order agrees too
+    expect(await labels(pair.backup)).toBe('{a,b,c,d,"e f"}');
+    expect(await labels(pair.source)).toBe('{a,b,c,d,"e f"}');
     expect(running.replicator.healthy).toBe(true);
   });
 });

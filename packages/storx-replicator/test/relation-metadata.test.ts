@@ -7,6 +7,7 @@ import type pg from 'pg';
 import { createLogger } from '@storx-backup/service-kit';
 import { connect, createDatabase } from '@storx-backup/test-postgres';
 import type { DecodedRelation } from '../src/decode/transaction-assembler.js';
+import { arrayElements } from '../src/deliver/enum-values.js';
 import { RelationMetadata } from '../src/deliver/relation-metadata.js';
 import { type CatalogQuery, SourceCatalog } from '../src/source/source-catalog.js';
 
@@ -22,6 +23,8 @@ beforeAll(async () => {
   await client.query('CREATE SCHEMA "app/1"');
   await client.query(`CREATE TYPE "app/1".mood AS ENUM ('ok', 'it''s \\ fine', 'ünïcødé')`);
   await client.query('CREATE TABLE "app/1".t (id integer PRIMARY KEY, m mood, ms mood[], v varchar(7))');
+  await client.query(`CREATE TYPE "app/1".grows AS ENUM ('b')`);
+  await client.query('CREATE TABLE "app/1".growing (id integer PRIMARY KEY, g grows, gs grows[])');
   await client.query('CREATE TABLE "app/1".history (a integer, b text NOT NULL, c timestamp)');
   await client.query('ALTER TABLE "app/1".history REPLICA IDENTITY FULL');
   catalog = new SourceCatalog(url, createLogger({ name: 'relmeta-test', level: 'silent' }));
@@ -86,5 +89,39 @@ describe('relation metadata', () => {
     expect(relation.columns.map((column) => [column.name, column.not_null])).toEqual([['a', false], ['b', true], ['c', false]]);
     expect(relation.key_columns).toEqual([]);
     expect(relation.enum_types).toBeUndefined();
+  });
+
+  it('looks the labels up again when an event holds a value the cached ones lack (ALTER TYPE ... ADD VALUE changes no relation description)', async () => {
+    const metadata = new RelationMetadata(catalog);
+    const decoded = await described('growing', 'd', ['id']);
+    const cached = await metadata.resolve(decoded);
+    expect(cached.enum_types![0]!.labels).toEqual(['b']);
+    await client.query(`ALTER TYPE grows ADD VALUE 'a' BEFORE 'b'`);
+    await client.query(`ALTER TYPE grows ADD VALUE 'c, "d"'`);
+    const event = (data: Record<string, string | null>) => ({ operation: 'INSERT' as const, schema: 'app/1', table: 'growing', timestamp: '', lsn: '0/1', commit_lsn: '0/1', xid: 1, seq: 0, data, old_data: null, unchanged_toast: [] });
+    const [known] = await metadata.resolveFor([decoded], [event({ id: '1', g: 'b', gs: '{b,NULL}' })]);
+    expect(known, 'every value is a cached label: the cache answers').toBe(cached);
+    const [scalar] = await metadata.resolveFor([decoded], [event({ id: '1', g: 'a', gs: null })]);
+    expect(scalar!.enum_types![0]!.labels).toEqual(['a', 'b', 'c, "d"']);
+
+    const again = new RelationMetadata(catalog);
+    await again.resolve(await described('growing', 'd', ['id']));
+    await client.query(`ALTER TYPE grows ADD VALUE 'e'`);
+    const { rows } = await client.query<{ gs: string }>(`SELECT ARRAY[ARRAY['a', 'c, "d"'], ARRAY['e', NULL]]::grows[]::text AS gs`);
+    const [inArray] = await again.resolveFor([decoded], [event({ id: '1', g: 'b', gs: rows[0]!.gs })]);
+    expect(inArray!.enum_types![0]!.labels).toEqual(['a', 'b', 'c, "d"', 'e']);
+  });
+
+  it("splits arrays as PostgreSQL prints them (quotes, escapes, NULL, nesting, bounds)", async () => {
+    const values = ['plain', 'with space', 'NULL', '', 'quote " and \\ backslash', '{braces}', 'comma,here', 'ünï'];
+    const { rows } = await client.query<{ flat: string; nested: string; bounded: string }>(
+      `SELECT $1::text[]::text AS flat, ARRAY[ARRAY['a', NULL], ARRAY['"', 'b']]::text AS nested, '[0:1]={x,"y z"}'::text[]::text AS bounded`,
+      [[...values, null]],
+    );
+    expect(arrayElements(rows[0]!.flat)).toEqual([...values, null]);
+    expect(arrayElements(rows[0]!.nested)).toEqual(['a', null, '"', 'b']);
+    expect(rows[0]!.bounded).toBe('[0:1]={x,"y z"}');
+    expect(arrayElements(rows[0]!.bounded)).toEqual(['x', 'y z']);
+    expect(arrayElements('{}')).toEqual([]);
   });
 });

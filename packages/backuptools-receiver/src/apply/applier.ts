@@ -34,6 +34,9 @@ export class Applier {
   async apply(batch: Batch): Promise<ApplyOutcome> {
     // A ping reads (never writes) the watermark: the sender compares it with its slot at start.
     if (isPing(batch)) return this.withDatabaseErrors(() => this.ping(batch));
+    // Labels the source's enums gained go in first, each committed on its own: PostgreSQL
+    // refuses a label in the transaction that added it.
+    await this.withDatabaseErrors(() => this.tableSync.addEnumLabels(this.db, batch.relations));
     try {
       return await this.applyOnce(batch);
     } catch (error) {

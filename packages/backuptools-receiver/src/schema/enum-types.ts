@@ -1,13 +1,14 @@
 import { sql } from 'kysely';
 import type { EnumType, Relation } from '@storx-backup/protocol';
 import { ReceiverError } from '../errors.js';
+import { type EnumLabelStep, planEnumLabels } from './enum-labels.js';
 import type { Executor } from './executor.js';
 
 export interface EnumSyncOptions {
   autoCreateTables: boolean;
   /** Source schema → backup schema. */
   targetSchema: (sourceSchema: string) => string;
-  /** The backup schema of the relation's table: the only schema an enum may be created in. */
+  /** The backup schema of the relation's table: the only schema an enum may be created or altered in. */
   tableSchema: string;
   where: string;
 }
@@ -16,11 +17,13 @@ const KINDS: Record<string, string> = { b: 'a base type', c: 'a composite type',
 
 /**
  * Makes sure each enum a relation's columns use exists on the backup with the source's labels
- * in the source's order, creating a missing one when auto-create-tables is on. Returns the
- * column types rewritten to the backup's name of each enum (which differs from the source's
- * when schema-mapping moves its schema). Only enums are built: a domain, composite, range or
- * base type carries rules (checks, defaults, I/O functions) this metadata does not describe,
- * so those must exist on the backup already (TypeResolver names them when they do not).
+ * in the source's order (or more: labels the backup gained first), creating a missing one when
+ * auto-create-tables is on. Returns the column types rewritten to the backup's name of each enum
+ * (which differs from the source's when schema-mapping moves its schema). Only enums are built:
+ * a domain, composite, range or base type carries rules (checks, defaults, I/O functions) this
+ * metadata does not describe, so those must exist on the backup already (TypeResolver names them
+ * when they do not). Labels the source added are not added here but by `addEnumLabels`, before
+ * the batch's transaction: a label cannot be used in the transaction that added it.
  */
 export async function syncEnumTypes(db: Executor, relation: Relation, options: EnumSyncOptions): Promise<Map<string, string>> {
   const columnTypes = new Map(relation.columns.map((column) => [column.name, column.type]));
@@ -36,25 +39,52 @@ export async function syncEnumTypes(db: Executor, relation: Relation, options: E
   return columnTypes;
 }
 
-async function ensureEnum(db: Executor, wanted: EnumType, schema: string, backupName: string, options: EnumSyncOptions): Promise<void> {
-  const name = `${quoted(schema)}.${quoted(wanted.name)}`;
+/**
+ * Adds to the backup's enums the labels the source's gained (`ALTER TYPE ... ADD VALUE`), each
+ * statement committed on its own: `db` must be the pool, never the batch's transaction, and this
+ * runs before that transaction. Only with auto-create-tables, only for an enum in the table's
+ * own schema, and only when the backup's labels are an ordered subsequence of the source's;
+ * anything else is left as it is for `syncEnumTypes` to refuse with its fix.
+ */
+export async function addEnumLabels(db: Executor, relation: Relation, options: EnumSyncOptions): Promise<void> {
+  if (!options.autoCreateTables) return;
+  for (const wanted of relation.enum_types ?? []) {
+    const schema = options.targetSchema(wanted.schema);
+    if (schema !== options.tableSchema) continue;
+    const existing = await readBackupType(db, schema, wanted.name);
+    if (existing?.kind !== 'e') continue;
+    const plan = planEnumLabels(existing.labels, wanted.labels);
+    if (plan.kind !== 'add') continue;
+    // IF NOT EXISTS: another request may add the same label at the same time.
+    for (const step of plan.steps) await sql`ALTER TYPE ${sql.id(schema, wanted.name)} ADD VALUE IF NOT EXISTS ${sql.raw(literal(step.label))}${sql.raw(placement(step))}`.execute(db);
+  }
+}
+
+async function readBackupType(db: Executor, schema: string, name: string): Promise<{ kind: string; labels: string[] } | undefined> {
   const { rows } = await sql<{ kind: string; labels: string[] }>`
     SELECT t.typtype AS kind, array(SELECT l.enumlabel::text FROM pg_enum l WHERE l.enumtypid = t.oid ORDER BY l.enumsortorder) AS labels
     FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
-    WHERE n.nspname = ${schema} AND t.typname = ${wanted.name}`.execute(db);
-  const existing = rows[0];
+    WHERE n.nspname = ${schema} AND t.typname = ${name}`.execute(db);
+  return rows[0];
+}
+
+async function ensureEnum(db: Executor, wanted: EnumType, schema: string, backupName: string, options: EnumSyncOptions): Promise<void> {
+  const name = `${quoted(schema)}.${quoted(wanted.name)}`;
+  const existing = await readBackupType(db, schema, wanted.name);
   if (existing !== undefined) {
     if (existing.kind !== 'e') {
       throw new ReceiverError('TABLE_INCOMPATIBLE', `${options.where}: type ${name} is ${KINDS[existing.kind] ?? `of kind ${existing.kind}`} on the backup but an enum on the source; drop or rename one of them`);
     }
-    if (existing.labels.join('\0') !== wanted.labels.join('\0')) {
-      const missing = wanted.labels.filter((label) => !existing.labels.includes(label));
-      const hint = missing.length > 0 && existing.labels.every((label) => wanted.labels.includes(label))
-        ? `add the missing label(s) on the backup in the source's order (ALTER TYPE ${name} ADD VALUE ${literal(missing[0]!)} ...)`
-        : 'make the two agree (labels and their order) before replication can continue';
-      throw new ReceiverError('TABLE_INCOMPATIBLE', `${options.where}: enum ${name} has labels (${existing.labels.map(literal).join(', ')}) on the backup but (${wanted.labels.map(literal).join(', ')}) on the source: ${hint}`);
+    const plan = planEnumLabels(existing.labels, wanted.labels);
+    if (plan.kind === 'same' || plan.kind === 'backup-ahead') return;
+    const both = `enum ${name} has labels (${existing.labels.map(literal).join(', ')}) on the backup but (${wanted.labels.map(literal).join(', ')}) on the source`;
+    if (plan.kind === 'differs') {
+      throw new ReceiverError('TABLE_INCOMPATIBLE', `${options.where}: ${both}: a label was renamed or removed, or their order differs; make the backup's agree (ALTER TYPE ${name} RENAME VALUE ..., or create the type again with the source's labels) before replication can continue`);
     }
-    return;
+    // Labels the source added that addEnumLabels did not add (auto-create-tables is off, or
+    // the enum is outside the table's schema): the operator adds them.
+    const why = options.autoCreateTables ? `the receiver adds labels only to enums in the table's schema ${quoted(options.tableSchema)}` : 'auto-create-tables is off';
+    throw new ReceiverError('TABLE_INCOMPATIBLE', `${options.where}: ${both} (${why}); add the source's new labels on the backup: ${plan.steps.map((step) => addValueStatement(name, step)).join('; ')}`);
   }
   if (!options.autoCreateTables) {
     throw new ReceiverError('TABLE_INCOMPATIBLE', `${options.where}: enum ${backupName} does not exist on the backup database; create it there (CREATE TYPE ${name} AS ENUM (${wanted.labels.map(literal).join(', ')})), or turn on auto-create-tables`);
@@ -70,6 +100,16 @@ async function ensureEnum(db: Executor, wanted: EnumType, schema: string, backup
   // E'' literal with every backslash and quote escaped, which reads back as exactly the label
   // whatever standard_conforming_strings is.
   await sql`CREATE TYPE ${sql.id(schema, wanted.name)} AS ENUM (${sql.raw(wanted.labels.map(literal).join(', '))})`.execute(db);
+}
+
+/** The statement, for an operator to run. */
+function addValueStatement(name: string, step: EnumLabelStep): string {
+  return `ALTER TYPE ${name} ADD VALUE IF NOT EXISTS ${literal(step.label)}${placement(step)}`;
+}
+
+function placement(step: EnumLabelStep): string {
+  if (step.place === undefined) return '';
+  return 'before' in step.place ? ` BEFORE ${literal(step.place.before)}` : ` AFTER ${literal(step.place.after)}`;
 }
 
 function literal(label: string): string {

@@ -2,7 +2,7 @@ import { sql } from 'kysely';
 import { type Relation, relationKey } from '@storx-backup/protocol';
 import { ReceiverError } from '../errors.js';
 import type { Executor } from './executor.js';
-import { syncEnumTypes } from './enum-types.js';
+import { addEnumLabels, type EnumSyncOptions, syncEnumTypes } from './enum-types.js';
 import { readTargetTable, type TargetTable } from './target-table.js';
 import { TypeResolver } from './type-resolver.js';
 
@@ -29,6 +29,8 @@ const REFUSED_IN_NAMES = /["';\\\p{Cc}]|--/u;
  */
 export class TableSync {
   private readonly cache = new Map<string, TargetTable>();
+  /** Enum descriptions whose labels `addEnumLabels` found on the backup (or added). */
+  private readonly labelsChecked = new Set<string>();
   private readonly types = new TypeResolver();
 
   constructor(private readonly options: TableSyncOptions) {}
@@ -52,8 +54,26 @@ export class TableSync {
     return prepared;
   }
 
+  /**
+   * Before a batch's transaction, on the pool (never in a transaction): adds the labels the
+   * source's enums gained, each committed on its own, since PostgreSQL refuses a label in the
+   * transaction that added it. An enum description is checked once, until `invalidate()`.
+   */
+  async addEnumLabels(db: Executor, relations: readonly Relation[]): Promise<void> {
+    for (const relation of relations) {
+      if (relation.enum_types === undefined) continue;
+      const signature = JSON.stringify([relation.schema, relation.table, relation.enum_types]);
+      if (this.labelsChecked.has(signature)) continue;
+      const options = this.enumOptions(relation);
+      // A table in the state schema is refused by sync(); nothing is altered for it.
+      if (options.tableSchema !== this.options.stateSchema) await addEnumLabels(db, relation, options);
+      this.labelsChecked.add(signature);
+    }
+  }
+
   invalidate(): void {
     this.cache.clear();
+    this.labelsChecked.clear();
     // A type created in the failed transaction is gone with it.
     this.types.invalidate();
   }
@@ -70,7 +90,7 @@ export class TableSync {
       }
     }
     // Enums first (created when missing and allowed): the column types may name them.
-    const columnTypes = await syncEnumTypes(db, relation, { autoCreateTables: this.options.autoCreateTables, targetSchema: (source) => this.targetSchema(source), tableSchema: schema, where });
+    const columnTypes = await syncEnumTypes(db, relation, this.enumOptions(relation));
     const wanted = new Map<string, string>();
     for (const column of relation.columns) wanted.set(column.name, await this.types.resolve(db, columnTypes.get(column.name)!, `${where}, column ${quoted(column.name)}`));
 
@@ -99,6 +119,11 @@ export class TableSync {
     target = (await readTargetTable(db, schema, relation.table))!;
     checkKey(target, relation, where);
     return target;
+  }
+
+  private enumOptions(relation: Relation): EnumSyncOptions {
+    const schema = this.targetSchema(relation.schema);
+    return { autoCreateTables: this.options.autoCreateTables, targetSchema: (source) => this.targetSchema(source), tableSchema: schema, where: `backup table ${quoted(schema)}.${quoted(relation.table)}` };
   }
 }
 

@@ -174,7 +174,7 @@ export class BatchDelivery {
   }
 
   private async payload(batch: OutgoingBatch): Promise<Batch> {
-    const relations = await Promise.all([...batch.relations.values()].map((relation) => this.options.metadata.resolve(relation)));
+    const relations = await this.options.metadata.resolveFor(batch.relations.values(), batch.events);
     return { version: BATCH_VERSION, source_id: this.options.sourceId, slot: this.options.slot, commit_lsn: formatLsn(batch.commitLsn), chunk: batch.chunk, relations, events: batch.events, ...(batch.snapshot ? { snapshot: batch.snapshot } : {}) };
   }
 

@@ -1,5 +1,6 @@
-import type { EnumType, Relation } from '@storx-backup/protocol';
+import type { ChangeEvent, EnumType, Relation } from '@storx-backup/protocol';
 import type { DecodedRelation } from '../decode/transaction-assembler.js';
+import { hasUnlistedEnumLabel } from './enum-values.js';
 import { type CatalogQuery, SourceCatalog } from '../source/source-catalog.js';
 
 const IDENTITY = { d: 'default', f: 'full', i: 'index', n: 'nothing' } as const;
@@ -35,20 +36,40 @@ const CATALOG_QUERY = `
  * and to create the backup table and its enum types.
  *
  * Lookups are cached per relation description; a lookup in flight is shared by every caller
- * asking for the same description, and a failed one is forgotten, never cached.
+ * asking for the same description, and a failed one is forgotten, never cached. An enum's labels
+ * are not part of that description: `resolveFor` looks them up again when a batch holds a value
+ * the cached labels lack.
  */
 export class RelationMetadata {
   private readonly cache = new Map<string, Promise<Relation>>();
 
   constructor(private readonly catalog: CatalogQuery) {}
 
-  resolve(relation: DecodedRelation): Promise<Relation> {
+  /**
+   * The metadata of a batch's relations. A relation whose events hold an enum value its cached
+   * labels lack (the source ran `ALTER TYPE ... ADD VALUE` since) is looked up again, once:
+   * labels are never removed, so the current catalog has every label the stream can carry.
+   */
+  resolveFor(relations: Iterable<DecodedRelation>, events: readonly ChangeEvent[]): Promise<Relation[]> {
+    return Promise.all(
+      [...relations].map(async (decoded) => {
+        const relation = await this.resolve(decoded);
+        return hasUnlistedEnumLabel(relation, events) ? this.resolve(decoded, { fresh: true }) : relation;
+      }),
+    );
+  }
+
+  /** `fresh`: look up again rather than answer from the cache (the new answer is cached). */
+  resolve(relation: DecodedRelation, options: { fresh?: boolean } = {}): Promise<Relation> {
     const signature = `${relation.relationId}:${relation.schema}.${relation.table}:${relation.replicaIdentity}:${relation.columns.map((column) => `${column.name}/${column.typeOid}/${column.typeMod}/${column.isKey ? 1 : 0}`).join(',')}`;
-    let resolved = this.cache.get(signature);
+    let resolved = options.fresh === true ? undefined : this.cache.get(signature);
     if (resolved === undefined) {
-      resolved = this.lookUp(relation);
-      this.cache.set(signature, resolved);
-      resolved.catch(() => this.cache.delete(signature));
+      const lookup = this.lookUp(relation);
+      this.cache.set(signature, lookup);
+      lookup.catch(() => {
+        if (this.cache.get(signature) === lookup) this.cache.delete(signature);
+      });
+      resolved = lookup;
     }
     return resolved;
   }
