@@ -38,7 +38,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.stdout.write(USAGE);
       return 0;
     case 'error':
-      process.stderr.write(`${parsed.message}\nRun "scripts/demo --help" for the options.\n`);
+      process.stderr.write(`error: ${parsed.message.split('\n')[0]!.replace(/\.$/, '')}. Run "scripts/demo --help" for the options.\n`);
       return 2;
     case 'run':
       return new Demo(parsed.options).run();
