@@ -1,5 +1,6 @@
 import { ConfigError, LOG_LEVELS, loadLayeredConfig, type OptionSpec } from '@storx-backup/service-kit';
 import type { HttpTimeouts } from './http/http-timeouts.js';
+import { refusedName } from './schema/refused-names.js';
 import type { AllowedTable } from './verify/table-allowlist.js';
 
 /** Environment variables of the receiver start with this. */
@@ -132,20 +133,4 @@ export function loadReceiverConfig(input: ConfigInput, purpose: 'serve' | 'datab
 export function parseAllowedTable(entry: string, defaultSchema: string): AllowedTable {
   const dot = entry.lastIndexOf('.');
   return dot <= 0 ? { schema: defaultSchema, table: entry } : { schema: entry.slice(0, dot), table: entry.slice(dot + 1) };
-}
-
-/**
- * Why a name in `tables` or `schema-mapping` is refused at start, or undefined. PostgreSQL
- * would take these, but each is a way to aim at something else: a system or search-path
- * schema (`pg_*`, `information_schema`, `$user`), characters that break quoting, or
- * characters that look like nothing or like something else (zero-width, bidi overrides,
- * other format characters).
- */
-export function refusedName(name: string, kind: 'schema' | 'table'): string | undefined {
-  if (name === '') return 'is empty';
-  if (/["';\\\p{Cc}]|--/u.test(name)) return 'holds a quote, semicolon, backslash, "--" or a control character';
-  if (/\p{Cf}/u.test(name)) return 'holds an invisible format character (zero-width, bidi override)';
-  if (name.startsWith('$')) return 'starts with "$" (search_path\'s $user)';
-  if (kind === 'schema' && (/^pg_/i.test(name) || name.toLowerCase() === 'information_schema')) return 'names a system schema';
-  return undefined;
 }

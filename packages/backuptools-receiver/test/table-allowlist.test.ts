@@ -5,7 +5,8 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Relation } from '@storx-backup/protocol';
 import { ConfigError } from '@storx-backup/service-kit';
-import { loadReceiverConfig, parseAllowedTable, refusedName } from '../src/config.js';
+import { loadReceiverConfig, parseAllowedTable } from '../src/config.js';
+import { refusedName } from '../src/schema/refused-names.js';
 import { batchOf, OBJECTS, objectRow, signedRequest, STATE_SCHEMA, type TestReceiver, testReceiver } from './support.js';
 
 let receiver: TestReceiver;

@@ -16,3 +16,4 @@ export * from './webhook-id.js';
 export * from './webhook-request.js';
 export * from './json-schema.js';
 export * from './text-settings.js';
+export * from './sql-identifier.js';

@@ -1,3 +1,4 @@
+import { boundedText } from '../bounded-text.js';
 import { ReceiverError } from '../errors.js';
 
 /**
@@ -25,7 +26,7 @@ export function classifyDatabaseError(error: unknown): { kind: DatabaseErrorKind
   const code = (error as { code?: unknown }).code;
   const raw = error instanceof Error ? error.message : String(error);
   const isSqlState = typeof code === 'string' && SQLSTATE.test(code);
-  const message = isSqlState ? `${withoutValues(raw)} (SQLSTATE ${code})` : bounded(raw);
+  const message = isSqlState ? `${withoutValues(raw)} (SQLSTATE ${code})` : boundedText(raw, DATABASE_MESSAGE_LIMIT);
   if (typeof code === 'string') {
     if (NETWORK_CODES.has(code)) return { kind: 'unavailable', message };
     // SQLSTATE classes: 08 connection, 53 resources, 57 operator intervention (shutdown),
@@ -53,11 +54,7 @@ export function classifyDatabaseError(error: unknown): { kind: DatabaseErrorKind
  * what the operator needs. The DETAIL (`Key (id)=(…)`) is never used. Bounded in length.
  */
 export function withoutValues(message: string): string {
-  return bounded(message.replace(/: (?:"|0x)[\s\S]*$/, ': (value withheld)'));
-}
-
-function bounded(text: string): string {
-  return text.length <= DATABASE_MESSAGE_LIMIT ? text : `${text.slice(0, DATABASE_MESSAGE_LIMIT)}… (${text.length - DATABASE_MESSAGE_LIMIT} more characters)`;
+  return boundedText(message.replace(/: (?:"|0x)[\s\S]*$/, ': (value withheld)'), DATABASE_MESSAGE_LIMIT);
 }
 
 /** A failure while applying, as the receiver answers it (a ReceiverError passes through). */

@@ -1,11 +1,5 @@
 import { withoutValues } from '../apply/database-errors.js';
-
-/** Longest text of one logged field: a 1 MiB bogus value must not become a 1 MiB log line. */
-export const LOG_TEXT_LIMIT = 1000;
-
-export function boundedText(text: string, limit = LOG_TEXT_LIMIT): string {
-  return text.length <= limit ? text : `${text.slice(0, limit)}… (${text.length - limit} more characters)`;
-}
+import { boundedText, LOG_TEXT_LIMIT } from '../bounded-text.js';
 
 /**
  * An error as the log may hold it. pino's own serializer appends every cause's message and

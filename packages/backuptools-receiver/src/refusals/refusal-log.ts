@@ -2,7 +2,7 @@ import { type Batch, formatLsn, parseLsn } from '@storx-backup/protocol';
 import type { Logger } from '@storx-backup/service-kit';
 import type { BackupDb } from '../db.js';
 import { RECEIVER_ERRORS, type ReceiverError } from '../errors.js';
-import { boundedText } from '../http/loggable-error.js';
+import { boundedText } from '../bounded-text.js';
 import type { ReceiverMetrics } from '../metrics.js';
 import { refusalFix } from './refusal-fixes.js';
 import { clearRefusal, readRefusals, recordRefusal, type Refusal, refusalToJson } from './refusal-store.js';

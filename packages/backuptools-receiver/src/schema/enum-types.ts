@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { EnumType, Relation } from '@storx-backup/protocol';
+import { type EnumType, quoteIdentifier, type Relation } from '@storx-backup/protocol';
 import { ReceiverError } from '../errors.js';
 import { type EnumLabelStep, planEnumLabels } from './enum-labels.js';
 import type { Executor } from './executor.js';
@@ -29,7 +29,7 @@ export async function syncEnumTypes(db: Executor, relation: Relation, options: E
   const columnTypes = new Map(relation.columns.map((column) => [column.name, column.type]));
   for (const wanted of relation.enum_types ?? []) {
     const schema = options.targetSchema(wanted.schema);
-    const backupName = schema === wanted.schema ? wanted.type : `${quoted(schema)}.${quoted(wanted.name)}`;
+    const backupName = schema === wanted.schema ? wanted.type : `${quoteIdentifier(schema)}.${quoteIdentifier(wanted.name)}`;
     await ensureEnum(db, wanted, schema, backupName, options);
     if (backupName === wanted.type) continue;
     for (const [column, type] of columnTypes) {
@@ -69,7 +69,7 @@ async function readBackupType(db: Executor, schema: string, name: string): Promi
 }
 
 async function ensureEnum(db: Executor, wanted: EnumType, schema: string, backupName: string, options: EnumSyncOptions): Promise<void> {
-  const name = `${quoted(schema)}.${quoted(wanted.name)}`;
+  const name = `${quoteIdentifier(schema)}.${quoteIdentifier(wanted.name)}`;
   const existing = await readBackupType(db, schema, wanted.name);
   if (existing !== undefined) {
     if (existing.kind !== 'e') {
@@ -83,7 +83,7 @@ async function ensureEnum(db: Executor, wanted: EnumType, schema: string, backup
     }
     // Labels the source added that addEnumLabels did not add (auto-create-tables is off, or
     // the enum is outside the table's schema): the operator adds them.
-    const why = options.autoCreateTables ? `the receiver adds labels only to enums in the table's schema ${quoted(options.tableSchema)}` : 'auto-create-tables is off';
+    const why = options.autoCreateTables ? `the receiver adds labels only to enums in the table's schema ${quoteIdentifier(options.tableSchema)}` : 'auto-create-tables is off';
     throw new ReceiverError('TABLE_INCOMPATIBLE', `${options.where}: ${both} (${why}); add the source's new labels on the backup: ${plan.steps.map((step) => addValueStatement(name, step)).join('; ')}`);
   }
   if (!options.autoCreateTables) {
@@ -93,7 +93,7 @@ async function ensureEnum(db: Executor, wanted: EnumType, schema: string, backup
   // sender must not be able to place types in any other schema that happens to exist, such as
   // public or the receiver's own state schema.
   if (schema !== options.tableSchema) {
-    throw new ReceiverError('TABLE_INCOMPATIBLE', `${options.where}: enum ${name} does not exist on the backup and lives in schema ${quoted(schema)}, not in the table's schema ${quoted(options.tableSchema)}; the receiver creates enums only in the schema of the table that uses them: create it there first (CREATE TYPE ${name} AS ENUM (${wanted.labels.map(literal).join(', ')}))`);
+    throw new ReceiverError('TABLE_INCOMPATIBLE', `${options.where}: enum ${name} does not exist on the backup and lives in schema ${quoteIdentifier(schema)}, not in the table's schema ${quoteIdentifier(options.tableSchema)}; the receiver creates enums only in the schema of the table that uses them: create it there first (CREATE TYPE ${name} AS ENUM (${wanted.labels.map(literal).join(', ')}))`);
   }
   await sql`CREATE SCHEMA IF NOT EXISTS ${sql.id(schema)}`.execute(db);
   // Labels are sender text placed in DDL (CREATE TYPE takes no parameters): each is an
@@ -114,8 +114,4 @@ function placement(step: EnumLabelStep): string {
 
 function literal(label: string): string {
   return `E'${label.replaceAll('\\', '\\\\').replaceAll("'", "\\'")}'`;
-}
-
-function quoted(name: string): string {
-  return `"${name.replaceAll('"', '""')}"`;
 }

@@ -1,8 +1,9 @@
 import { sql } from 'kysely';
-import { type Relation, relationKey } from '@storx-backup/protocol';
+import { quoteIdentifier, type Relation, relationKey } from '@storx-backup/protocol';
 import { ReceiverError } from '../errors.js';
 import type { Executor } from './executor.js';
 import { addEnumLabels, type EnumSyncOptions, syncEnumTypes } from './enum-types.js';
+import { BREAKS_QUOTING } from './refused-names.js';
 import { readTargetTable, type TargetTable } from './target-table.js';
 import { TypeResolver } from './type-resolver.js';
 
@@ -13,11 +14,6 @@ export interface TableSyncOptions {
   /** The receiver's own schema: never written as a backup table's (or its enums') schema. */
   stateSchema: string;
 }
-
-// Names the receiver refuses even though PostgreSQL could hold them: quotes, semicolons and
-// control characters have no business in a table or column name, and a name built to break
-// out of quoting is how an injection attempt looks.
-const REFUSED_IN_NAMES = /["';\\\p{Cc}]|--/u;
 
 /**
  * Makes sure each backup table can hold its source relation's rows before a batch touches it:
@@ -80,19 +76,19 @@ export class TableSync {
 
   private async sync(db: Executor, relation: Relation): Promise<TargetTable> {
     const schema = this.targetSchema(relation.schema);
-    const where = `backup table ${quoted(schema)}.${quoted(relation.table)}`;
+    const where = `backup table ${quoteIdentifier(schema)}.${quoteIdentifier(relation.table)}`;
     if (schema === this.options.stateSchema) {
-      throw new ReceiverError('TABLE_INCOMPATIBLE', `${where}: schema ${quoted(schema)} is the receiver's own state schema; map the source schema elsewhere (schema-mapping)`);
+      throw new ReceiverError('TABLE_INCOMPATIBLE', `${where}: schema ${quoteIdentifier(schema)} is the receiver's own state schema; map the source schema elsewhere (schema-mapping)`);
     }
     for (const name of [schema, relation.table, ...relation.columns.map((column) => column.name)]) {
-      if (REFUSED_IN_NAMES.test(name)) {
+      if (BREAKS_QUOTING.test(name)) {
         throw new ReceiverError('TABLE_INCOMPATIBLE', `${where}: the name ${JSON.stringify(name)} is refused (quotes, semicolons, backslashes, "--" and control characters are not accepted in names)`);
       }
     }
     // Enums first (created when missing and allowed): the column types may name them.
     const columnTypes = await syncEnumTypes(db, relation, this.enumOptions(relation));
     const wanted = new Map<string, string>();
-    for (const column of relation.columns) wanted.set(column.name, await this.types.resolve(db, columnTypes.get(column.name)!, `${where}, column ${quoted(column.name)}`));
+    for (const column of relation.columns) wanted.set(column.name, await this.types.resolve(db, columnTypes.get(column.name)!, `${where}, column ${quoteIdentifier(column.name)}`));
 
     let target = await readTargetTable(db, schema, relation.table);
     if (target === undefined) {
@@ -105,11 +101,11 @@ export class TableSync {
       for (const column of relation.columns) {
         const actual = target.columns.get(column.name);
         if (actual !== undefined && actual !== wanted.get(column.name)) {
-          throw new ReceiverError('TABLE_INCOMPATIBLE', `${where}: column ${quoted(column.name)} is ${actual} on the backup but ${wanted.get(column.name)} on the source; change one of them so they agree`);
+          throw new ReceiverError('TABLE_INCOMPATIBLE', `${where}: column ${quoteIdentifier(column.name)} is ${actual} on the backup but ${wanted.get(column.name)} on the source; change one of them so they agree`);
         }
       }
       if (missing.length > 0 && !this.options.autoCreateTables) {
-        throw new ReceiverError('TABLE_INCOMPATIBLE', `${where} lacks source column(s) ${missing.map((column) => quoted(column.name)).join(', ')}; add them, or turn on auto-create-tables`);
+        throw new ReceiverError('TABLE_INCOMPATIBLE', `${where} lacks source column(s) ${missing.map((column) => quoteIdentifier(column.name)).join(', ')}; add them, or turn on auto-create-tables`);
       }
       for (const column of missing) {
         // Added as nullable: rows already in the table have no value for it.
@@ -123,7 +119,7 @@ export class TableSync {
 
   private enumOptions(relation: Relation): EnumSyncOptions {
     const schema = this.targetSchema(relation.schema);
-    return { autoCreateTables: this.options.autoCreateTables, targetSchema: (source) => this.targetSchema(source), tableSchema: schema, where: `backup table ${quoted(schema)}.${quoted(relation.table)}` };
+    return { autoCreateTables: this.options.autoCreateTables, targetSchema: (source) => this.targetSchema(source), tableSchema: schema, where: `backup table ${quoteIdentifier(schema)}.${quoteIdentifier(relation.table)}` };
   }
 }
 
@@ -142,11 +138,7 @@ function checkKey(target: TargetTable, relation: Relation, where: string): void 
   const backup = [...target.key].sort();
   if (source.length === 0) return; // keyless source (REPLICA IDENTITY FULL): rows are matched by their whole old value
   if (source.join('\0') !== backup.join('\0')) {
-    const backupText = backup.length === 0 ? 'has no primary key or unique index' : `is keyed by (${target.key.map(quoted).join(', ')})`;
-    throw new ReceiverError('TABLE_INCOMPATIBLE', `${where} ${backupText} but the source is keyed by (${relation.key_columns.map(quoted).join(', ')}); give the backup table the same primary key`);
+    const backupText = backup.length === 0 ? 'has no primary key or unique index' : `is keyed by (${target.key.map(quoteIdentifier).join(', ')})`;
+    throw new ReceiverError('TABLE_INCOMPATIBLE', `${where} ${backupText} but the source is keyed by (${relation.key_columns.map(quoteIdentifier).join(', ')}); give the backup table the same primary key`);
   }
-}
-
-function quoted(name: string): string {
-  return `"${name.replaceAll('"', '""')}"`;
 }

@@ -1,3 +1,4 @@
+import { quoteIdentifier } from '@storx-backup/protocol';
 import type pg from 'pg';
 import type { ReplicatorConfig } from '../config.js';
 import { judgePublication, type PublicationVerdict, readPublicationFacts } from '../source/publication-access.js';
@@ -7,7 +8,6 @@ import { identityProblem, partitionedProblem, resolveTables, type SourceTable } 
 import { type ChecklistItem, failed, passed } from './checklist-item.js';
 import { RELATION_DOES_NOT_EXIST_FIX, WAL_LEVEL_FIX } from './seed-fixes.js';
 import { connectSource } from './source-connect.js';
-import { quoteIdentifier } from './sql-identifiers.js';
 
 const NOT_CHECKED = 'not checked (no database connection)';
 

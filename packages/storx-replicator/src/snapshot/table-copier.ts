@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { type ChangeEvent, formatLsn, type Lsn } from '@storx-backup/protocol';
+import { type ChangeEvent, formatLsn, type Lsn, quoteIdentifier } from '@storx-backup/protocol';
 import type { OutgoingBatch } from '../batch/outgoing-batch.js';
 import type { DecodedRelation } from '../decode/transaction-assembler.js';
 import type { BatchDelivery } from '../deliver/batch-delivery.js';
@@ -52,7 +52,7 @@ async function copyTable(client: pg.Client, table: SourceTable, options: CopyOpt
   const estimated = Number(estimate[0]?.rows ?? -1);
   options.progress.tableStarted(name, estimated >= 0 ? estimated : undefined);
 
-  const columns = relation.columns.map((column) => `${quoteIdent(column.name)}::text`).join(', ');
+  const columns = relation.columns.map((column) => `${quoteIdentifier(column.name)}::text`).join(', ');
   // ONLY: an inheritance child's rows are its own table's (pgoutput publishes them under its name).
   await client.query(`DECLARE storx_copy NO SCROLL CURSOR FOR SELECT ${columns} FROM ONLY ${qualified(table)}`);
   const chunk = new ChunkBuilder(relation, options.snapshot.consistentPoint, options);
@@ -127,6 +127,3 @@ class ChunkBuilder {
   }
 }
 
-function quoteIdent(name: string): string {
-  return `"${name.replaceAll('"', '""')}"`;
-}

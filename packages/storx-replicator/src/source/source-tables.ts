@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { quoteQualified } from '@storx-backup/protocol';
 import { ReplicatorError } from '../errors.js';
 import { parseSearchPath } from './search-path.js';
 
@@ -137,5 +138,5 @@ export async function requireTables(client: pg.Client, names: readonly string[])
 }
 
 export function qualified(table: { schema: string; table: string }): string {
-  return `"${table.schema.replaceAll('"', '""')}"."${table.table.replaceAll('"', '""')}"`;
+  return quoteQualified(table.schema, table.table);
 }
