@@ -19,6 +19,68 @@ async function state(sourceId: string): Promise<{ rows: string[]; watermark: str
   return { rows, watermark: marks[0]?.w };
 }
 
+describe('a transaction re-split by a restarted sender (after_seq)', () => {
+  it('ends with every row exactly once when split one way, then (after a restart) another way with other chunk indexes', async () => {
+    const sourceId = 'chunk-resplit';
+    const commitLsn = nextLsn();
+    const ids = Array.from({ length: 30 }, (_, seq) => 7000 + seq);
+    /** The changes with seq in [from, to) as chunk `index`, following the change `after`. */
+    const chunk = (index: number, from: number, to: number, last: boolean) => {
+      const batch = batchOf([OBJECTS], ids.slice(from, to).map(insert), { sourceId, commitLsn, chunk: index === 0 ? { index, last } : { index, last, after_seq: from - 1 } });
+      return { ...batch, events: batch.events.map((event, position) => ({ ...event, seq: from + position })) };
+    };
+    const send = async (batch: ReturnType<typeof chunk>) => {
+      const response = await receiver.app.inject(await signedRequest(batch, receiver.keys));
+      return { status: response.statusCode, body: response.json<Record<string, unknown>>() };
+    };
+    // Split by 10: chunks 0 and 1 (changes 0-19) arrive, then the sender is killed.
+    expect((await send(chunk(0, 0, 10, false))).body).toMatchObject({ status: 'applied' });
+    expect((await send(chunk(1, 10, 20, false))).body).toMatchObject({ status: 'applied' });
+    // Restarted with a smaller max-batch-bytes: split by 4 from the start of the transaction.
+    const resplit = [0, 4, 8, 12, 16, 20, 24, 28].map((from, index, starts) => chunk(index, from, Math.min(from + 4, 30), index === starts.length - 1));
+    const answers = [];
+    for (const batch of resplit) answers.push((await send(batch)).body['status']);
+    // Chunks 0-4 repeat what was applied; chunk 5 starts exactly after it, with an index (5) that
+    // proves nothing by itself (the watermark's is 1): its after_seq (19) shows it continues.
+    expect(answers).toEqual(['duplicate', 'duplicate', 'duplicate', 'duplicate', 'duplicate', 'applied', 'applied', 'applied']);
+    const rows = await tableText(receiver.db, 'satellite/0', 'objects');
+    const keys = ids.map((id) => `\\x${id.toString(16).padStart(8, '0')}`);
+    expect(keys.map((key) => rows.filter((row) => row.includes(key)).length)).toEqual(ids.map(() => 1));
+    expect((await state(sourceId)).watermark).toBe(`(${commitLsn},7,t)`);
+  });
+
+  it('409 for a chunk whose after_seq is past the changes applied, whatever its index, and nothing changes', async () => {
+    const sourceId = 'chunk-after-gap';
+    const commitLsn = nextLsn();
+    const chunk = (index: number, from: number, count: number, afterSeq?: number) => {
+      const batch = batchOf([OBJECTS], Array.from({ length: count }, (_, i) => insert(7100 + from + i)), { sourceId, commitLsn, chunk: afterSeq === undefined ? { index, last: false } : { index, last: false, after_seq: afterSeq } });
+      return { ...batch, events: batch.events.map((event, position) => ({ ...event, seq: from + position })) };
+    };
+    expect((await receiver.app.inject(await signedRequest(chunk(0, 0, 5), receiver.keys))).statusCode).toBe(200);
+    const before = await state(sourceId);
+    const { rows: stagedBefore } = await sql<{ n: string }>`SELECT count(*)::text AS n FROM ${sql.id(STATE_SCHEMA, 'staged_chunks')} WHERE source_id = ${sourceId}`.execute(receiver.db);
+    // Index 1 (the next one by number), but it follows change 9: changes 5-9 were never applied.
+    const skipping = await receiver.app.inject(await signedRequest(chunk(1, 10, 5, 9), receiver.keys));
+    expect(skipping.statusCode, skipping.body).toBe(409);
+    expect(skipping.json()).toMatchObject({ error: 'CHUNK_OUT_OF_ORDER', message: expect.stringContaining('applied only up to seq 4') as string });
+    expect(await state(sourceId)).toEqual(before);
+    const { rows: stagedAfter } = await sql<{ n: string }>`SELECT count(*)::text AS n FROM ${sql.id(STATE_SCHEMA, 'staged_chunks')} WHERE source_id = ${sourceId}`.execute(receiver.db);
+    expect(stagedAfter).toEqual(stagedBefore);
+  });
+
+  it('422 for an after_seq on a first chunk, or a chunk whose changes are not after its after_seq', async () => {
+    const commitLsn = nextLsn();
+    const first = batchOf([OBJECTS], [insert(7200)], { sourceId: 'chunk-after-invalid', commitLsn, chunk: { index: 0, last: false, after_seq: 3 } });
+    const onFirst = await receiver.app.inject(await signedRequest(first, receiver.keys));
+    expect(onFirst.statusCode, onFirst.body).toBe(422);
+    expect(onFirst.json()).toMatchObject({ error: 'PAYLOAD_INVALID', message: expect.stringContaining('chunk.after_seq') as string });
+    const repeating = batchOf([OBJECTS], [insert(7201)], { sourceId: 'chunk-after-invalid', commitLsn, chunk: { index: 1, last: false, after_seq: 3 } });
+    const notAfter = await receiver.app.inject(await signedRequest({ ...repeating, events: repeating.events.map((event) => ({ ...event, seq: 3 })) }, receiver.keys));
+    expect(notAfter.statusCode, notAfter.body).toBe(422);
+    expect(notAfter.json()).toMatchObject({ error: 'PAYLOAD_INVALID', message: expect.stringContaining('events[0].seq') as string });
+  });
+});
+
 describe('chunks and positions the receiver refuses', () => {
   it('409 for a chunk beyond the next one of the incomplete transaction; the missing chunks then apply in order', async () => {
     const sourceId = 'chunk-gap';

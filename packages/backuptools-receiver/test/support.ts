@@ -135,7 +135,7 @@ export function nextLsn(): string {
 type EventBody = Pick<ChangeEvent, 'operation' | 'data' | 'old_data' | 'unchanged_toast'> & { lsn?: string; seq?: number };
 
 /** One whole-transaction batch of `events` on `relations`, committed at a fresh LSN. */
-export function batchOf(relations: Relation[], events: (EventBody & { table?: string; schema?: string })[], options: { sourceId?: string; commitLsn?: string; chunk?: { index: number; last: boolean } } = {}): Batch {
+export function batchOf(relations: Relation[], events: (EventBody & { table?: string; schema?: string })[], options: { sourceId?: string; commitLsn?: string; chunk?: Batch['chunk'] } = {}): Batch {
   const commitLsn = options.commitLsn ?? nextLsn();
   const first = relations[0]!;
   return {

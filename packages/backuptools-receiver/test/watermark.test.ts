@@ -81,3 +81,26 @@ describe('a chunk that skips its predecessors', () => {
     expect(applied(placeBatch(wm, batch('0/9000', 1, true), [event('0/9000', 7)]))).toEqual(['0/9000#7']);
   });
 });
+
+describe('a chunk that says after which change it starts (after_seq)', () => {
+  const chunkAfter = (lsn: string, chunkIndex: number, chunkLast: boolean, afterSeq: number) => ({ ...batch(lsn, chunkIndex, chunkLast), afterSeq });
+  // Split one way: changes 0-9 and 10-19 applied (chunks 0 and 1).
+  const wm = at('0/9000', 1, false, 19);
+
+  it('continues what was applied whatever its index: a restarted sender split the transaction at other places', () => {
+    // Re-split into chunks of 4: the sixth chunk (index 5) starts right after the applied part.
+    expect(applied(placeBatch(wm, chunkAfter('0/9000', 5, false, 19), [event('0/9000', 20), event('0/9000', 21)]))).toEqual(['0/9000#20', '0/9000#21']);
+    // Starting inside the applied part: only the changes after it are new.
+    expect(applied(placeBatch(wm, chunkAfter('0/9000', 4, true, 15), [event('0/9000', 16), event('0/9000', 20)]))).toEqual(['0/9000#20']);
+    // Changes 20-22 of tables no longer replicated are skipped by the new split: still continuous.
+    expect(applied(placeBatch(at('0/9000', 1, false, 22), chunkAfter('0/9000', 5, true, 19), [event('0/9000', 23)]))).toEqual(['0/9000#23']);
+  });
+
+  it('is refused when changes between the last one applied and its start are missing, whatever its index', () => {
+    const skipping = placeBatch(wm, chunkAfter('0/9000', 2, false, 29), [event('0/9000', 30)]);
+    expect(skipping.kind).toBe('gap');
+    expect(skipping.kind === 'gap' && skipping.reason).toContain('follows the change with seq 29 but changes of that transaction were applied only up to seq 19');
+    // A chunk after the first of a transaction never started is a gap, as before.
+    expect(kind(placeBatch(at('0/10'), chunkAfter('0/9000', 1, false, 5), [event('0/9000', 6)]))).toBe('gap');
+  });
+});

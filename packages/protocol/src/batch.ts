@@ -26,12 +26,21 @@ export const batchSchema = z
     slot: z.string().regex(/^[a-z0-9_]{1,63}$/, 'must be a replication slot name (1-63 of a-z 0-9 _)'),
     /** Commit LSN of the last transaction in this batch (of the split transaction, for a chunk). */
     commit_lsn: lsnTextSchema,
-    chunk: z.strictObject({
-      /** 0 for a whole-transaction batch or a split transaction's first chunk. */
-      index: z.number().int().nonnegative(),
-      /** True when this batch ends its last transaction; false on all chunks but the last. */
-      last: z.boolean(),
-    }),
+    chunk: z
+      .strictObject({
+        /** 0 for a whole-transaction batch or a split transaction's first chunk. */
+        index: z.number().int().nonnegative(),
+        /** True when this batch ends its last transaction; false on all chunks but the last. */
+        last: z.boolean(),
+        /**
+         * On a chunk after the first: the `seq` of the last change of the chunk before it, as
+         * this sender split the transaction. The receiver judges continuity by it (changes up to
+         * `after_seq` must already be applied), not by `index`, which changes when a restarted
+         * sender splits the same transaction differently. Absent from older senders.
+         */
+        after_seq: z.number().int().nonnegative().optional(),
+      })
+      .refine((chunk) => chunk.after_seq === undefined || chunk.index > 0, { path: ['after_seq'], message: 'only on a chunk after the first (index > 0)' }),
     /** Metadata for every relation the events touch. */
     relations: z.array(relationSchema),
     events: z.array(changeEventSchema),
@@ -83,6 +92,10 @@ export const batchSchema = z
       if (identity !== undefined) ctx.addIssue({ code: 'custom', path: ['events', index, 'old_data'], message: identity });
       if (batch.snapshot && (event.operation !== 'INSERT' || event.schema !== batch.snapshot.schema || event.table !== batch.snapshot.table)) {
         ctx.addIssue({ code: 'custom', path: ['events', index, 'operation'], message: "a table copy carries only INSERTs of the snapshot's table" });
+      }
+      const afterSeq = batch.chunk.after_seq;
+      if (afterSeq !== undefined && isLsnText(event.commit_lsn) && parseLsn(event.commit_lsn) === batchCommit && event.seq <= afterSeq) {
+        ctx.addIssue({ code: 'custom', path: ['events', index, 'seq'], message: `is not after chunk.after_seq (${afterSeq}): the chunk would repeat the previous one` });
       }
       if (batchCommit !== undefined && isLsnText(event.commit_lsn) && parseLsn(event.commit_lsn) > batchCommit) {
         ctx.addIssue({ code: 'custom', path: ['events', index, 'commit_lsn'], message: "is after the batch's commit_lsn" });

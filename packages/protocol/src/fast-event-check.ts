@@ -21,6 +21,7 @@ export function eventsPassFastCheck(events: readonly unknown[], batch: Omit<Batc
     relations.set(relationKey(relation.schema, relation.table), relation);
   }
   const batchCommit = parseLsn(batch.commit_lsn);
+  const afterSeq = batch.chunk.after_seq;
   for (const event of events) {
     if (!isPlainObject(event)) return false;
     const keys = Object.keys(event);
@@ -34,6 +35,7 @@ export function eventsPassFastCheck(events: readonly unknown[], batch: Omit<Batc
     const commit = parseLsn(commit_lsn);
     if (commit > batchCommit || parseLsn(lsn) > commit) return false;
     if (!Number.isSafeInteger(xid) || (xid as number) < 0 || !Number.isSafeInteger(seq) || (seq as number) < 0) return false;
+    if (afterSeq !== undefined && commit === batchCommit && (seq as number) <= afterSeq) return false;
     if (!Array.isArray(unchanged_toast)) return false;
     if (batch.snapshot && (operation !== 'INSERT' || schema !== batch.snapshot.schema || table !== batch.snapshot.table)) return false;
     switch (operation) {

@@ -35,6 +35,18 @@ describe('transaction assembler', () => {
     expect(split.at(-1)!.endLsn).toBe(0x950n);
   });
 
+  it("says after which change each chunk starts: the seq of the previous chunk's last change, skipped changes of other tables counted", () => {
+    const other: PgoutputMessage = { ...relation(['a']), relationId: 8, name: 'other' } as PgoutputMessage;
+    const otherInsert: PgoutputMessage = { tag: 'insert', relationId: 8, newTuple: ['o'] };
+    const eventBytes = run([relation(['a']), begin, insert('x'), commit], 1 << 20)[0]!.bytes;
+    const parts = run([relation(['a']), other, begin, insert('x'), insert('y'), otherInsert, insert('z'), insert('w'), otherInsert, insert('v'), commit], 2 * eventBytes);
+    expect(parts.map((part) => [part.chunkIndex, part.afterSeq, part.events.map((event) => event.seq)])).toEqual([
+      [0, undefined, [0, 1]],
+      [1, 1, [3, 4]],
+      [2, 4, [6]],
+    ]);
+  });
+
   it('numbers changes within the transaction, counting those of tables not replicated', () => {
     const parts = run([relation(['a']), begin, insert('x'), insert('y'), commit], 1 << 20);
     expect(parts[0]!.events.map((event) => event.seq)).toEqual([0, 1]);

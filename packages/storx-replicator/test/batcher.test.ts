@@ -12,6 +12,7 @@ function part(commit: number, events: number, options: Partial<TransactionPart> 
     commitLsn: BigInt(commit) as Lsn,
     chunkIndex: 0,
     last: true,
+    afterSeq: undefined,
     endLsn: BigInt(commit + 1) as Lsn,
     commitTimeMs: 0,
     events: Array.from({ length: events }, () => event),
@@ -67,15 +68,15 @@ describe('batcher', () => {
     const { batcher, out } = collect();
     batcher.add(part(10, 1));
     batcher.add(part(50, 5, { last: false, endLsn: undefined }));
-    batcher.add(part(50, 5, { chunkIndex: 1, last: false, endLsn: undefined }));
-    batcher.add(part(50, 2, { chunkIndex: 2 }));
+    batcher.add(part(50, 5, { chunkIndex: 1, last: false, endLsn: undefined, afterSeq: 4 }));
+    batcher.add(part(50, 2, { chunkIndex: 2, afterSeq: 9 }));
     batcher.add(part(60, 1));
     batcher.flush();
     expect(shape(out)).toEqual([
       { commit: 10, ack: 11, events: 1, chunk: { index: 0, last: true } },
       { commit: 50, ack: null, events: 5, chunk: { index: 0, last: false } },
-      { commit: 50, ack: null, events: 5, chunk: { index: 1, last: false } },
-      { commit: 50, ack: 51, events: 2, chunk: { index: 2, last: true } },
+      { commit: 50, ack: null, events: 5, chunk: { index: 1, last: false, after_seq: 4 } },
+      { commit: 50, ack: 51, events: 2, chunk: { index: 2, last: true, after_seq: 9 } },
       { commit: 60, ack: 61, events: 1, chunk: { index: 0, last: true } },
     ]);
   });

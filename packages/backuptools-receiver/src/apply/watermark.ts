@@ -15,6 +15,8 @@ export interface BatchPosition {
   commitLsn: Lsn;
   chunkIndex: number;
   chunkLast: boolean;
+  /** `seq` of the last change of the chunk before this one, as its sender split the transaction (absent from older senders). */
+  afterSeq?: number | undefined;
 }
 
 /** `next`: apply `events` (those not applied yet, in order). */
@@ -32,9 +34,10 @@ export type Placement = { kind: 'next'; events: ChangeEvent[] } | { kind: 'dupli
  * 64-bit numbers.
  *
  * Anything that would leave a hole is a gap and must not be applied: a chunk of a new
- * transaction other than its first, a chunk of the incomplete transaction beyond the next one
- * that does not overlap what was applied, or a later transaction while the incomplete one is not
- * being finished first.
+ * transaction other than its first, a chunk of the incomplete transaction that starts after a
+ * change never applied (by its `after_seq`; from an older sender without it: beyond the next
+ * index and not overlapping what was applied), or a later transaction while the incomplete one
+ * is not being finished first.
  */
 export function placeBatch(watermark: Watermark, batch: BatchPosition, events: readonly ChangeEvent[]): Placement {
   const applied = watermark.commitLsn;
@@ -47,9 +50,18 @@ export function placeBatch(watermark: Watermark, batch: BatchPosition, events: r
     // The incomplete transaction continues; a restarted sender may have re-chunked it (its
     // chunk indexes then start again at 0), so the events decide what is new.
     if (fresh.length === 0 && !batch.chunkLast) return { kind: 'duplicate' };
-    // A chunk beyond the next one skipped its predecessors, unless it also carries changes
-    // already applied: then it overlaps what was applied and leaves no hole (a sender
-    // restarted with a smaller max-batch-bytes numbers its chunks differently).
+    // A chunk that says where it starts continues what was applied if nothing between the last
+    // change applied and its start is missing, whatever its index: a sender restarted with
+    // another max-batch-bytes or table list splits the transaction at other places.
+    if (batch.afterSeq !== undefined && watermark.eventSeq !== undefined) {
+      if (batch.afterSeq > watermark.eventSeq) {
+        return gap(`${describe(batch)} follows the change with seq ${batch.afterSeq} but changes of that transaction were applied only up to seq ${watermark.eventSeq}`);
+      }
+      return { kind: 'next', events: fresh };
+    }
+    // Without it (an older sender), a chunk beyond the next one skipped its predecessors, unless
+    // it also carries changes already applied: then it overlaps what was applied and leaves no
+    // hole (a sender restarted with a smaller max-batch-bytes numbers its chunks differently).
     const overlaps = events.some((event) => parseLsn(event.commit_lsn) === applied && !isNew(watermark, event));
     if (batch.chunkIndex > watermark.chunkIndex + 1 && !overlaps) {
       return gap(`${describe(batch)} arrived but only chunk ${watermark.chunkIndex} of that transaction was applied (chunks ${watermark.chunkIndex + 1}-${batch.chunkIndex - 1} are missing)`);
@@ -82,8 +94,8 @@ export function watermarkToJson(watermark: Watermark): { commit_lsn: string | nu
   return { commit_lsn: watermark.commitLsn === undefined ? null : formatLsn(watermark.commitLsn), chunk_index: watermark.chunkIndex, chunk_last: watermark.chunkLast };
 }
 
-export function batchPosition(batch: { commit_lsn: string; chunk: { index: number; last: boolean } }): BatchPosition {
-  return { commitLsn: parseLsn(batch.commit_lsn), chunkIndex: batch.chunk.index, chunkLast: batch.chunk.last };
+export function batchPosition(batch: { commit_lsn: string; chunk: { index: number; last: boolean; after_seq?: number | undefined } }): BatchPosition {
+  return { commitLsn: parseLsn(batch.commit_lsn), chunkIndex: batch.chunk.index, chunkLast: batch.chunk.last, afterSeq: batch.chunk.after_seq };
 }
 
 function describe(batch: BatchPosition): string {

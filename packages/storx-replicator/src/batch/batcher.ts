@@ -36,7 +36,7 @@ export class Batcher {
       this.flush();
       this.options.emit({
         commitLsn: part.commitLsn,
-        chunk: { index: part.chunkIndex, last: part.last },
+        chunk: part.afterSeq === undefined ? { index: part.chunkIndex, last: part.last } : { index: part.chunkIndex, last: part.last, after_seq: part.afterSeq },
         ackLsn: part.last ? part.endLsn : undefined,
         events: part.events,
         relations: part.relations,

@@ -5,7 +5,7 @@ import type { DecodedRelation } from '../decode/transaction-assembler.js';
 export interface OutgoingBatch {
   /** Commit LSN of its last transaction (or of the split transaction, for a chunk). */
   commitLsn: Lsn;
-  chunk: { index: number; last: boolean };
+  chunk: Batch['chunk'];
   /**
    * Where the slot may be acknowledged to once this batch is delivered: the end of its last
    * transaction's commit record. Undefined for a chunk that is not its transaction's last.

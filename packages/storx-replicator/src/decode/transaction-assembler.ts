@@ -33,6 +33,8 @@ export interface TransactionPart {
   commitLsn: Lsn;
   chunkIndex: number;
   last: boolean;
+  /** `seq` of the last change of the chunk before this one; undefined on the first. */
+  afterSeq: number | undefined;
   /** End of the commit record; set when `last`. */
   endLsn: Lsn | undefined;
   /** Commit time, Unix ms. */
@@ -63,6 +65,8 @@ interface OpenTransaction {
   commitTime: string;
   commitTimeMs: number;
   chunkIndex: number;
+  /** `seq` of the last change handed on in an earlier chunk. */
+  afterSeq: number | undefined;
   events: ChangeEvent[];
   relations: Map<number, DecodedRelation>;
   bytes: number;
@@ -105,6 +109,7 @@ export class TransactionAssembler {
           commitTime: pgTimestampToIso(message.commitTime),
           commitTimeMs: pgTimestampToUnixMs(message.commitTime),
           chunkIndex: 0,
+          afterSeq: undefined,
           events: [],
           relations: new Map(),
           bytes: 0,
@@ -193,13 +198,14 @@ export class TransactionAssembler {
     if (open === undefined || open.events.length === 0) return;
     this.options.emit(this.part(open, false, undefined));
     open.chunkIndex += 1;
+    open.afterSeq = open.events.at(-1)!.seq;
     open.events = [];
     open.relations = new Map();
     open.bytes = 0;
   }
 
   private part(open: OpenTransaction, last: boolean, endLsn: Lsn | undefined): TransactionPart {
-    return { xid: open.xid, commitLsn: open.commitLsn, chunkIndex: open.chunkIndex, last, endLsn, commitTimeMs: open.commitTimeMs, events: open.events, relations: open.relations, bytes: open.bytes };
+    return { xid: open.xid, commitLsn: open.commitLsn, chunkIndex: open.chunkIndex, last, afterSeq: open.afterSeq, endLsn, commitTimeMs: open.commitTimeMs, events: open.events, relations: open.relations, bytes: open.bytes };
   }
 
   private requireOpen(what: string): OpenTransaction {
