@@ -18,9 +18,3 @@ export function seconds(ms: number): string {
   return ms < 10_000 ? `${(ms / 1000).toFixed(2)} s` : `${(ms / 1000).toFixed(1)} s`;
 }
 
-/** A histogram bucket bound as "≤ 25 ms" / "≤ 2.5 s" / "> 300 s". */
-export function atMost(secondsValue: number | undefined, lastBound = 300): string {
-  if (secondsValue === undefined) return 'n/a';
-  if (secondsValue === Infinity) return `> ${lastBound} s`;
-  return secondsValue < 1 ? `≤ ${Math.round(secondsValue * 1000 * 10) / 10} ms` : `≤ ${secondsValue} s`;
-}

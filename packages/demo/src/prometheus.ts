@@ -34,16 +34,3 @@ export function total(samples: readonly Sample[], name: string): number {
   return samples.filter((sample) => sample.name === name).reduce((sum, sample) => sum + sample.value, 0);
 }
 
-/**
- * The upper bound of the histogram bucket holding quantile `q` (0..1): "at most this many
- * seconds". `undefined` without observations; `Infinity` above the last bucket.
- */
-export function histogramQuantile(samples: readonly Sample[], name: string, q: number): number | undefined {
-  const buckets = samples
-    .filter((sample) => sample.name === `${name}_bucket`)
-    .map((sample) => ({ le: sample.labels['le'] === '+Inf' ? Infinity : Number(sample.labels['le']), count: sample.value }))
-    .sort((a, b) => a.le - b.le);
-  const count = buckets.at(-1)?.count ?? 0;
-  if (count === 0) return undefined;
-  return buckets.find((bucket) => bucket.count >= q * count)?.le;
-}
