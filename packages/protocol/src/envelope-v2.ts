@@ -1,5 +1,6 @@
 import { constants, createCipheriv, createDecipheriv, type KeyObject, privateDecrypt, publicEncrypt, randomBytes } from 'node:crypto';
 import { ProtocolError } from './errors.js';
+import { SLICE_BYTES, yieldToLoop } from './loop-slices.js';
 import type { KeyId } from './keys.js';
 
 /** The only key-management and content-encryption algorithms v2 produces or accepts. */
@@ -48,19 +49,20 @@ export function sealV2(plaintext: Uint8Array, recipient: RecipientKey): Promise<
  * Decrypts a v2 body with the private key its `kid` names. The protected header is checked
  * against the allowlist before any key is touched: a downgrade (RSA1_5, `dir`, another
  * `enc`, `zip`, `crit`) is refused, never attempted. Every part must be canonical base64url.
+ * The ciphertext (up to body-limit bytes) is decoded and decrypted a slice at a time, with the
+ * event loop free in between (see loop-slices.ts).
  */
-export function openV2(body: string | Uint8Array, keys: readonly DecryptionKey[]): Promise<Uint8Array> {
-  // Synchronous work (OpenSSL), exposed as a promise like the rest of the request path.
-  return Promise.resolve().then(() => openV2Sync(body, keys));
-}
-
-function openV2Sync(body: string | Uint8Array, keys: readonly DecryptionKey[]): Buffer {
-  // A JWE is ASCII: latin1 maps each byte to one character without decoding anything, and a
-  // byte outside base64url then fails the checks below like any other stray character.
-  const text = typeof body === 'string' ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('latin1');
-  const parts = text.split('.');
-  if (parts.length !== 5 || parts[0] === '') throw new ProtocolError('ENVELOPE_MALFORMED', 'body is not a JWE compact serialization (five base64url parts)');
-  const [headerPart, keyPart, ivPart, ciphertextPart, tagPart] = parts as [string, string, string, string, string];
+export async function openV2(body: string | Uint8Array, keys: readonly DecryptionKey[]): Promise<Uint8Array> {
+  // A JWE is ASCII; a string (a sender's, in tests) with anything else can never be one.
+  if (typeof body === 'string' && Buffer.byteLength(body, 'utf8') !== body.length) throw new ProtocolError('ENVELOPE_MALFORMED', 'body is not a JWE compact serialization (not ASCII)');
+  const bytes = typeof body === 'string' ? Buffer.from(body, 'latin1') : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  const dots: number[] = [];
+  for (let at = bytes.indexOf(DOT); at !== -1 && dots.length < 5; at = bytes.indexOf(DOT, at + 1)) dots.push(at);
+  if (dots.length !== 4 || dots[0] === 0) throw new ProtocolError('ENVELOPE_MALFORMED', 'body is not a JWE compact serialization (five base64url parts)');
+  const [headerEnd, keyEnd, ivEnd, ciphertextEnd] = dots as [number, number, number, number];
+  // Bytes are read as latin1: one character per byte, nothing decoded; a byte outside
+  // base64url then fails the checks below like any other stray character.
+  const headerPart = bytes.toString('latin1', 0, headerEnd);
   if (!BASE64URL.test(headerPart)) throw new ProtocolError('ENVELOPE_MALFORMED', 'JWE protected header is not base64url');
   const header = decodeHeader(headerPart);
   for (const member of Object.keys(header)) {
@@ -77,10 +79,10 @@ function openV2Sync(body: string | Uint8Array, keys: readonly DecryptionKey[]): 
   const match = keys.find((candidate) => candidate.kid === header.kid);
   if (!match) throw new ProtocolError('ENVELOPE_UNKNOWN_KEY', `no private key with kid ${JSON.stringify(header.kid)} is configured`);
 
-  const encryptedKey = canonicalBase64url(keyPart, 'encrypted key');
-  const iv = canonicalBase64url(ivPart, 'iv');
-  const ciphertext = canonicalBase64url(ciphertextPart, 'ciphertext');
-  const tag = canonicalBase64url(tagPart, 'tag');
+  const encryptedKey = canonicalBase64url(bytes.toString('latin1', headerEnd + 1, keyEnd), 'encrypted key');
+  const iv = canonicalBase64url(bytes.toString('latin1', keyEnd + 1, ivEnd), 'iv');
+  const ciphertext = await canonicalBase64urlInSlices(bytes, ivEnd + 1, ciphertextEnd, 'ciphertext');
+  const tag = canonicalBase64url(bytes.toString('latin1', ciphertextEnd + 1), 'tag');
   if (iv.length !== 12 || tag.length !== 16) throw new ProtocolError('ENVELOPE_MALFORMED', 'A256GCM needs a 96-bit iv and a 128-bit tag');
   let contentKey: Buffer;
   try {
@@ -93,10 +95,35 @@ function openV2Sync(body: string | Uint8Array, keys: readonly DecryptionKey[]): 
     const decipher = createDecipheriv('aes-256-gcm', contentKey, iv, { authTagLength: 16 });
     decipher.setAAD(Buffer.from(headerPart, 'ascii'));
     decipher.setAuthTag(tag);
-    return Buffer.concat([decipher.update(ciphertext), decipher.final()]);
+    // AES-GCM is a stream mode: each slice decrypts to as many bytes, in place of its ciphertext.
+    for (let at = 0; at < ciphertext.length; at += SLICE_BYTES) {
+      if (at > 0) await yieldToLoop();
+      const slice = ciphertext.subarray(at, at + SLICE_BYTES);
+      decipher.update(slice).copy(slice);
+    }
+    decipher.final();
+    return ciphertext;
   } catch (cause) {
     throw decryptFailed(cause);
   }
+}
+
+const DOT = 0x2e;
+
+/**
+ * canonicalBase64url over `bytes[start, end)`, a slice of SLICE_BYTES characters (a multiple of
+ * four) at a time: a text is canonical exactly when each four-aligned slice is (the last one
+ * with the rules for the end), so the verdict and the bytes are those of the whole.
+ */
+async function canonicalBase64urlInSlices(bytes: Buffer, start: number, end: number, what: string): Promise<Buffer> {
+  if (end - start <= SLICE_BYTES) return canonicalBase64url(bytes.toString('latin1', start, end), what);
+  const decoded = Buffer.allocUnsafe(Math.floor(((end - start) * 3) / 4));
+  let written = 0;
+  for (let at = start; at < end; at += SLICE_BYTES) {
+    if (at > start) await yieldToLoop();
+    written += canonicalBase64url(bytes.toString('latin1', at, Math.min(end, at + SLICE_BYTES)), what).copy(decoded, written);
+  }
+  return decoded;
 }
 
 const BASE64URL_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';

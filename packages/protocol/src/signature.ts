@@ -2,6 +2,7 @@ import { type KeyObject, sign, verify } from 'node:crypto';
 import { promisify } from 'node:util';
 import { ProtocolError } from './errors.js';
 import type { KeyId } from './keys.js';
+import { SLICE_BYTES, yieldToLoop } from './loop-slices.js';
 
 /** Standard Webhooks header names. */
 export const WEBHOOK_ID_HEADER = 'webhook-id';
@@ -144,7 +145,7 @@ const verifyInThreadPool = promisify(verify) as (algorithm: null, data: Buffer, 
  */
 export async function verifyWebhookOffLoop(input: VerifyInput): Promise<VerifiedWebhook> {
   const checked = checkWebhookHeaders(input);
-  const content = signedContent(checked.id, checked.timestampText, input.body);
+  const content = await signedContentInSlices(checked.id, checked.timestampText, input.body);
   for (const signature of checked.signatures) {
     for (const trusted of input.trustedKeys) {
       if (await verifyInThreadPool(null, content, trusted.key, signature)) return { id: checked.id, timestamp: checked.timestamp, signerKid: trusted.kid };
@@ -188,6 +189,20 @@ function header(headers: VerifyInput['headers'], name: string): string {
 
 function malformed(name: string, why: string): ProtocolError {
   return new ProtocolError('WEBHOOK_MALFORMED_HEADER', `${name} header ${why}`);
+}
+
+/** signedContent, with a large body copied a few MiB at a time and the event loop free in between. */
+async function signedContentInSlices(id: string, timestamp: string, body: Uint8Array | string): Promise<Buffer> {
+  const sliceBytes = 8 * SLICE_BYTES;
+  if (typeof body === 'string' || body.byteLength <= sliceBytes) return signedContent(id, timestamp, body);
+  const prefix = `${id}.${timestamp}.`;
+  const content = Buffer.allocUnsafe(prefix.length + body.byteLength);
+  content.write(prefix, 0, 'latin1');
+  for (let at = 0; at < body.byteLength; at += sliceBytes) {
+    if (at > 0) await yieldToLoop();
+    content.set(body.subarray(at, at + sliceBytes), prefix.length + at);
+  }
+  return content;
 }
 
 /**

@@ -4,7 +4,7 @@ import { type ChangeEvent, type SeedChangeEvent } from './change-event.js';
 import { type DecryptionKey, openV2, type RecipientKey, sealV2, V2_MEDIA_TYPE } from './envelope-v2.js';
 import { openSeedV1, SEED_MEDIA_TYPE, sealSeedV1 } from './envelope-seed.js';
 import { parseLsn } from './lsn.js';
-import { decodeBatch, decodeSeedEvent, encodeBatch, encodeSeedEvent } from './payload-codec.js';
+import { decodeBatchInSlices, decodeSeedEvent, encodeBatch, encodeSeedEvent } from './payload-codec.js';
 import { type TrustedKey, type VerifiedWebhook, verifyWebhook, verifyWebhookOffLoop } from './signature.js';
 import { pingWebhookId, webhookId } from './webhook-id.js';
 
@@ -65,7 +65,7 @@ export async function openBatchRequest(input: OpenRequestInput): Promise<{ webho
   const webhook = await verifyWebhookOffLoop({ headers: input.headers, body: input.body, trustedKeys: input.trustedKeys, toleranceSeconds: input.toleranceSeconds, now: input.now });
   input.onAuthenticated?.();
   const plaintext = await openV2(input.body, input.decryptionKeys);
-  return { webhook, batch: decodeBatch(plaintext) };
+  return { webhook, batch: await decodeBatchInSlices(plaintext) };
 }
 
 /** The same for one seed-format request that carries our signature headers. */

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { CompactEncrypt } from 'jose';
 import { openV2, ProtocolError, sealV2, V2_CONTENT_ENCRYPTION, V2_KEY_ALGORITHM } from '../src/index.js';
@@ -25,6 +26,20 @@ describe('wire format v2 (JWE compact, RSA-OAEP-256 + A256GCM)', () => {
     const header = JSON.parse(Buffer.from(jwe.split('.')[0]!, 'base64url').toString()) as Record<string, string>;
     expect(header).toEqual({ alg: 'RSA-OAEP-256', enc: 'A256GCM', kid: receiver.kid, cty: 'storx-batch+json' });
     expect(Buffer.from(await openV2(jwe, ring))).toEqual(plaintext);
+  });
+
+  it('decrypts a ciphertext of several slices, and refuses one altered in a middle slice', async () => {
+    const large = randomBytes(1536 * 1024);
+    const jwe = await sealV2(large, recipient);
+    // (Buffer.equals: toEqual walks 1.5 MiB a byte at a time.)
+    expect(Buffer.from(await openV2(jwe, ring)).equals(large)).toBe(true);
+    const [header, key, iv, ciphertext, tag] = jwe.split('.') as [string, string, string, string, string];
+    const altered = (at: number, character: string): string => [header, key, iv, ciphertext.slice(0, at) + character + ciphertext.slice(at + 1), tag].join('.');
+    const middle = 700_001;
+    for (const stray of ['+', '/', '=', '*', ' ']) expect((await openError(altered(middle, stray))).code).toBe('ENVELOPE_MALFORMED');
+    expect((await openError(altered(middle, ciphertext[middle] === 'A' ? 'B' : 'A'))).code).toBe('ENVELOPE_DECRYPT_FAILED');
+    // The last slice keeps the rules for the end: no stray low bits, no length of 4k+1.
+    expect((await openError([header, key, iv, `${ciphertext}A`, tag].join('.'))).code).toBe('ENVELOPE_MALFORMED');
   });
 
   it('picks the private key by kid among several (key rotation)', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type Batch, decodeBatch, decodeSeedEvent, encodeBatch, isPing, isProtocolError, ProtocolError } from '../src/index.js';
+import { type Batch, decodeBatch, decodeBatchInSlices, decodeSeedEvent, encodeBatch, isPing, isProtocolError, ProtocolError } from '../src/index.js';
 import { sampleBatch } from './fixtures.js';
 
 function decodeJson(value: unknown): Batch {
@@ -15,6 +15,37 @@ function invalidPaths(value: unknown): string[] {
   }
   throw new Error('payload was accepted');
 }
+
+/** A batch of more than four slices (2 MiB), so that decodeBatchInSlices parses and checks it in pieces. */
+function largeBatch(): Batch {
+  const batch = sampleBatch();
+  const events = Array.from({ length: 12_000 }, (_, seq) => ({ ...batch.events[0]!, seq }));
+  return { ...batch, events };
+}
+
+describe('decodeBatchInSlices, the receiver path', () => {
+  it('decodes a large batch exactly as decodeBatch does', async () => {
+    const plaintext = encodeBatch(largeBatch());
+    expect(plaintext.length).toBeGreaterThan(2 * 1024 * 1024);
+    expect(await decodeBatchInSlices(plaintext)).toEqual(decodeBatch(plaintext));
+  });
+
+  it('refuses what decodeBatch refuses, with the same code and message', async () => {
+    const batch = largeBatch();
+    const events = structuredClone(batch.events) as unknown as Record<string, unknown>[];
+    events[9_000]!.operation = 'UPSERT';
+    const invalid = Buffer.from(JSON.stringify({ ...batch, events }));
+    const notJson = Buffer.concat([encodeBatch(batch).subarray(0, 2_500_000), Buffer.from(',,]}')]);
+    for (const plaintext of [invalid, notJson]) {
+      const expected = catchError(() => decodeBatch(plaintext));
+      const actual = await decodeBatchInSlices(plaintext).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      expect(actual).toMatchObject({ code: expected.code, message: expected.message });
+    }
+  });
+});
 
 describe('batch payload', () => {
   it('round-trips byte-exact text values, JSON null vs SQL NULL included', () => {

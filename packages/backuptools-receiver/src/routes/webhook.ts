@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { formatLsn, V2_MEDIA_TYPE, SEED_MEDIA_TYPE } from '@storx-backup/protocol';
+import { type ChangeEvent, formatLsn, V2_MEDIA_TYPE, SEED_MEDIA_TYPE } from '@storx-backup/protocol';
 import { webhookFormat } from '../http/media-type.js';
 import type { ReceiveBudget } from '../http/receive-budget.js';
 import { budgetedBody } from '../http/budgeted-body.js';
@@ -76,7 +76,7 @@ export function registerWebhookRoute(app: FastifyInstance, deps: WebhookDeps): v
     }
     await deps.refusals.accepted(batch.source_id, batch.slot);
     if (outcome.status === 'applied') {
-      for (const event of batch.events) deps.metrics.eventsApplied.inc({ table: event.table, operation: event.operation });
+      countEventsApplied(deps.metrics, batch.events);
       const labels = { source_id: batch.source_id, slot: batch.slot };
       if (outcome.watermark.commitLsn !== undefined) deps.metrics.watermarkLsn.set(labels, Number(outcome.watermark.commitLsn));
       const committedAt = Date.parse(batch.events.at(-1)?.timestamp ?? '');
@@ -87,4 +87,19 @@ export function registerWebhookRoute(app: FastifyInstance, deps: WebhookDeps): v
     }
     return reply.send({ status: outcome.status, watermark: watermarkToJson(outcome.watermark) });
   });
+}
+
+/**
+ * Adds a batch's events to backuptools_events_applied_total, one increment per table and
+ * operation: one per event (a label lookup each) took ~150 ms of event loop for 100k events.
+ */
+function countEventsApplied(metrics: ReceiverMetrics, events: readonly ChangeEvent[]): void {
+  const counts = new Map<string, { table: string; operation: string; count: number }>();
+  for (const event of events) {
+    const key = `${event.operation} ${event.table}`;
+    const entry = counts.get(key);
+    if (entry === undefined) counts.set(key, { table: event.table, operation: event.operation, count: 1 });
+    else entry.count += 1;
+  }
+  for (const { table, operation, count } of counts.values()) metrics.eventsApplied.inc({ table, operation }, count);
 }
