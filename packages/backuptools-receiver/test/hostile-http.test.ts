@@ -251,6 +251,24 @@ describe('the receiver under hostile input (a real serve process)', () => {
     expect(await applied()).toEqual(before.applied);
   });
 
+  it('a large signed batch (7,000 events, parsed in slices) is applied whole while /healthz keeps answering', async () => {
+    const before = await applied();
+    const first = 3_000_000_000;
+    const batch = batchOf([OBJECTS], Array.from({ length: 7_000 }, (_, index) => ({ operation: 'INSERT' as const, data: objectRow(first + index), old_data: null, unchanged_toast: [] })));
+    const request = await signedRequest(batch, keys);
+    // Over four slices (2 MiB) of plaintext: the receiver parses it in pieces.
+    expect(request.payload.length).toBeGreaterThan(3 * MiB);
+    const health = sampleHealth(serve.url);
+    const response = await fetch(`${serve.url}/webhook`, { method: 'POST', headers: request.headers, body: request.payload });
+    const { maxMs, samples } = await health.stop();
+    report('one signed batch of 7,000 events', { 'body KiB': Math.round(request.payload.length / 1024), 'slowest /healthz ms': maxMs, '/healthz answers': samples });
+    expect(response.status, await response.clone().text()).toBe(200);
+    expect(await response.json()).toMatchObject({ status: 'applied' });
+    expect((await applied()).objects).toBe(before.objects + 7_000);
+    const keysApplied = await sql<{ low: string; high: string }>`SELECT min(total_size)::text AS low, max(total_size)::text AS high FROM "satellite/0".objects WHERE total_size >= ${first}`.execute(db);
+    expect(keysApplied.rows[0]).toEqual({ low: `${first}.0123456789`, high: `${first + 6_999}.0123456789` });
+  });
+
   it('matches content-type case-insensitively: APPLICATION/JOSE is v2', async () => {
     await expectSignedBatchApplies('APPLICATION/JOSE');
     await expectSignedBatchApplies('application/jose; charset=us-ascii');
