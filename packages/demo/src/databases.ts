@@ -3,6 +3,7 @@ import pg from 'pg';
 import { type PgCluster, startCluster, withClient, withDatabase } from '@storx-backup/test-postgres';
 import { SCHEMA, SCHEMA_DDL } from './storj-schema.js';
 import type { Teardown } from './teardown.js';
+import { removeRunDirectory, sweepDeadRuns } from './run-directory.js';
 
 /** The two databases and who connects to them. */
 export interface DemoDatabases {
@@ -24,15 +25,17 @@ const BACKUP_USER = 'backuptools';
 
 /**
  * Starts the source and backup PostgreSQL 17 clusters (embedded: binaries from the npm
- * registry, data under /tmp/storx-test-pg). Registered for teardown before they start: an
+ * registry, data under the run's own /tmp/storx-demo-pg-<pid>). Registered for teardown before they start: an
  * interruption during initdb must wait for it to end (test-postgres removes the directories
  * at once, which makes initdb fail) rather than leave it running after the demo has exited.
  */
 export async function startClusters(teardown: Teardown): Promise<{ source: PgCluster; backup: PgCluster }> {
+  await sweepDeadRuns();
   const starting = Promise.allSettled([startCluster({ name: 'demo-source', backend: 'embedded' }), startCluster({ name: 'demo-backup', backend: 'embedded' })]);
   teardown.add('PostgreSQL', async () => {
     const clusters = await starting;
     await Promise.all(clusters.flatMap((result) => (result.status === 'fulfilled' ? [result.value.stop()] : [])));
+    await removeRunDirectory();
   });
   const [source, backup] = await starting;
   if (source.status === 'rejected') throw source.reason;
