@@ -7,6 +7,8 @@ export const RECEIVER_ERRORS = {
   UNAUTHORIZED: { status: 401, retry: false, summary: 'signature, timestamp or decryption failed' },
   CHUNK_OUT_OF_ORDER: { status: 409, retry: false, summary: "the batch does not follow the receiver's watermark: applying it would leave a hole" },
   TABLE_COPY_IN_PROGRESS: { status: 409, retry: false, summary: 'a stream change arrived for a table whose copy (snapshot, resync) is not complete; it applies once the copy completes' },
+  SOURCE_SYSTEM_MISMATCH: { status: 409, retry: false, summary: 'the batch comes from another PostgreSQL system (system identifier) than the one this source id and slot were applied from' },
+  SOURCE_TIMELINE_FORKED: { status: 409, retry: false, summary: 'the batch comes from a timeline that forked from the applied history at or before the watermark (an old primary back after a failover, a standby promoted before it had what the backup holds)' },
   BODY_TOO_LARGE: { status: 413, retry: false, summary: 'the body is over the configured body limit' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, retry: false, summary: 'content-type is neither application/jose (v2) nor text/plain (seed-v1)' },
   PAYLOAD_INVALID: { status: 422, retry: false, summary: 'the decrypted payload does not match the schema' },

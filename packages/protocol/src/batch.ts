@@ -4,6 +4,7 @@ import { identityProblem } from './event-identity.js';
 import { lsnTextSchema } from './identifiers.js';
 import { isLsnText, parseLsn } from './lsn.js';
 import { type Relation, relationKey, relationSchema } from './relation.js';
+import { sourceOriginSchema } from './source-origin.js';
 
 /** Payload version carried in every v2 batch. */
 export const BATCH_VERSION = 2;
@@ -41,6 +42,13 @@ export const batchSchema = z
         after_seq: z.number().int().nonnegative().optional(),
       })
       .refine((chunk) => chunk.after_seq === undefined || chunk.index > 0, { path: ['after_seq'], message: 'only on a chunk after the first (index > 0)' }),
+    /**
+     * The PostgreSQL system and timeline the batch was read from. The receiver records it with
+     * its watermark and refuses a batch from another system or from a timeline that forked
+     * before what it has applied (see `judgeLineage`). Optional only for pings and senders that
+     * predate it; once a receiver has recorded an origin, a batch without one is refused.
+     */
+    origin: sourceOriginSchema.optional(),
     /** Metadata for every relation the events touch. */
     relations: z.array(relationSchema),
     events: z.array(changeEventSchema),

@@ -17,3 +17,4 @@ export * from './webhook-request.js';
 export * from './json-schema.js';
 export * from './text-settings.js';
 export * from './sql-identifier.js';
+export * from './source-origin.js';

@@ -1,4 +1,4 @@
-import { type Batch, type ChangeEvent, formatLsn, isPing, parseLsn, type Relation, relationKey } from '@storx-backup/protocol';
+import { type Batch, type ChangeEvent, formatLsn, isPing, parseLsn, type RecordedOrigin, type Relation, relationKey } from '@storx-backup/protocol';
 import { sql } from 'kysely';
 import type { BackupDb } from '../db.js';
 import { ReceiverError } from '../errors.js';
@@ -11,13 +11,14 @@ import { advanceWatermark, lockWatermark, readWatermark } from './watermark-stor
 import { type CopyState, placeCopyChunk, streamChangeVersusCopy } from './table-copy.js';
 import { readCopyStates, saveCopyState } from './table-copy-store.js';
 import { discardStaged, stageChunk, stagedChunks, supersedeStaged } from './staged-chunks.js';
+import { checkAndRecordOrigin, readRecordedOrigin } from './source-lineage-store.js';
 
 type SnapshotChunk = NonNullable<Batch['snapshot']>;
 
 export type ApplyOutcome =
   | { status: 'applied'; watermark: Watermark; events: number }
   | { status: 'duplicate'; watermark: Watermark }
-  | { status: 'ping'; watermark: Watermark | undefined; copies: CopyState[] };
+  | { status: 'ping'; watermark: Watermark | undefined; copies: CopyState[]; origin: RecordedOrigin | undefined };
 
 /**
  * Applies batches: the rows and the watermark in one transaction, so a batch is either wholly
@@ -60,7 +61,8 @@ export class Applier {
   private async ping(batch: Batch): Promise<ApplyOutcome> {
     const watermark = await readWatermark(this.db, this.stateSchema, batch.source_id, batch.slot);
     const copies = await readCopyStates(this.db, this.stateSchema, batch.source_id, batch.slot);
-    return { status: 'ping', watermark, copies: [...copies.values()] };
+    const origin = await readRecordedOrigin(this.db, this.stateSchema, batch.source_id, batch.slot);
+    return { status: 'ping', watermark, copies: [...copies.values()], origin };
   }
 
   private async applyOnce(batch: Batch): Promise<ApplyOutcome> {
@@ -68,12 +70,15 @@ export class Applier {
     const position = batchPosition(batch);
     return this.db.transaction().execute(async (trx) => {
       const watermark = await lockWatermark(trx, this.stateSchema, batch.source_id, batch.slot);
+      const copies = await readCopyStates(trx, this.stateSchema, batch.source_id, batch.slot);
+      // Before the LSN comparison: on another timeline the same LSN is different WAL, so a batch
+      // "below the watermark" from a forked server is not a duplicate, it is a divergence.
+      await checkAndRecordOrigin(trx, this.stateSchema, batch, watermark, copies);
       const placement = placeBatch(watermark, position, batch.events);
       if (placement.kind === 'duplicate') return { status: 'duplicate', watermark };
       if (placement.kind === 'gap') throw new ReceiverError('CHUNK_OUT_OF_ORDER', `source ${batch.source_id}, slot ${batch.slot}: ${placement.reason}`);
 
       const { events } = placement;
-      const copies = await readCopyStates(trx, this.stateSchema, batch.source_id, batch.slot);
       const applyEvents = async (relations: readonly Relation[], list: readonly ChangeEvent[]): Promise<void> => {
         const tables = await this.tableSync.prepare(trx, relations);
         const tableOf = (event: ChangeEvent) => tables.get(relationKey(event.schema, event.table))!;
@@ -117,7 +122,9 @@ export class Applier {
     return this.db.transaction().execute(async (trx) => {
       const watermark = await lockWatermark(trx, this.stateSchema, batch.source_id, batch.slot);
       const key = relationKey(chunk.schema, chunk.table);
-      const state = (await readCopyStates(trx, this.stateSchema, batch.source_id, batch.slot)).get(key);
+      const copies = await readCopyStates(trx, this.stateSchema, batch.source_id, batch.slot);
+      await checkAndRecordOrigin(trx, this.stateSchema, batch, watermark, copies);
+      const state = copies.get(key);
       const imageLsn = parseLsn(chunk.image_lsn);
       const placement = placeCopyChunk(state, { imageLsn, index: chunk.index });
       if (placement.kind === 'duplicate') return { status: 'duplicate', watermark };

@@ -72,7 +72,7 @@ export function registerWebhookRoute(app: FastifyInstance, deps: WebhookDeps): v
     }
     if (outcome.status === 'ping') {
       const refusal = await deps.refusals.current(batch.source_id, batch.slot);
-      return reply.send({ status: 'ping', watermark: outcome.watermark === undefined ? null : watermarkToJson(outcome.watermark), table_copies: copyStatesToJson(outcome.copies), refusal });
+      return reply.send({ status: 'ping', watermark: outcome.watermark === undefined ? null : watermarkToJson(outcome.watermark), table_copies: copyStatesToJson(outcome.copies), refusal, origin: outcome.origin === undefined ? null : { system_id: outcome.origin.systemId, timeline: outcome.origin.timeline } });
     }
     await deps.refusals.accepted(batch.source_id, batch.slot);
     if (outcome.status === 'applied') {

@@ -27,6 +27,11 @@ export async function migrateState(db: BackupDb, stateSchema: string): Promise<v
     // `seq` of the last change applied from the watermark's transaction: redelivered batches
     // are filtered per event, because batch boundaries change when the sender restarts.
     await sql`ALTER TABLE ${sql.id(stateSchema, 'watermarks')} ADD COLUMN IF NOT EXISTS event_seq integer`.execute(trx);
+    // The PostgreSQL system and timeline the watermark was applied from (`origin` of the
+    // batches): a batch from another system, or from a timeline that forked before the
+    // watermark (an old primary back after a failover), is refused instead of compared by LSN.
+    await sql`ALTER TABLE ${sql.id(stateSchema, 'watermarks')} ADD COLUMN IF NOT EXISTS source_system_id text`.execute(trx);
+    await sql`ALTER TABLE ${sql.id(stateSchema, 'watermarks')} ADD COLUMN IF NOT EXISTS source_timeline bigint`.execute(trx);
     // Ids of signed seed-v1 requests already applied (that format has no watermark): a replay
     // inside the timestamp window is answered as a duplicate. Rows older than the window go.
     await sql`
