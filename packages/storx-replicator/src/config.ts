@@ -2,6 +2,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { WIRE_FORMATS, type WireFormat } from '@storx-backup/protocol';
 import { ConfigError, LOG_LEVELS, loadLayeredConfig, type OptionSpec } from '@storx-backup/service-kit';
+import { expandSourceUrls } from './source/source-hosts.js';
 
 /** Environment variables of the replicator start with this (`STORX_REPLICATION_WEBHOOK_URL`). */
 export const ENV_PREFIX = 'STORX_';
@@ -16,7 +17,7 @@ const NAME = /^[a-z_][a-z0-9_]{0,62}$/;
  * drives the YAML file, the environment (STORX_ + path), flags (--path) and --help.
  */
 export const REPLICATOR_OPTIONS: readonly OptionSpec[] = [
-  { path: 'database', kind: { type: 'string' }, description: 'source PostgreSQL URL; its search_path decides which schema the tables are in', required: true, secret: true },
+  { path: 'database', kind: { type: 'string' }, description: 'source PostgreSQL URL; its search_path decides which schema the tables are in. Several hosts (postgres://u:p@primary:5432,standby:5432/db) name a primary and its standbys: the replicator streams from the one not in recovery and follows a promotion', required: true, secret: true },
   { path: 'replication.webhook-url', kind: { type: 'string' }, description: "the receiver's endpoint, e.g. https://backup-host:8005/webhook", required: true },
   { path: 'replication.webhook-public-key', kind: { type: 'string' }, description: "the receiver's RSA public key file (PEM) batches are encrypted to", required: true },
   { path: 'replication.signing-key', kind: { type: 'string' }, description: 'this sender\'s Ed25519 private key file (PEM) every request is signed with ("keys generate")', required: true },
@@ -43,7 +44,10 @@ export const REPLICATOR_OPTIONS: readonly OptionSpec[] = [
 ];
 
 export interface ReplicatorConfig {
+  /** The source URL (the first host of a multi-host `database`; see `sourceUrls`). */
   databaseUrl: string;
+  /** One URL per host of `database`: a primary and its standbys, in the order given. */
+  sourceUrls: readonly string[];
   webhookUrl: URL;
   webhookPublicKeyPath: string;
   signingKeyPath: string;
@@ -110,7 +114,10 @@ export function loadReplicatorConfig(input: ConfigInput, purpose: 'run' | 'inspe
       problems.push(`replication.webhook-url: ${JSON.stringify(webhookText)} is not an http:// or https:// URL`);
     }
   }
-  const databaseName = databaseNameOf(get<string>('database'));
+  const sourceUrls = expandSourceUrls(get<string>('database'));
+  // Every host of a multi-host URL must be a postgres:// URL; they share one database name.
+  const databaseNames = sourceUrls.map(databaseNameOf);
+  const databaseName = databaseNames.includes(undefined) ? undefined : databaseNames[0];
   // The value is a secret (a password): never echoed, only what is wrong with it.
   if (databaseName === undefined) problems.push('database: not a postgres:// URL (expected postgres://user:password@host:5432/database, with ?options=--search_path%3D... for the schema)');
   const sourceId = get<string | undefined>('replication.source-id') ?? (databaseName || 'source');
@@ -122,7 +129,8 @@ export function loadReplicatorConfig(input: ConfigInput, purpose: 'run' | 'inspe
   if (problems.length > 0) throw new ConfigError(problems);
 
   return Object.freeze({
-    databaseUrl: get<string>('database'),
+    databaseUrl: sourceUrls[0]!,
+    sourceUrls: Object.freeze(sourceUrls),
     webhookUrl: webhookUrl ?? new URL('http://unset.invalid/'),
     webhookPublicKeyPath: get<string | undefined>('replication.webhook-public-key') ?? '',
     signingKeyPath: get<string | undefined>('replication.signing-key') ?? '',

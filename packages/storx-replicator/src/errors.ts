@@ -16,6 +16,8 @@ export const REPLICATOR_ERRORS = {
   SLOT_WRONG_PLUGIN: { fix: 'drop the slot (SELECT pg_drop_replication_slot(...)) or choose another replication.slot-name; the replicator needs a pgoutput slot in this database' },
   SLOT_LOST: { fix: 'the slot no longer holds the WAL the backup needs: resnapshot: drop the slot (SELECT pg_drop_replication_slot(...)), set a new replication.slot-name, start run: it creates that slot and copies every table again (docs/operations.md, "slot lost")' },
   SLOT_MISSING_AFTER_USE: { fix: 'the slot vanished (failover to a replica without it?) while the receiver has applied changes: resnapshot: set a new replication.slot-name and start run, it creates that slot and copies every table again; never recreate the same slot silently' },
+  SOURCE_SYSTEM_MISMATCH: { fix: 'the receiver holds data from another PostgreSQL cluster under this source-id and slot: point database back at that cluster (or one of its standbys), or give this one its own replication.source-id' },
+  SOURCE_TIMELINE_FORKED: { fix: 'this server forked from the history the backup holds: an old primary after a failover must not be replicated (stop it; rebuild it as a standby with scripts/init-replica.sh and drop its copy of the slot); a standby promoted before it had what the backup holds needs a resnapshot (docs/operations.md, "failover")' },
   COPY_NOT_POSSIBLE: { fix: 'see the message: snapshot and resync need format v2, an existing slot that no running replicator holds (stop the service first), and tables from replication.tables' },
   KEY_PROBLEM: { fix: 'see the message: the key file must exist, be readable and be PEM' },
 } as const satisfies Record<string, { fix: string }>;

@@ -27,6 +27,7 @@ export class ReplicatorMetrics {
   });
   readonly snapshotRowsCopied = new Counter({ name: 'storx_replicator_snapshot_rows_copied_total', help: 'Rows of existing data copied to the receiver (initial snapshot, snapshot, resync), by table', labelNames: ['table'] as const, registers: [this.registry] });
   readonly snapshotRowsEstimated = new Gauge({ name: 'storx_replicator_snapshot_rows_estimated', help: "The planner's estimate of a copied table's rows (pg_class.reltuples) when its copy started", labelNames: ['table'] as const, registers: [this.registry] });
+  readonly streamStalled = new Gauge({ name: 'storx_replicator_stream_stalled', help: '1 while the stream receives nothing although the source writes WAL (heartbeats not seen; e.g. synchronized_standby_slots naming a missing slot)', registers: [this.registry] });
   readonly streamRestarts = new Counter({ name: 'storx_replicator_stream_restarts_total', help: 'Reconnections of the replication stream after an error', registers: [this.registry] });
 
   constructor() {

@@ -23,6 +23,8 @@ export interface SessionOptions {
   statusIntervalMs: number;
   /** The slot's confirmed position when the session starts. */
   confirmed: Lsn;
+  /** Turn the slot into a failover slot before streaming (PostgreSQL 17+, when it is not one). */
+  enableFailover?: boolean;
   delivery: BatchDelivery;
   metrics: ReplicatorMetrics;
   logger: Logger;
@@ -40,6 +42,7 @@ export class ReplicationSession {
   /** Settles when the session ends: resolves after stop(), rejects on failure. */
   readonly done: Promise<void>;
   private confirmed: Lsn;
+  private received: Lsn = 0n as Lsn;
   private readonly queue: OutgoingBatch[] = [];
   private readonly assembler: TransactionAssembler;
   private readonly batcher: Batcher;
@@ -70,11 +73,32 @@ export class ReplicationSession {
     return this.confirmed;
   }
 
+  /** The furthest WAL position the server has sent on this stream (data or keepalive). */
+  get receivedLsn(): Lsn {
+    return this.received;
+  }
+
+  /**
+   * True when the stream is read and nothing waits for the receiver: if the server's WAL moves
+   * on and nothing arrives, the server is holding the stream back (see `StallWatch`).
+   */
+  get waitingForServer(): boolean {
+    return this.stream !== undefined && !this.paused && !this.stopped && this.queue.length === 0 && this.delivering === undefined;
+  }
+
   async start(): Promise<void> {
-    this.stream = await ReplicationStream.start(this.options.databaseUrl, this.options.slotName, this.options.publicationName, {
-      onData: (walStart, buffer, offset) => this.guard(() => this.onData(walStart, buffer, offset)),
-      onKeepalive: (walEnd, replyRequested) => this.guard(() => this.onKeepalive(walEnd as Lsn, replyRequested)),
-    });
+    this.stream = await ReplicationStream.start(
+      this.options.databaseUrl,
+      this.options.slotName,
+      this.options.publicationName,
+      {
+        onData: (walStart, buffer, offset) => this.guard(() => this.onData(walStart, buffer, offset)),
+        onKeepalive: (walEnd, replyRequested) => this.guard(() => this.onKeepalive(walEnd as Lsn, replyRequested)),
+      },
+      { enableFailover: this.options.enableFailover ?? false },
+    );
+    // Every batch of this session says which system and timeline it was read from.
+    this.options.delivery.origin = this.stream.origin;
     this.stream.ended.then(
       () => this.finish(),
       (error: Error) => this.shutDown(error),
@@ -107,6 +131,7 @@ export class ReplicationSession {
   }
 
   private onData(walStart: bigint, buffer: Buffer, offset: number): void {
+    if (walStart > this.received) this.received = walStart as Lsn;
     const message = decodePgoutput(buffer, offset);
     if (message.tag === 'message' && !message.transactional) {
       // A heartbeat (pg_logical_emit_message outside a transaction): a position the slot may
@@ -118,6 +143,7 @@ export class ReplicationSession {
   }
 
   private onKeepalive(walEnd: Lsn, replyRequested: boolean): void {
+    if (walEnd > this.received) this.received = walEnd;
     this.advanceIfIdle(walEnd, replyRequested);
   }
 

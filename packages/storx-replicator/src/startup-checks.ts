@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { formatLsn, type Lsn, LSN_ZERO } from '@storx-backup/protocol';
+import { formatLsn, judgeLineage, type Lsn, LSN_ZERO, maxLsn } from '@storx-backup/protocol';
 import type { Logger } from '@storx-backup/service-kit';
 import type { ReplicatorConfig } from './config.js';
 import type { BatchDelivery } from './deliver/batch-delivery.js';
@@ -42,6 +42,7 @@ export async function prepareSource(client: pg.Client, config: ReplicatorConfig,
   let slot = await readSlot(client, config.slotName);
   // Only a v2 receiver can tell what it has applied and copied; a receiver written from the seed cannot.
   const state = config.format === 'v2' ? await receiverState(delivery, logger, signal) : undefined;
+  if (state !== undefined) refuseForkedSource(state, delivery, config.sourceId);
   let copy: Prepared['copy'];
   if (slot === undefined) {
     if (config.format !== 'v2') logger.warn({ slot: config.slotName }, 'the slot is missing and format seed-v1 cannot ask the receiver whether it already holds data: creating the slot without copying existing rows; if this source was replicated before, the backup needs a resnapshot');
@@ -70,6 +71,17 @@ export async function prepareSource(client: pg.Client, config: ReplicatorConfig,
   checkUsableSlot(slot, config.slotName, database);
   if (slot.active && copy?.snapshot.slotName !== config.slotName) logger.warn({ slot: config.slotName, pid: slot.activePid }, 'slot is in use by another connection; waiting for it to be released');
   return { tables, confirmed: slot.confirmedFlushLsn ?? LSN_ZERO, copy };
+}
+
+/**
+ * Fails fast, before anything is sent, when this server's history is not the one the receiver
+ * applied from (the receiver would refuse every batch with 409 and the stream would block).
+ */
+function refuseForkedSource(state: ReceiverState, delivery: BatchDelivery, sourceId: string): void {
+  let applied = state.watermark;
+  for (const copy of state.copies) applied = applied === undefined ? copy.imageLsn : maxLsn(applied, copy.imageLsn);
+  const verdict = judgeLineage(state.origin, applied, delivery.origin);
+  if (verdict.kind === 'refused') throw new ReplicatorError(verdict.code, `source ${sourceId}: ${verdict.reason}`);
 }
 
 /**

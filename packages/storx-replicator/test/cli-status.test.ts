@@ -248,7 +248,7 @@ describe('storx-replicator status: the database', () => {
   });
 
   it('judges a slot of another plugin or database, and one about to be invalidated', () => {
-    const slot: SlotState = { plugin: 'pgoutput', database: 'storx', active: true, activePid: 1, confirmedFlushLsn: 100n as Lsn, restartLsn: 90n as Lsn, walStatus: 'reserved', currentWalLsn: 200n as Lsn, lagBytes: 100n };
+    const slot: SlotState = { plugin: 'pgoutput', database: 'storx', active: true, activePid: 1, confirmedFlushLsn: 100n as Lsn, restartLsn: 90n as Lsn, walStatus: 'reserved', currentWalLsn: 200n as Lsn, lagBytes: 100n, failover: true, invalidationReason: null };
     expect(judgeSlot('s', slot, 'storx', 1000, null)).toEqual([]);
     expect(judgeSlot('s', { ...slot, plugin: 'test_decoding' }, 'storx', 1000, null)[0]).toMatchObject({ severity: 'error', message: 'slot s uses plugin test_decoding in database storx; expected pgoutput in storx' });
     expect(judgeSlot('s', slot, 'other', 1000, null)[0]).toMatchObject({ severity: 'error' });

@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import { type Batch, BATCH_VERSION, formatLsn, type RecipientKey, sealBatchSeedV1, sealBatchV2, type SealedRequest, signWebhook, type WireFormat } from '@storx-backup/protocol';
+import { type Batch, BATCH_VERSION, type SourceOrigin, formatLsn, type RecipientKey, sealBatchSeedV1, sealBatchV2, type SealedRequest, signWebhook, type WireFormat } from '@storx-backup/protocol';
 import type { Logger } from '@storx-backup/service-kit';
 import type { OutgoingBatch } from '../batch/outgoing-batch.js';
 import type { ReplicatorMetrics } from '../metrics.js';
@@ -46,6 +46,11 @@ export class BatchDelivery {
   private consecutiveFailures = 0;
   private current: DeliveryFailure | undefined;
   private readonly sealed = new WeakMap<OutgoingBatch, Promise<SealedRequest[]>>();
+  /**
+   * The system and timeline of the server the batches are read from (set by the replication
+   * session from IDENTIFY_SYSTEM, and before a table copy); sent with every v2 batch.
+   */
+  origin: SourceOrigin | undefined;
 
   constructor(private readonly options: DeliveryOptions) {}
 
@@ -175,7 +180,17 @@ export class BatchDelivery {
 
   private async payload(batch: OutgoingBatch): Promise<Batch> {
     const relations = await this.options.metadata.resolveFor(batch.relations.values(), batch.events);
-    return { version: BATCH_VERSION, source_id: this.options.sourceId, slot: this.options.slot, commit_lsn: formatLsn(batch.commitLsn), chunk: batch.chunk, relations, events: batch.events, ...(batch.snapshot ? { snapshot: batch.snapshot } : {}) };
+    return {
+      version: BATCH_VERSION,
+      source_id: this.options.sourceId,
+      slot: this.options.slot,
+      commit_lsn: formatLsn(batch.commitLsn),
+      chunk: batch.chunk,
+      ...(this.origin ? { origin: this.origin } : {}),
+      relations,
+      events: batch.events,
+      ...(batch.snapshot ? { snapshot: batch.snapshot } : {}),
+    };
   }
 
   private async send(request: SealedRequest, batch: OutgoingBatch, signal: AbortSignal, retrySignal: AbortSignal): Promise<void> {

@@ -2,6 +2,8 @@ import { formatLsn } from '@storx-backup/protocol';
 import { createLogger, type CommandContext } from '@storx-backup/service-kit';
 import type { ReplicatorConfig } from '../config.js';
 import { deliveryFromConfig } from '../deliver/delivery-from-config.js';
+import { findPrimary } from '../source/primary-locator.js';
+import { readSourceOrigin } from '../source/source-identity.js';
 import { ReplicatorError } from '../errors.js';
 import { ReplicatorMetrics } from '../metrics.js';
 import { loadReplicatorKeys } from '../replicator-keys.js';
@@ -32,7 +34,8 @@ export async function copyCommand(config: ReplicatorConfig, names: readonly stri
   const onSignal = (): void => stop.abort(new Error('interrupted'));
   process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
   try {
-    return await withSourceClient(config.databaseUrl, async (source) => {
+    const databaseUrl = await findPrimary(config.sourceUrls, logger);
+    return await withSourceClient(databaseUrl, async (source) => {
       const slot = await readSlot(source, config.slotName);
       if (slot === undefined) throw new ReplicatorError('COPY_NOT_POSSIBLE', `replication slot ${config.slotName} does not exist: start "storx-replicator run" first (it creates the slot and copies every table)`);
       if (slot.active) throw new ReplicatorError('COPY_NOT_POSSIBLE', `replication slot ${config.slotName} is in use (pid ${slot.activePid ?? '?'}): stop the replicator service first; it resumes streaming after the copy when started again`);
@@ -40,11 +43,12 @@ export async function copyCommand(config: ReplicatorConfig, names: readonly stri
       const catalog = new SourceCatalog(config.databaseUrl, logger);
       const { delivery, client } = deliveryFromConfig(config, keys, { catalog, metrics, logger });
       try {
+        delivery.origin = await readSourceOrigin(databaseUrl);
         await receiverState(delivery, logger, stop.signal);
-        const snapshot = await createSlotExportingSnapshot(config.databaseUrl, undefined);
+        const snapshot = await createSlotExportingSnapshot(databaseUrl, undefined);
         logger.info({ tables: tables.map(qualified), imageLsn: formatLsn(snapshot.consistentPoint) }, 'copying as of a fresh snapshot');
         const terminal = process.stderr.isTTY ? process.stderr : undefined;
-        await copyTables({ databaseUrl: config.databaseUrl, snapshot, tables, delivery, maxBatchEvents: config.maxBatchEvents, maxBatchBytes: config.maxBatchBytes, progress: copyProgress({ logger, metrics, terminal }), signal: stop.signal });
+        await copyTables({ databaseUrl, snapshot, tables, delivery, maxBatchEvents: config.maxBatchEvents, maxBatchBytes: config.maxBatchBytes, progress: copyProgress({ logger, metrics, terminal }), signal: stop.signal });
       } finally {
         client.close();
         await catalog.close();

@@ -1,21 +1,26 @@
-import { type Lsn, parseLsn } from '@storx-backup/protocol';
+import { type Lsn, parseLsn, type RecordedOrigin } from '@storx-backup/protocol';
 import type { SourceTable } from '../source/source-tables.js';
 
 /** What the receiver holds for this source and slot, from its ping answer. */
 export interface ReceiverState {
   watermark: Lsn | undefined;
   copies: { schema: string; table: string; imageLsn: Lsn; done: boolean }[];
+  /** The system and timeline the receiver last applied from (undefined: none recorded, or an older receiver). */
+  origin: RecordedOrigin | undefined;
 }
 
 export function parseReceiverState(body: string): ReceiverState {
   const parsed = JSON.parse(body) as {
     watermark?: { commit_lsn?: string | null } | null;
     table_copies?: { schema: string; table: string; image_lsn: string; done: boolean }[];
+    origin?: { system_id?: unknown; timeline?: unknown } | null;
   };
+  const origin = parsed.origin;
   const lsn = parsed.watermark?.commit_lsn;
   return {
     watermark: typeof lsn === 'string' ? parseLsn(lsn) : undefined,
     copies: (parsed.table_copies ?? []).map((copy) => ({ schema: copy.schema, table: copy.table, imageLsn: parseLsn(copy.image_lsn), done: copy.done })),
+    origin: typeof origin?.system_id === 'string' && typeof origin.timeline === 'number' ? { systemId: origin.system_id, timeline: origin.timeline } : undefined,
   };
 }
 

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { type Lsn, parseLsn } from '@storx-backup/protocol';
+import { FAILOVER_SLOTS_VERSION, serverVersionNum } from '../source/slot.js';
 import { sourceClient } from '../source/source-connection.js';
 
 /**
@@ -28,8 +29,12 @@ export async function createSlotExportingSnapshot(databaseUrl: string, slotName:
   client.on('error', () => undefined); // surfaces as a failed query or import instead
   await client.connect();
   try {
-    // The pre-15 syntax: still accepted by PostgreSQL 17, and the only one 10-14 understand.
-    const { rows } = await client.query<{ consistent_point: string; snapshot_name: string }>(`CREATE_REPLICATION_SLOT "${name}" ${temporary ? 'TEMPORARY ' : ''}LOGICAL pgoutput EXPORT_SNAPSHOT`);
+    // The service's slot is a failover slot from PostgreSQL 17 on (kept on standbys with
+    // sync_replication_slots); that needs the new syntax. Otherwise the pre-15 syntax: still
+    // accepted by PostgreSQL 17, and the only one 10-14 understand. A temporary slot cannot fail over.
+    const failover = !temporary && (await serverVersionNum(client)) >= FAILOVER_SLOTS_VERSION;
+    const command = failover ? `CREATE_REPLICATION_SLOT "${name}" LOGICAL pgoutput (SNAPSHOT 'export', FAILOVER true)` : `CREATE_REPLICATION_SLOT "${name}" ${temporary ? 'TEMPORARY ' : ''}LOGICAL pgoutput EXPORT_SNAPSHOT`;
+    const { rows } = await client.query<{ consistent_point: string; snapshot_name: string }>(command);
     const row = rows[0]!;
     return { snapshotName: row.snapshot_name, consistentPoint: parseLsn(row.consistent_point), slotName: name, release: () => client.end() };
   } catch (error) {

@@ -1,6 +1,7 @@
 import type pg from 'pg';
-import type { Lsn } from '@storx-backup/protocol';
+import type { Lsn, SourceOrigin } from '@storx-backup/protocol';
 import { sourceClient } from './source-connection.js';
+import { identifySource } from './source-identity.js';
 
 /** Microseconds between 1970-01-01 and PostgreSQL's epoch, 2000-01-01. */
 const PG_EPOCH_OFFSET_MICROS = 946_684_800_000_000n;
@@ -31,6 +32,8 @@ export class ReplicationStream {
   private constructor(
     private readonly client: pg.Client,
     query: Promise<unknown>,
+    /** The system and timeline of the server this stream reads (IDENTIFY_SYSTEM, TIMELINE_HISTORY). */
+    readonly origin: SourceOrigin,
   ) {
     this.ended = new Promise<void>((resolve, reject) => {
       const fail = (error: Error): void => (this.stopping ? resolve() : reject(error));
@@ -49,9 +52,20 @@ export class ReplicationStream {
    * Starts streaming from the slot's confirmed position: START_REPLICATION at 0/0 makes the
    * server use `confirmed_flush_lsn`. Never from the current WAL position.
    */
-  static async start(databaseUrl: string, slotName: string, publicationName: string, handlers: StreamHandlers): Promise<ReplicationStream> {
+  static async start(databaseUrl: string, slotName: string, publicationName: string, handlers: StreamHandlers, options: { enableFailover?: boolean } = {}): Promise<ReplicationStream> {
     const client = sourceClient(databaseUrl, { replication: true, applicationName: `storx-replicator:${slotName}` });
     await client.connect();
+    let origin: SourceOrigin;
+    try {
+      // On the connection that streams: the identity is exactly that of the server the changes come from.
+      origin = await identifySource(client);
+      // PostgreSQL 17: a slot made before (or by an older replicator) becomes a failover slot.
+      // Here, on our own connection, right before streaming: the slot is not held by anyone else.
+      if (options.enableFailover) await client.query(`ALTER_REPLICATION_SLOT ${slotName} (FAILOVER true)`);
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      throw error;
+    }
     const connection = (client as unknown as { connection: PgConnection }).connection;
     connection.on('copyData', ({ chunk }: { chunk: Buffer }) => {
       const kind = chunk[0];
@@ -61,7 +75,7 @@ export class ReplicationStream {
     const started = new Promise<void>((resolve) => connection.once('replicationStart', () => resolve()));
     // Slot and publication names were validated as [a-z_][a-z0-9_]*.
     const query = client.query(`START_REPLICATION SLOT ${slotName} LOGICAL 0/0 (proto_version '1', publication_names '"${publicationName}"', messages 'true')`);
-    const stream = new ReplicationStream(client, query);
+    const stream = new ReplicationStream(client, query, origin);
     try {
       await Promise.race([started, stream.ended]);
     } catch (error) {

@@ -20,9 +20,16 @@ export class SourceCatalog implements CatalogQuery {
   private client: Promise<pg.Client> | undefined;
 
   constructor(
-    private readonly databaseUrl: string,
+    private databaseUrl: string,
     private readonly logger: Logger,
   ) {}
+
+  /** Points the catalog at another server (the primary moved); the old connection is closed. */
+  async retarget(databaseUrl: string): Promise<void> {
+    if (databaseUrl === this.databaseUrl) return;
+    await this.close();
+    this.databaseUrl = databaseUrl;
+  }
 
   async query<R extends pg.QueryResultRow>(text: string, values: readonly unknown[]): Promise<R[]> {
     this.client ??= this.connect();

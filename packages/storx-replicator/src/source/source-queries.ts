@@ -10,9 +10,16 @@ export class SourceQueries {
   private client: Promise<pg.Client> | undefined;
 
   constructor(
-    private readonly databaseUrl: string,
+    private databaseUrl: string,
     private readonly logger: Logger,
   ) {}
+
+  /** Points the connection at another server (the primary moved); the old one is closed. */
+  async retarget(databaseUrl: string): Promise<void> {
+    if (databaseUrl === this.databaseUrl) return;
+    await this.close();
+    this.databaseUrl = databaseUrl;
+  }
 
   get(): Promise<pg.Client> {
     this.client ??= this.connect();
