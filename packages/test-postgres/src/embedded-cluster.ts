@@ -5,6 +5,7 @@ import { createDatabase } from './database.js';
 import { type PostgresBinaries, embeddedBinaries } from './embedded/binaries.js';
 import { type ClusterPaths, createClusterDir } from './embedded/cluster-dir.js';
 import { trackCluster, untrackCluster } from './embedded/exit-cleanup.js';
+import { configureStandby, lowLevelBaseBackup } from './embedded/base-backup.js';
 import { initdb } from './embedded/initdb.js';
 import { type RunAs, postgresRunAs } from './embedded/postgres-user.js';
 import { PortInUseError, startPostmaster, stopPostmaster } from './embedded/postmaster.js';
@@ -60,6 +61,40 @@ export async function startEmbeddedCluster({ name, ownerPid = process.pid, setti
   }
 }
 
+export interface EmbeddedStandbyOptions {
+  name: string;
+  /** A running embedded cluster: its data directory is copied while it runs. */
+  primary: PgCluster;
+  /** The standby's physical replication slot on the primary (created when missing). */
+  slotName: string;
+  /** `sync_replication_slots` (PostgreSQL 17 failover slots); default on. */
+  syncReplicationSlots?: boolean;
+  settings?: Readonly<Record<string, string>>;
+}
+
+/**
+ * A streaming standby of an embedded primary, built as the documentation describes: a low-level
+ * base backup (pg_backup_start, file copy, pg_backup_stop), `standby.signal`, `primary_conninfo`
+ * with `dbname`, `primary_slot_name`, `hot_standby_feedback` and `sync_replication_slots`.
+ * It starts in hot standby (its pid file says `standby`); `SELECT pg_promote()` makes it a
+ * primary on a new timeline. Same superuser and password as the primary.
+ */
+export async function startEmbeddedStandby({ name, primary, slotName, syncReplicationSlots = true, settings = {} }: EmbeddedStandbyOptions): Promise<PgCluster> {
+  if (!(primary instanceof EmbeddedCluster) || primary.dataDir === undefined) throw new Error(`Standby "${name}": the primary must be a running embedded cluster (its data directory is copied)`);
+  const [binaries, runAs] = await Promise.all([embeddedBinaries(), postgresRunAs()]);
+  const paths = await createClusterDir(directoryName(name), process.pid, runAs);
+  const cluster = new EmbeddedCluster(name, binaries, runAs, paths, [...SERVER_SETTINGS, ...Object.entries(settings).map(([key, value]) => `${key}=${value}`)], primary.password);
+  try {
+    await lowLevelBaseBackup({ primaryUrl: primary.url, primaryDataDir: primary.dataDir, paths, runAs, slotName });
+    await configureStandby(paths, runAs, { primaryHost: primary.host, primaryPort: primary.port, user: primary.user, password: primary.password, slotName, applicationName: directoryName(name), syncReplicationSlots });
+    await cluster.startOnFreePort();
+    return cluster;
+  } catch (error) {
+    await cluster.stop().catch(() => undefined);
+    throw error;
+  }
+}
+
 function directoryName(name: string): string {
   return name.toLowerCase().replace(/[^a-z0-9_]+/g, '_').slice(0, 32) || 'pg';
 }
@@ -68,7 +103,6 @@ class EmbeddedCluster implements PgCluster {
   readonly backend = 'embedded' as const;
   readonly host = HOST;
   readonly user = SUPERUSER;
-  readonly password = randomBytes(12).toString('hex');
   readonly directory: string;
   readonly dataDir: string;
   readonly binDir: string;
@@ -83,6 +117,7 @@ class EmbeddedCluster implements PgCluster {
     private readonly runAs: RunAs | undefined,
     private readonly paths: ClusterPaths,
     private readonly settings: readonly string[],
+    readonly password: string = randomBytes(12).toString('hex'),
   ) {
     this.directory = paths.directory;
     this.dataDir = paths.dataDir;

@@ -1,4 +1,5 @@
 export { startCluster } from './start-cluster.js';
+export { startEmbeddedStandby, type EmbeddedStandbyOptions } from './embedded-cluster.js';
 export type { PgBackend, PgCluster, ShutdownMode, StartClusterOptions } from './types.js';
 export { connect, withClient } from './client.js';
 export { createDatabase, dropDatabase, uniqueDatabaseName } from './database.js';

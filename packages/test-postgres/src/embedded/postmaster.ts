@@ -75,9 +75,11 @@ async function waitUntilReady(child: ChildProcess, dataDir: string): Promise<voi
     for (;;) {
       if (exited !== undefined) throw new Error(exited);
       // pg_ctl's readiness test: the postmaster writes "ready" into its pid file once it
-      // accepts connections (independent of the log's language).
+      // accepts connections (independent of the log's language), a hot standby included;
+      // "standby" when it runs in recovery without accepting connections (hot_standby = off),
+      // which pg_ctl also counts as started.
       const pidFile = readPostmasterPidFile(dataDir);
-      if (pidFile !== undefined && pidFile.pid === child.pid && pidFile.status === 'ready') return;
+      if (pidFile !== undefined && pidFile.pid === child.pid && (pidFile.status === 'ready' || pidFile.status === 'standby')) return;
       if (Date.now() >= deadline) throw new Error(`postgres was not ready after ${START_TIMEOUT_MS} ms`);
       await sleep(10);
     }
