@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type pg from 'pg';
-import { connect, freePort, type PgCluster, type PgMajor, SERVICE_BINARIES as BINARIES, ServiceProcess, startCluster } from '@storx-backup/test-postgres';
+import { connect, freePort, type PgCluster, type PgMajor, SERVICE_BINARIES as BINARIES, ServiceProcess, startCluster, startEmbeddedStandby } from '@storx-backup/test-postgres';
 import { FaultProxy } from './fault-proxy.js';
 import { BACKUP_PREREQUISITE_DDL, REPLICATED_TABLES, SOURCE_SCHEMA_DDL } from './source-schema.js';
 
@@ -19,6 +19,12 @@ export interface SystemOptions {
   servicesStopped?: boolean;
   /** PostgreSQL major of both clusters (default: test-postgres's default major). */
   version?: PgMajor;
+  /**
+   * A streaming standby of the source (PostgreSQL 17 failover slots: `synchronized_standby_slots`
+   * on the source names its physical slot, set before the base backup, so the standby inherits
+   * it as a real one would); the replicator's `database` names both hosts.
+   */
+  standby?: { slotName: string };
 }
 
 /**
@@ -41,6 +47,16 @@ export class System {
     private readonly keyDir: string,
     private readonly faultProxy: FaultProxy | undefined,
   ) {}
+
+  /** The source's streaming standby (only with `standby`). */
+  standbyCluster: PgCluster | undefined;
+
+  /** The source database on another cluster of the same system (a standby or a promoted one). */
+  sourceUrlOn(cluster: PgCluster): string {
+    const url = new URL(this.sourceUrl);
+    url.port = String(cluster.port);
+    return url.toString();
+  }
 
   /** The proxy between replicator and receiver (only with `throughProxy`). */
   get proxy(): FaultProxy {
@@ -81,6 +97,16 @@ export class System {
     for (const statement of BACKUP_PREREQUISITE_DDL) await backup.query(statement);
     await backup.end();
 
+    let standbyCluster: PgCluster | undefined;
+    let databaseForReplicator = sourceUrl.toString();
+    if (options.standby) {
+      await source.query(`ALTER SYSTEM SET synchronized_standby_slots = '${options.standby.slotName}'`);
+      await source.query('SELECT pg_reload_conf()');
+      standbyCluster = await startEmbeddedStandby({ name: 'e2e-standby', primary: sourceCluster, slotName: options.standby.slotName });
+      // libpq's multi-host form: the replicator streams from whichever is the primary.
+      databaseForReplicator = databaseForReplicator.replace(`@${sourceCluster.host}:${sourceCluster.port}/`, `@${sourceCluster.host}:${sourceCluster.port},${standbyCluster.host}:${standbyCluster.port}/`);
+    }
+
     const dir = await mkdtemp(join(tmpdir(), 'storx-e2e-'));
     await run(process.execPath, [BINARIES.receiver, 'keys', 'generate', '--out', dir, '--bits', '2048']);
     await run(process.execPath, [BINARIES.replicator, 'keys', 'generate', '--out', dir]);
@@ -107,7 +133,7 @@ log-level: info
       .join('\n');
     await writeFile(
       replicatorConfig,
-      `database: "${sourceUrl.toString()}"
+      `database: "${databaseForReplicator}"
 replication:
   webhook-url: "http://127.0.0.1:${webhookPort}/webhook"
   webhook-public-key: "${join(dir, 'backuptools_public.pem')}"
@@ -121,6 +147,7 @@ log-level: info
     const receiver = new ServiceProcess('receiver', BINARIES.receiver, ['serve', '--config', receiverConfig]);
     const replicator = new ServiceProcess('replicator', BINARIES.replicator, ['run', '--config', replicatorConfig]);
     const system = new System(sourceCluster, backupCluster, sourceUrl.toString(), backupUrl, source, receiver, replicator, receiverPort, slotName, replicatorConfig, dir, faultProxy);
+    system.standbyCluster = standbyCluster;
     if (!options.servicesStopped) {
       await receiver.start(/receiver listening/);
       await replicator.start(/replication stream started/);
@@ -132,7 +159,7 @@ log-level: info
     await Promise.allSettled([this.replicator.stop(), this.receiver.stop()]);
     await this.faultProxy?.close();
     await this.sourceClient.end().catch(() => undefined);
-    await Promise.allSettled([this.sourceCluster.stop(), this.backupCluster.stop()]);
+    await Promise.allSettled([this.sourceCluster.stop(), this.backupCluster.stop(), this.standbyCluster?.stop()]);
     await rm(this.keyDir, { recursive: true, force: true }); // private keys never outlive the test
   }
 }

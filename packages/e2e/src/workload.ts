@@ -9,6 +9,11 @@ export interface WorkloadOptions {
   signal?: AbortSignal;
   /** A pause after each transaction, to spread a bounded workload over a scenario. */
   pauseMs?: number;
+  /**
+   * Keep writing through a failover: a failed transaction (its outcome unknown, as for any
+   * client) is followed by a reconnect to `sourceUrl()` as it is then. Off: the first error ends the run.
+   */
+  followFailover?: boolean;
 }
 
 /**
@@ -16,10 +21,29 @@ export interface WorkloadOptions {
  * updates (some touching only small columns of a TOAST-able row) and deletes on all three
  * tables. Returns how many transactions committed.
  */
-export async function runWorkload(sourceUrl: string, options: WorkloadOptions): Promise<number> {
+export async function runWorkload(sourceUrl: string | (() => string), options: WorkloadOptions): Promise<number> {
   const limits: Limits = { transactions: options.transactions, pauseMs: options.pauseMs ?? 0, signal: options.signal };
-  const counts = await Promise.all(Array.from({ length: options.writers }, (_, writer) => writerLoop(sourceUrl, writer, limits)));
+  const urlNow = typeof sourceUrl === 'string' ? () => sourceUrl : sourceUrl;
+  const counts = await Promise.all(
+    Array.from({ length: options.writers }, (_, writer) => (options.followFailover ? failoverWriterLoop(urlNow, writer, limits) : writerLoop(urlNow(), writer, limits, randomUUID(), 0))),
+  );
   return counts.reduce((sum, count) => sum + count, 0);
+}
+
+/** `writerLoop` again after every failure, on the URL of the moment, until done. */
+async function failoverWriterLoop(sourceUrl: () => string, writer: number, limits: Limits): Promise<number> {
+  const project = randomUUID();
+  let step = 0;
+  while (step < limits.transactions && !limits.signal?.aborted) {
+    try {
+      step = await writerLoop(sourceUrl(), writer, limits, project, step);
+    } catch (error) {
+      // A new step number per attempt: a transaction whose COMMIT was lost never collides on keys.
+      step = ((error as { step?: number }).step ?? step) + 1;
+      await sleep(200);
+    }
+  }
+  return step;
 }
 
 interface Limits {
@@ -28,11 +52,11 @@ interface Limits {
   signal: AbortSignal | undefined;
 }
 
-async function writerLoop(sourceUrl: string, writer: number, { transactions, pauseMs, signal }: Limits): Promise<number> {
+async function writerLoop(sourceUrl: string, writer: number, { transactions, pauseMs, signal }: Limits, project: string, firstStep: number): Promise<number> {
   const client = await connect(sourceUrl);
+  client.on('error', () => undefined); // a crashed server fails the query in flight; that is the error that counts
   // A fresh project per writer and run: runs and writers never collide on keys.
-  const project = randomUUID();
-  let step = 0;
+  let step = firstStep;
   try {
     await client.query(`INSERT INTO toasty (id, big) VALUES ($1, (SELECT string_agg(md5(random()::text), '') FROM generate_series(1, 3000))) ON CONFLICT DO NOTHING`, [writer]);
     while (step < transactions && !signal?.aborted) {
@@ -51,7 +75,10 @@ async function writerLoop(sourceUrl: string, writer: number, { transactions, pau
       if (pauseMs > 0) await sleep(pauseMs);
     }
     return step;
+  } catch (error) {
+    (error as { step?: number }).step = step;
+    throw error;
   } finally {
-    await client.end();
+    await client.end().catch(() => undefined);
   }
 }
