@@ -36,8 +36,14 @@ afterAll(async () => {
   await system?.stop();
 });
 
-async function watermark(): Promise<{ commit_lsn: string; source_timeline: string; events_applied: string }> {
-  return withClient(system.backupUrl, async (client) => (await client.query('SELECT commit_lsn::text, source_timeline::text, events_applied::text FROM backuptools_state.watermarks')).rows[0]);
+interface WatermarkRow {
+  commit_lsn: string;
+  source_timeline: string;
+  events_applied: string;
+}
+
+async function watermark(): Promise<WatermarkRow | undefined> {
+  return withClient(system.backupUrl, async (client) => (await client.query<WatermarkRow>('SELECT commit_lsn::text, source_timeline::text, events_applied::text FROM backuptools_state.watermarks')).rows[0]);
 }
 
 /** The backup as a whole: every table's digest and the watermark row. */
@@ -73,7 +79,7 @@ describe('failover of the source PostgreSQL to its streaming standby', () => {
     await waitFor(
       () =>
         withClient(system.sourceUrlOn(standby), async (client) => {
-          const { rows } = await client.query("SELECT slot_name, synced, temporary, invalidation_reason, confirmed_flush_lsn IS NOT NULL AS positioned FROM pg_replication_slots WHERE slot_name = 'backuptools_slot'");
+          const { rows } = await client.query<{ synced: boolean; temporary: boolean; invalidation_reason: string | null; positioned: boolean }>("SELECT slot_name, synced, temporary, invalidation_reason, confirmed_flush_lsn IS NOT NULL AS positioned FROM pg_replication_slots WHERE slot_name = 'backuptools_slot'");
           seen = JSON.stringify(rows);
           return rows[0]?.synced === true && rows[0].temporary === false && rows[0].invalidation_reason === null && rows[0].positioned === true;
         }),
@@ -105,8 +111,8 @@ describe('failover of the source PostgreSQL to its streaming standby', () => {
     const newPrimary = { sourceUrl: primaryUrl, backupUrl: system.backupUrl, slotName: system.slotName };
     const digests = await expectBackupEqualsSource(newPrimary);
     expect(await sampler.stop()).toEqual([]);
-    expect((await watermark()).source_timeline).toBe('2');
-    const twice = await withClient(system.backupUrl, async (client) => (await client.query('SELECT stream_id, position, count(*)::int AS writes FROM public.segment_writes GROUP BY 1, 2 HAVING count(*) > 1')).rows);
+    expect((await watermark())?.source_timeline).toBe('2');
+    const twice = await withClient(system.backupUrl, async (client) => (await client.query<{ stream_id: string; writes: number }>('SELECT stream_id, position, count(*)::int AS writes FROM public.segment_writes GROUP BY 1, 2 HAVING count(*) > 1')).rows);
     expect(twice).toEqual([]);
     const writes = await withClient(system.backupUrl, async (client) => (await client.query<{ n: number }>('SELECT count(*)::int AS n FROM public.segment_writes')).rows[0]!.n);
     expect(writes).toBe(digests.segments.count);
