@@ -17,7 +17,7 @@ slot to the backup receiver, encrypted and signed, and acknowledges the slot onl
 receiver has durably applied.`,
   commands: [runCommand, setupCommand, statusCommand, topologyCommand, doctorCommand, snapshotCommand, resyncCommand, keysGenerateCommand],
   explain: (error: unknown) => {
-    if (error instanceof ReplicatorError) return { text: `error: ${error.message}\nfix: ${error.fixLines.join('\n     ')}\ncode: ${error.code} (docs/errors.md)\n`, code: 1 };
+    if (error instanceof ReplicatorError) return { text: `error: ${error.message}\nfix: ${error.fixLines.join('\n     ')}\n`, code: 1 };
     // A key that does not load is a configuration problem: exit 2 like the others.
     if (error instanceof ProtocolError) return { text: `error: ${error.message}\n`, code: 2 };
     const listening = addressInUse(error, 'replication.metrics-listen (topology: --metrics-listen)');
