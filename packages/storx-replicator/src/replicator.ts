@@ -77,8 +77,6 @@ export class Replicator {
 
     try {
       await this.followPrimary(true);
-      // Before the receiver is asked anything: the copy and the stream say which history they come from.
-      if (config.format === 'v2') delivery.origin = await readSourceOrigin(this.sourceUrl);
       const prepared = await prepareSource(await this.queries.get(), { ...config, databaseUrl: this.sourceUrl }, delivery, logger, this.stopSignal.signal);
       this.confirmed = prepared.confirmed;
       if (prepared.copy) {

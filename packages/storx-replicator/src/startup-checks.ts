@@ -9,6 +9,7 @@ import { ensurePublication } from './source/publication.js';
 import { requireReplicationCapacity } from './source/replication-capacity.js';
 import { requireLogicalWal, requireReplicationPrivilege } from './source/server-checks.js';
 import { checkUsableSlot, createSlot, readSlot } from './source/slot.js';
+import { readSourceOrigin } from './source/source-identity.js';
 import { qualified, requireTables, type SourceTable } from './source/source-tables.js';
 import { parseReceiverState, type ReceiverState, tablesNeverCopied, tablesToCopy } from './snapshot/copy-plan.js';
 import { createSlotExportingSnapshot, type ExportedSnapshot } from './snapshot/exported-snapshot.js';
@@ -40,6 +41,9 @@ export async function prepareSource(client: pg.Client, config: ReplicatorConfig,
   const { rows } = await client.query<{ database: string }>('SELECT current_database() AS database');
   const database = rows[0]!.database;
   let slot = await readSlot(client, config.slotName);
+  // Before the receiver is asked anything (and after the checks above, whose fixes are clearer
+  // than a failed replication connection): batches say which history they come from.
+  if (config.format === 'v2') delivery.origin = await readSourceOrigin(config.databaseUrl);
   // Only a v2 receiver can tell what it has applied and copied; a receiver written from the seed cannot.
   const state = config.format === 'v2' ? await receiverState(delivery, logger, signal) : undefined;
   if (state !== undefined) refuseForkedSource(state, delivery, config.sourceId);
