@@ -1,0 +1,68 @@
+#!/bin/sh
+# Prepares the PostgreSQL master for a streaming standby (the seed's "setup-master.sh"):
+#   - the replication role POSTGRES_REPLICATOR_USER (LOGIN REPLICATION, POSTGRES_REPLICATOR_PASSWORD);
+#   - the physical slot POSTGRES_REPLICA_SLOT (default replica1_slot), so the master keeps the
+#     WAL the standby has not received;
+#   - a pg_hba.conf line for replication from REPLICA_ADDRESS only (an address or CIDR; the
+#     seed's advice: never 0.0.0.0/0), then a configuration reload;
+#   - wal_level, max_wal_senders, max_replication_slots, hot_standby checked (ALTER SYSTEM when
+#     too low; wal_level needs a restart, which it says).
+# Idempotent: run it again and it changes nothing that is already right.
+#
+# Environment: POSTGRES_USER, POSTGRES_PASSWORD, POSTGRES_DB, POSTGRES_REPLICATOR_USER,
+# POSTGRES_REPLICATOR_PASSWORD, REPLICA_ADDRESS (required), PGHOST/PGPORT for the local server.
+# It must run where pg_hba.conf is writable (on the master host, or inside its container).
+# Exit status: 0 done (or nothing to do), 1 done but a restart is needed, 2 refused.
+set -eu
+. "$(dirname "$0")/lib/pg-replication.sh"
+need psql "install postgresql-client (Debian) or run it inside the postgres container"
+[ -n "${POSTGRES_REPLICATOR_PASSWORD:-}" ] || die "POSTGRES_REPLICATOR_PASSWORD is not set: put it in .env (the seed's Master VPS section) and export it"
+[ -n "${REPLICA_ADDRESS:-}" ] || die "REPLICA_ADDRESS is not set: the replica host's address (e.g. 10.0.0.2 or 10.0.0.2/32); pg_hba.conf allows replication from it alone"
+case "$REPLICA_ADDRESS" in */*) replica_cidr=$REPLICA_ADDRESS ;; *:*) replica_cidr="$REPLICA_ADDRESS/128" ;; *) replica_cidr="$REPLICA_ADDRESS/32" ;; esac
+case "$replica_cidr" in 0.0.0.0/0 | ::/0) die "REPLICA_ADDRESS=$REPLICA_ADDRESS would allow replication from anywhere: give the replica's own address" ;; esac
+
+local_value 'SELECT 1' >/dev/null || die "cannot connect to the local PostgreSQL as $POSTGRES_USER: start it, or set PGHOST/PGPORT/POSTGRES_PASSWORD"
+[ "$(local_value 'SELECT pg_is_in_recovery()')" = f ] || die "this server is a standby (in recovery): run setup-master.sh on the master"
+
+user=$(sql_ident "$POSTGRES_REPLICATOR_USER")
+password=$(sql_literal "$POSTGRES_REPLICATOR_PASSWORD")
+if [ "$(local_value "SELECT count(*) FROM pg_roles WHERE rolname = $(sql_literal "$POSTGRES_REPLICATOR_USER")")" = 0 ]; then
+  local_psql -c "CREATE ROLE $user WITH LOGIN REPLICATION PASSWORD $password" && echo "created role $POSTGRES_REPLICATOR_USER"
+else
+  local_psql -c "ALTER ROLE $user WITH LOGIN REPLICATION PASSWORD $password" && echo "role $POSTGRES_REPLICATOR_USER exists (REPLICATION and password set)"
+fi
+
+slot=$(sql_literal "$POSTGRES_REPLICA_SLOT")
+if [ "$(local_value "SELECT count(*) FROM pg_replication_slots WHERE slot_name = $slot")" = 0 ]; then
+  local_psql -c "SELECT pg_create_physical_replication_slot($slot)" >/dev/null && echo "created physical slot $POSTGRES_REPLICA_SLOT"
+else
+  echo "physical slot $POSTGRES_REPLICA_SLOT exists"
+fi
+
+hba=$(local_value 'SHOW hba_file')
+[ -w "$hba" ] || die "$hba is not writable here: run setup-master.sh on the master host (or in its container) as the postgres user or root"
+line="host replication $POSTGRES_REPLICATOR_USER $replica_cidr scram-sha-256"
+if grep -Fqx "$line" "$hba"; then
+  echo "pg_hba.conf allows replication from $replica_cidr"
+else
+  printf '# setup-master.sh: the streaming standby\n%s\n' "$line" >>"$hba"
+  local_value 'SELECT pg_reload_conf()' >/dev/null
+  echo "pg_hba.conf: added \"$line\" and reloaded"
+fi
+
+restart=0
+wal_level=$(local_value 'SHOW wal_level')
+case "$wal_level" in
+  replica | logical) echo "wal_level = $wal_level" ;;
+  *) local_psql -c "ALTER SYSTEM SET wal_level = replica" && echo "wal_level was $wal_level: set to replica; RESTART PostgreSQL for it to apply" && restart=1 ;;
+esac
+for setting in max_wal_senders max_replication_slots; do
+  value=$(local_value "SHOW $setting")
+  if [ "$value" -lt 4 ]; then
+    local_psql -c "ALTER SYSTEM SET $setting = 10" && echo "$setting was $value: set to 10; RESTART PostgreSQL for it to apply" && restart=1
+  else
+    echo "$setting = $value"
+  fi
+done
+[ "$restart" = 0 ] && echo "master ready: run scripts/init-replica.sh on the replica host"
+exit "$restart"
