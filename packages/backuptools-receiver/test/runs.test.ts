@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ChangeEvent } from '@storx-backup/protocol';
-import { groupedByTable, groupIntoRuns } from '../src/apply/runs.js';
+import { groupedByTable, groupIntoRuns, MAX_RUN_ROWS } from '../src/apply/runs.js';
 import type { TargetTable } from '../src/schema/target-table.js';
 
 const objects: TargetTable = { schema: 's', table: 'objects', columns: new Map([['id', 'bigint'], ['a', 'text'], ['b', 'text']]), key: ['id'], independent: true };
@@ -14,7 +14,7 @@ const remove = (id: number): ChangeEvent => ({ ...common, table: 'objects', oper
 
 const tableOf = (event: ChangeEvent): TargetTable => (event.table === 'keyless' ? keyless : objects);
 const shape = (events: ChangeEvent[]) =>
-  groupIntoRuns(events, tableOf).map((run) => {
+  [...groupIntoRuns(events, tableOf)].map((run) => {
     switch (run.kind) {
       case 'upsert':
       case 'update':
@@ -32,7 +32,7 @@ describe('grouping events into set-based runs', () => {
   });
 
   it('folds a repeated key in an upsert run: the last row wins', () => {
-    const runs = groupIntoRuns([insert(1, 'first'), insert(2), update(1, { a: 'last', b: 'b' })], tableOf);
+    const runs = [...groupIntoRuns([insert(1, 'first'), insert(2), update(1, { a: 'last', b: 'b' })], tableOf)];
     expect(runs).toHaveLength(1);
     const run = runs[0]!;
     expect(run.kind === 'upsert' && run.rows.map((row) => row['a'])).toEqual(['last', 'x']);
@@ -53,6 +53,15 @@ describe('grouping events into set-based runs', () => {
     expect(shape([insert(1), move, truncate, keylessDelete, insert(5)])).toEqual(['upsert:1', 'single:UPDATE', 'single:TRUNCATE', 'single:DELETE', 'upsert:1']);
   });
 
+  it('cuts a run at MAX_RUN_ROWS (one statement never holds the event loop long), a folded key still ending with its last row', () => {
+    const inserts = Array.from({ length: MAX_RUN_ROWS + 1 }, (_, index) => insert(index));
+    expect(shape([...inserts, remove(1), remove(2)])).toEqual([`upsert:${MAX_RUN_ROWS}`, 'upsert:1', 'delete:2']);
+    const runs = [...groupIntoRuns([...inserts, update(0, { a: 'last', b: 'b' })], tableOf)];
+    expect(runs.map((run) => run.kind === 'upsert' && run.rows.length)).toEqual([MAX_RUN_ROWS, 2]);
+    const last = runs[1]!;
+    expect(last.kind === 'upsert' && last.rows.map((row) => [row['id'], row['a']])).toEqual([['2000', 'x'], ['0', 'last']]);
+  });
+
   it('treats an update whose old key equals its new key as no key change', () => {
     expect(shape([update(1, { a: 'y', b: 'z' }, { old_data: { id: '1', a: 'old', b: 'old' } })])).toEqual(['upsert:1']);
   });
@@ -61,7 +70,7 @@ describe('grouping events into set-based runs', () => {
 describe('tables without a key', () => {
   it('never folds identical rows: they are distinct rows', () => {
     const row: ChangeEvent = { ...common, table: 'keyless', operation: 'INSERT', data: { a: 'x' }, old_data: null, unchanged_toast: [] };
-    const runs = groupIntoRuns([row, row, row], tableOf);
+    const runs = [...groupIntoRuns([row, row, row], tableOf)];
     expect(runs.map((run) => run.kind === 'upsert' && run.rows.length)).toEqual([3]);
   });
 });
@@ -81,8 +90,8 @@ describe('grouping a batch by table', () => {
       'segments:INSERT:{"id":"11","a":"x","b":"b"}',
       'segments:INSERT:{"id":"12","a":"x","b":"b"}',
     ]);
-    expect(groupIntoRuns(grouped, byName)).toHaveLength(3);
-    expect(groupIntoRuns(interleaved, byName)).toHaveLength(6);
+    expect([...groupIntoRuns(grouped, byName)]).toHaveLength(3);
+    expect([...groupIntoRuns(interleaved, byName)]).toHaveLength(6);
   });
 
   it('keeps the order when a table has a foreign key or a trigger', () => {

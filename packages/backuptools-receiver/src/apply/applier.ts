@@ -3,6 +3,7 @@ import { sql } from 'kysely';
 import type { BackupDb } from '../db.js';
 import { ReceiverError } from '../errors.js';
 import type { TableSync } from '../schema/table-sync.js';
+import type { TargetTable } from '../schema/target-table.js';
 import { classifyDatabaseError, databaseFailure as toReceiverError } from './database-errors.js';
 import { groupedByTable, groupIntoRuns } from './runs.js';
 import { executeRun } from './statements.js';
@@ -81,7 +82,12 @@ export class Applier {
       const { events } = placement;
       const applyEvents = async (relations: readonly Relation[], list: readonly ChangeEvent[]): Promise<void> => {
         const tables = await this.tableSync.prepare(trx, relations);
-        const tableOf = (event: ChangeEvent) => tables.get(relationKey(event.schema, event.table))!;
+        // Consecutive events are mostly of one table: spare a key string and a lookup for each.
+        let last: { event: ChangeEvent; table: TargetTable } | undefined;
+        const tableOf = (event: ChangeEvent): TargetTable => {
+          if (last === undefined || last.event.table !== event.table || last.event.schema !== event.schema) last = { event, table: tables.get(relationKey(event.schema, event.table))! };
+          return last.table;
+        };
         for (const run of groupIntoRuns(groupedByTable(notInCopies(list, copies), tableOf), tableOf)) await executeRun(trx, run);
       };
 

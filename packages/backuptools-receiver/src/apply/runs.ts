@@ -21,31 +21,43 @@ export type Run =
   | { kind: 'delete'; table: TargetTable; keys: Row[] }
   | { kind: 'single'; table: TargetTable; event: ChangeEvent };
 
+/**
+ * The most rows one set-based statement takes. Building a statement's parameters and the
+ * driver's serialization of them run on the event loop without a break: a run of 100,000 rows
+ * held the receiver's loop (its /healthz, every other request) for over a second. Between two
+ * statements the loop is free while the database works. Cutting a run is always safe: runs
+ * apply in order, so a key folded into the next statement still ends with its last row.
+ */
+export const MAX_RUN_ROWS = 2_000;
+
 type Classified =
   | { kind: 'upsert' | 'update'; columns: readonly string[]; row: Row }
   | { kind: 'delete'; key: Row }
   | { kind: 'single' };
 
-/** Splits events (in order) into runs; `tableOf` maps an event to its prepared backup table. */
-export function groupIntoRuns(events: readonly ChangeEvent[], tableOf: (event: ChangeEvent) => TargetTable): Run[] {
-  const runs: Run[] = [];
+/**
+ * Splits events (in order) into runs; `tableOf` maps an event to its prepared backup table.
+ * Lazily: a run is handed out as soon as the next event cannot join it, so a caller that awaits
+ * each run's statement frees the event loop every MAX_RUN_ROWS events at most.
+ */
+export function* groupIntoRuns(events: readonly ChangeEvent[], tableOf: (event: ChangeEvent) => TargetTable): Generator<Run> {
   let current: Exclude<Run, { kind: 'single' }> | undefined;
   let seenKeys = new Set<string>();
   let foldIndex = new Map<string, number>();
 
   for (const event of events) {
     const table = tableOf(event);
-    const next = classify(event, table);
+    const next = classify(event, table, current);
     if (next.kind === 'single') {
-      runs.push({ kind: 'single', table, event });
+      if (current !== undefined) yield current;
       current = undefined;
+      yield { kind: 'single', table, event };
       continue;
     }
     const key = keyText(table, next.kind === 'delete' ? next.key : next.row);
-    if (current === undefined || !continues(current, next, table) || (next.kind === 'update' && seenKeys.has(key))) {
-      const started = startRun(next, table);
-      runs.push(started);
-      current = started;
+    if (current === undefined || !continues(current, next, table) || (next.kind === 'update' && seenKeys.has(key)) || rowsIn(current) >= MAX_RUN_ROWS) {
+      if (current !== undefined) yield current;
+      current = startRun(next, table);
       seenKeys = new Set();
       foldIndex = new Map();
     }
@@ -61,7 +73,11 @@ export function groupIntoRuns(events: readonly ChangeEvent[], tableOf: (event: C
       } else current.rows[existing] = next.row; // the same key twice in one statement: last wins
     } else if (current.kind === 'update') current.rows.push(next.row);
   }
-  return runs;
+  if (current !== undefined) yield current;
+}
+
+function rowsIn(run: Exclude<Run, { kind: 'single' }>): number {
+  return run.kind === 'delete' ? run.keys.length : run.rows.length;
 }
 
 function startRun(first: Exclude<Classified, { kind: 'single' }>, table: TargetTable): Exclude<Run, { kind: 'single' }> {
@@ -75,14 +91,14 @@ function startRun(first: Exclude<Classified, { kind: 'single' }>, table: TargetT
   }
 }
 
-function classify(event: ChangeEvent, table: TargetTable): Classified {
+function classify(event: ChangeEvent, table: TargetTable, current: Run | undefined): Classified {
   const keyed = table.key.length > 0;
   switch (event.operation) {
     case 'INSERT':
-      return { kind: 'upsert', columns: columnsOf(event.data, table), row: event.data };
+      return { kind: 'upsert', columns: columnsOf(event.data, table, current), row: event.data };
     case 'UPDATE': {
       if (!keyed || keyChanged(event, table)) return { kind: 'single' };
-      const columns = columnsOf(event.data, table);
+      const columns = columnsOf(event.data, table, current);
       const complete = event.unchanged_toast.length === 0 && columns.length === table.columns.size;
       return { kind: complete ? 'upsert' : 'update', columns, row: event.data };
     }
@@ -109,8 +125,16 @@ function continues(run: Run, next: Classified, table: TargetTable): boolean {
   return run.kind === 'delete';
 }
 
-/** The event's columns in the backup table's column order (a stable order per column set). */
-function columnsOf(row: Row, table: TargetTable): string[] {
+/**
+ * The event's columns in the backup table's column order (a stable order per column set). The
+ * current run's list when the row has exactly its columns: the common case, checked without
+ * building a list per event.
+ */
+function columnsOf(row: Row, table: TargetTable, current: Run | undefined): readonly string[] {
+  if (current !== undefined && current.table === table && (current.kind === 'upsert' || current.kind === 'update')) {
+    const columns = current.columns;
+    if (Object.keys(row).length === columns.length && columns.every((column) => Object.hasOwn(row, column))) return columns;
+  }
   return [...table.columns.keys()].filter((column) => Object.hasOwn(row, column));
 }
 
@@ -119,6 +143,9 @@ function sameColumns(a: readonly string[], b: readonly string[]): boolean {
 }
 
 function keyText(table: TargetTable, row: Row): string {
+  // One key column (the common case): its text, with NULL (never a key value, but possible in an
+  // unkeyed table's row) kept apart from any text.
+  if (table.key.length === 1) return cellOf(row, table.key[0]!) ?? '\u0000';
   return JSON.stringify(table.key.map((column) => cellOf(row, column) ?? null));
 }
 
