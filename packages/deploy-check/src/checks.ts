@@ -10,6 +10,7 @@ import { checkKeyFiles } from './checks/key-files.js';
 import { checkMetricNames } from './checks/metric-names.js';
 import { checkMounts } from './checks/mounts.js';
 import { checkPorts } from './checks/ports.js';
+import { checkPostgresStandby } from './checks/postgres-standby.js';
 import { checkPrometheus } from './checks/prometheus.js';
 import { checkRedis } from './checks/redis.js';
 import { checkShutdown } from './checks/shutdown.js';
@@ -34,5 +35,6 @@ export const CHECKS = {
   grafana: checkGrafana,
   'metric names': checkMetricNames,
   redis: checkRedis,
+  'postgres standby': checkPostgresStandby,
   'blocked alerts': checkBlockedAlerts,
 } as const satisfies Record<string, Check>;

@@ -18,6 +18,21 @@ describe('a broken compose file fails its check', () => {
     expect(CHECKS.redis(badRole)).toEqual([expect.stringContaining('redis-start.sh role "primary", not master or replica')]);
   });
 
+  it('postgres standby: a misspelt variable, a script not mounted, a major that differs from the master, no replica healthcheck', () => {
+    const misspelt = withCompose('replica-host', ['POSTGRES_MASTER_HOST: ${', 'POSTGRES_MASTER_ADDR: ${']);
+    const problems = CHECKS['postgres standby'](misspelt);
+    expect(problems).toContainEqual(expect.stringContaining('service postgres: init-replica.sh needs POSTGRES_MASTER_HOST, which the service does not set'));
+    expect(problems).toContainEqual(expect.stringContaining('service postgres: POSTGRES_MASTER_ADDR is read neither by the postgres image nor by'));
+    const notMounted = withCompose('replica-host', ['- ../../scripts:/opt/storx/scripts:ro\n    ports:\n      # Reachable', '- ../../redis:/opt/storx/scripts:ro\n    ports:\n      # Reachable']);
+    expect(CHECKS['postgres standby'](notMounted)).toContainEqual(expect.stringContaining('service postgres: /opt/storx/scripts/init-replica.sh is redis/init-replica.sh, not scripts/init-replica.sh'));
+    const otherMajor = withCompose('replica-host', ['image: postgres:17', 'image: postgres:16']);
+    expect(CHECKS['postgres standby'](otherMajor)).toEqual([expect.stringContaining('replica-host/compose.yml: service postgres: image postgres:16 is PostgreSQL 16, its master (docker/source-host/compose.yml: service postgres) runs 17')]);
+    const masterUnpinned = withCompose('source-host', ['image: postgres:17', 'image: postgres:latest']);
+    expect(CHECKS['postgres standby'](masterUnpinned)).toEqual([expect.stringContaining('source-host/compose.yml: service postgres: image postgres:latest names no PostgreSQL major version')]);
+    const noHealth = withCompose('replica-host', ['check-replication-status.sh", "replica"', 'check-replication-status.sh", "master"']);
+    expect(CHECKS['postgres standby'](noHealth)).toEqual([expect.stringContaining('service postgres: its healthcheck does not run check-replication-status.sh replica')]);
+  });
+
   it('compose syntax: a required variable that .env.example does not set', () => {
     const broken = withCompose('source-host', ['${WEBHOOK_URL:?set WEBHOOK_URL in .env}', '${RECEIVER_URL:?set RECEIVER_URL in .env}']);
     expect(CHECKS['compose syntax'](broken)).toEqual([expect.stringContaining('${RECEIVER_URL} is required')]);

@@ -40,6 +40,15 @@ describe('the checks see what they are meant to check', () => {
     expect(topology.map((service) => service.where)).toEqual(['docker/source-host/compose.yml: service topology']);
   });
 
+  it('the source host postgres prepares the streaming master at init; the replica host postgres runs init-replica.sh before the server', () => {
+    const postgres = deployment.composeFiles.flatMap((file) => file.services.filter((service) => service.name === 'postgres').map((service) => ({ file: repoPath(file.path), service })));
+    const source = postgres.find(({ file }) => file === 'docker/source-host/compose.yml')!.service;
+    expect(source.volumes.map((mount) => mount.target)).toContain('/docker-entrypoint-initdb.d/20-streaming-master.sh');
+    const standby = postgres.find(({ file }) => file === 'docker/replica-host/compose.yml')!.service;
+    expect(standby.entrypoint!.join(' ')).toMatch(/gosu postgres sh \/opt\/storx\/scripts\/init-replica\.sh && exec docker-entrypoint\.sh postgres/);
+    expect(standby.image).toBe(source.image);
+  });
+
   it('Prometheus scrapes both services; the alert rules and the dashboard have queries', () => {
     expect(deployment.prometheus.jobs.map((job) => job.name).sort()).toEqual(['backuptools-receiver', 'storx-replicator']);
     expect(deployment.alertRules.length).toBeGreaterThanOrEqual(10);
