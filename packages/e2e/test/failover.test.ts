@@ -3,7 +3,9 @@
 // failover slots) with nothing lost and nothing applied twice. The old primary started again on
 // its own timeline is refused with nothing applied; a standby promoted without a synced slot
 // stops with SLOT_MISSING_AFTER_USE instead of leaving a gap.
+import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type PgCluster, SERVICE_BINARIES as BINARIES, ServiceProcess, startEmbeddedStandby, storjSchemaDdl, waitFor, withClient } from '@storx-backup/test-postgres';
 import { e2eTableDigest, expectBackupEqualsSource } from '../src/invariant.js';
@@ -77,6 +79,26 @@ async function expectReplicatorRefuses(database: string, code: keyof typeof REFU
   expect(other.output).toMatch(REFUSAL_TEXT[code]);
 }
 
+interface TopologyJson {
+  exit_code: number;
+  postgres: {
+    primary: string | null;
+    servers: { name: string; reachable: boolean; role: string | null; standbys: { state: string }[]; physical_slots: { name: string; active: boolean; wal_status: string | null }[]; standby: { receiver_status: string | null } | null }[];
+  };
+  problems: { severity: string; item: string; message: string }[];
+}
+
+/** `storx-replicator topology --json` over the primary and its standby, as an operator runs it. */
+async function topology(urls: readonly string[]): Promise<TopologyJson> {
+  const argv = [BINARIES.replicator, 'topology', '--json', '--config', system.replicatorConfigPath, '--postgres', urls.join(','), '--timeout', '5'];
+  const { stdout } = await promisify(execFile)(process.execPath, argv).catch((error: { code?: unknown; stdout?: string }) => {
+    if (typeof error.code !== 'number' || !error.stdout) throw error; // exit 1 and 2 still print the report
+    return { stdout: error.stdout };
+  });
+  return JSON.parse(stdout) as TopologyJson;
+}
+const pgProblems = (report: TopologyJson) => report.problems.filter((problem) => ['postgres', 'standby', 'physical_slot'].includes(problem.item));
+
 describe('failover of the source PostgreSQL to its streaming standby', () => {
   it('continues from the promoted standby under a write load: backup equals the new primary, the watermark never moves backwards, nothing applied twice', async () => {
     // The standby must hold a synced, persistent, valid copy of the failover slot. Its slot sync
@@ -94,6 +116,19 @@ describe('failover of the source PostgreSQL to its streaming standby', () => {
         }),
       { description: () => `the standby to hold a synced copy of the failover slot (standby: ${seen})`, timeoutMs: 60_000, intervalMs: 250 },
     );
+    // The topology view on the real pair: the primary with its standby streaming through an
+    // active physical slot, the standby's WAL receiver streaming; no PostgreSQL problem.
+    const servers = [system.sourceUrl, system.sourceUrlOn(standby)];
+    const healthy = await waitFor(async () => {
+      const report = await topology(servers);
+      return pgProblems(report).length === 0 && report.postgres.servers.every((server) => server.reachable) && report;
+    }, { description: 'topology to show a healthy primary and standby', timeoutMs: 30_000, intervalMs: 500 });
+    const [primaryView, standbyView] = healthy.postgres.servers;
+    expect(healthy.postgres.primary).toBe(primaryView!.name);
+    expect(primaryView).toMatchObject({ role: 'primary', standbys: [{ state: 'streaming' }] });
+    expect(primaryView!.physical_slots).toContainEqual(expect.objectContaining({ name: 'standby1_slot', active: true }));
+    expect(standbyView).toMatchObject({ role: 'standby', standby: { receiver_status: 'streaming' } });
+
     const sampler = sampleWatermarks(system.backupUrl);
     let primaryUrl = system.sourceUrl;
     const stopLoad = new AbortController();
@@ -103,6 +138,16 @@ describe('failover of the source PostgreSQL to its streaming standby', () => {
 
     await system.source.end();
     await system.sourceCluster.stopServer('immediate');
+    // Before the promotion the view is critical: the primary unreachable, no primary at all,
+    // the standby's WAL receiver no longer streaming.
+    const down = await waitFor(async () => {
+      const report = await topology(servers);
+      return report.postgres.servers[1]!.standby?.receiver_status !== 'streaming' && report;
+    }, { description: "topology to see the standby's WAL receiver stop", timeoutMs: 60_000, intervalMs: 500 });
+    expect(down.exit_code).toBe(2);
+    expect(down.postgres.primary).toBeNull();
+    expect(down.postgres.servers[0]!.reachable).toBe(false);
+    expect(pgProblems(down).map((problem) => problem.message)).toEqual(expect.arrayContaining([expect.stringMatching(/^no PostgreSQL primary/), expect.stringMatching(/^standby \S+ is not streaming/)]));
     await withClient(system.sourceUrlOn(standby), (client) => client.query('SELECT pg_promote(true, 60)'));
     primaryUrl = system.sourceUrlOn(standby);
 
@@ -126,6 +171,10 @@ describe('failover of the source PostgreSQL to its streaming standby', () => {
     const writes = await withClient(system.backupUrl, async (client) => (await client.query<{ n: number }>('SELECT count(*)::int AS n FROM public.segment_writes')).rows[0]!.n);
     expect(writes).toBe(digests.segments.count);
     expect(system.replicator.running).toBe(true);
+    // Roles are found out, not assumed: the promoted standby is the primary now.
+    const after = await topology(servers);
+    expect(after.postgres.primary).toBe(after.postgres.servers[1]!.name);
+    expect(after.postgres.servers[1]).toMatchObject({ role: 'primary', standby: null });
     failedOver = true;
   });
 
