@@ -24,6 +24,7 @@ role=${1:-}
 case "$role" in master | replica) ;; *) echo "usage: check-replication-status.sh master|replica" >&2; exit 2 ;; esac
 need psql "install postgresql-client, or run it inside the postgres container"
 : "${MAX_LAG_SECONDS:=30}"
+need_number MAX_LAG_SECONDS "$MAX_LAG_SECONDS"
 
 worst=0
 say() { # LEVEL TEXT: 0 ok, 1 warning, 2 critical

@@ -23,6 +23,9 @@ need pg_isready "install postgresql-client"
 : "${POSTGRES_MASTER_PORT:=5432}"
 : "${POSTGRES_MASTER_WAIT_SECONDS:=300}"
 : "${POSTGRES_OS_USER:=postgres}"
+need_number POSTGRES_MASTER_WAIT_SECONDS "$POSTGRES_MASTER_WAIT_SECONDS"
+need_number POSTGRES_MASTER_PORT "$POSTGRES_MASTER_PORT"
+need_name POSTGRES_REPLICA_SLOT "$POSTGRES_REPLICA_SLOT"
 
 if [ -f "$PGDATA/PG_VERSION" ]; then
   if [ -f "$PGDATA/standby.signal" ]; then
@@ -44,7 +47,9 @@ until pg_isready -q -h "$POSTGRES_MASTER_HOST" -p "$POSTGRES_MASTER_PORT"; do
   waited=$((waited + 2))
 done
 
-replication="host=$POSTGRES_MASTER_HOST port=$POSTGRES_MASTER_PORT user=$POSTGRES_REPLICATOR_USER replication=true dbname=replication"
+# libpq conninfo values in single quotes (backslash escapes), so any password works.
+conninfo_value() { printf "'%s'" "$(printf '%s' "$1" | sed -e 's/\\/\\\\/g' -e "s/'/\\\\'/g")"; }
+replication="host=$(conninfo_value "$POSTGRES_MASTER_HOST") port=$POSTGRES_MASTER_PORT user=$(conninfo_value "$POSTGRES_REPLICATOR_USER") replication=true dbname=replication"
 if out=$(psql -X -At "$replication" -c "CREATE_REPLICATION_SLOT $POSTGRES_REPLICA_SLOT PHYSICAL RESERVE_WAL" 2>&1); then
   echo "created physical slot $POSTGRES_REPLICA_SLOT on the master"
 elif printf '%s' "$out" | grep -q 'already exists'; then
@@ -53,15 +58,17 @@ else
   die "cannot create the slot on the master: $out (run scripts/setup-master.sh there with REPLICA_ADDRESS set to this host)"
 fi
 
-master_version=$(psql -X -At "$replication" -c 'SHOW server_version_num' 2>/dev/null) || master_version=0
+# Not guessed when it cannot be read: on 17+ it decides whether the standby keeps a synced copy
+# of the failover slot, without which a promotion stops the backup stream.
+master_version=$(psql -X -At "$replication" -c 'SHOW server_version_num' 2>&1) ||
+  die "cannot read the master's version: $master_version (check the replication user's password and pg_hba.conf on the master)"
+need_number "the master's server_version_num" "$master_version"
 mkdir -p "$PGDATA"
 chmod 700 "$PGDATA"
 echo "copying the master with pg_basebackup into $PGDATA ..."
 pg_basebackup -h "$POSTGRES_MASTER_HOST" -p "$POSTGRES_MASTER_PORT" -U "$POSTGRES_REPLICATOR_USER" -D "$PGDATA" -X stream -S "$POSTGRES_REPLICA_SLOT" -c fast --no-password ||
   die "pg_basebackup failed (above): an older pg_basebackup than the master's major version cannot copy it; check the password and pg_hba.conf on the master"
 
-# libpq conninfo values in single quotes (backslash escapes), so any password works.
-conninfo_value() { printf "'%s'" "$(printf '%s' "$1" | sed -e 's/\\/\\\\/g' -e "s/'/\\\\'/g")"; }
 conninfo="host=$(conninfo_value "$POSTGRES_MASTER_HOST") port=$POSTGRES_MASTER_PORT user=$(conninfo_value "$POSTGRES_REPLICATOR_USER") password=$(conninfo_value "$POSTGRES_REPLICATOR_PASSWORD") dbname=$(conninfo_value "$POSTGRES_DB") application_name=$(conninfo_value "$POSTGRES_REPLICA_SLOT")"
 {
   echo "# init-replica.sh: streaming standby of $POSTGRES_MASTER_HOST:$POSTGRES_MASTER_PORT"

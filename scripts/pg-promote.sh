@@ -14,6 +14,7 @@ set -eu
 . "$(dirname "$0")/lib/pg-replication.sh"
 need psql "install postgresql-client, or run it inside the postgres container"
 : "${PG_PROMOTE_WAIT_SECONDS:=60}"
+need_number PG_PROMOTE_WAIT_SECONDS "$PG_PROMOTE_WAIT_SECONDS"
 recovery=$(local_value 'SELECT pg_is_in_recovery()') || die "cannot connect to the local PostgreSQL as $POSTGRES_USER: start it, or set PGHOST/PGPORT/POSTGRES_PASSWORD"
 if [ "$recovery" = f ]; then
   echo "already a primary (timeline $(local_value 'SELECT timeline_id FROM pg_control_checkpoint()')): nothing to do"

@@ -18,48 +18,76 @@ set -eu
 need psql "install postgresql-client (Debian) or run it inside the postgres container"
 [ -n "${POSTGRES_REPLICATOR_PASSWORD:-}" ] || die "POSTGRES_REPLICATOR_PASSWORD is not set: put it in .env (the seed's Master VPS section) and export it"
 [ -n "${REPLICA_ADDRESS:-}" ] || die "REPLICA_ADDRESS is not set: the replica host's address (e.g. 10.0.0.2 or 10.0.0.2/32); pg_hba.conf allows replication from it alone"
+# The address goes into pg_hba.conf: checked here, so a typo cannot leave a line that keeps
+# PostgreSQL from starting at its next restart, or allow more than the replica.
 case "$REPLICA_ADDRESS" in */*) replica_cidr=$REPLICA_ADDRESS ;; *:*) replica_cidr="$REPLICA_ADDRESS/128" ;; *) replica_cidr="$REPLICA_ADDRESS/32" ;; esac
-case "$replica_cidr" in 0.0.0.0/0 | ::/0) die "REPLICA_ADDRESS=$REPLICA_ADDRESS would allow replication from anywhere: give the replica's own address" ;; esac
+printf '%s' "$replica_cidr" | grep -Eq '^([0-9]{1,3}\.){3}[0-9]{1,3}/([1-9]|[12][0-9]|3[0-2])$|^[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*/([1-9]|[1-9][0-9]|1[01][0-9]|12[0-8])$' ||
+  die "REPLICA_ADDRESS=$REPLICA_ADDRESS is not the replica's address (e.g. 10.0.0.2, 10.0.0.0/24 or fd00::2; never a /0, which allows replication from anywhere)"
+need_name POSTGRES_REPLICATOR_USER "$POSTGRES_REPLICATOR_USER"
 
 local_value 'SELECT 1' >/dev/null || die "cannot connect to the local PostgreSQL as $POSTGRES_USER: start it, or set PGHOST/PGPORT/POSTGRES_PASSWORD"
 [ "$(local_value 'SELECT pg_is_in_recovery()')" = f ] || die "this server is a standby (in recovery): run setup-master.sh on the master"
 
 user=$(sql_ident "$POSTGRES_REPLICATOR_USER")
 password=$(sql_literal "$POSTGRES_REPLICATOR_PASSWORD")
+# The password goes through stdin, not psql's argument list (which `ps` shows to every local user).
 if [ "$(local_value "SELECT count(*) FROM pg_roles WHERE rolname = $(sql_literal "$POSTGRES_REPLICATOR_USER")")" = 0 ]; then
-  local_psql -c "CREATE ROLE $user WITH LOGIN REPLICATION PASSWORD $password" && echo "created role $POSTGRES_REPLICATOR_USER"
+  printf '%s\n' "CREATE ROLE $user WITH LOGIN REPLICATION PASSWORD $password;" | local_psql || die "cannot create role $POSTGRES_REPLICATOR_USER (above): run as a superuser (POSTGRES_USER)"
+  echo "created role $POSTGRES_REPLICATOR_USER"
 else
-  local_psql -c "ALTER ROLE $user WITH LOGIN REPLICATION PASSWORD $password" && echo "role $POSTGRES_REPLICATOR_USER exists (REPLICATION and password set)"
+  printf '%s\n' "ALTER ROLE $user WITH LOGIN REPLICATION PASSWORD $password;" | local_psql || die "cannot change role $POSTGRES_REPLICATOR_USER (above): run as a superuser (POSTGRES_USER)"
+  echo "role $POSTGRES_REPLICATOR_USER exists (REPLICATION and password set)"
 fi
 
 slot=$(sql_literal "$POSTGRES_REPLICA_SLOT")
 if [ "$(local_value "SELECT count(*) FROM pg_replication_slots WHERE slot_name = $slot")" = 0 ]; then
-  local_psql -c "SELECT pg_create_physical_replication_slot($slot)" >/dev/null && echo "created physical slot $POSTGRES_REPLICA_SLOT"
+  local_psql -c "SELECT pg_create_physical_replication_slot($slot)" >/dev/null || die "cannot create the physical slot $POSTGRES_REPLICA_SLOT (above): max_replication_slots may be all taken"
+  echo "created physical slot $POSTGRES_REPLICA_SLOT"
 else
   echo "physical slot $POSTGRES_REPLICA_SLOT exists"
 fi
 
 hba=$(local_value 'SHOW hba_file')
 [ -w "$hba" ] || die "$hba is not writable here: run setup-master.sh on the master host (or in its container) as the postgres user or root"
-line="host replication $POSTGRES_REPLICATOR_USER $replica_cidr scram-sha-256"
-if grep -Fqx "$line" "$hba"; then
+# The standby streams over a replication connection; on 17+ its slot sync worker also opens an
+# ordinary one to POSTGRES_DB (primary_conninfo's dbname) to read the failover slots.
+lines="host replication $POSTGRES_REPLICATOR_USER $replica_cidr scram-sha-256"
+[ "$(local_value 'SHOW server_version_num')" -ge 170000 ] && lines="$lines
+host $(sql_ident "$POSTGRES_DB") $POSTGRES_REPLICATOR_USER $replica_cidr scram-sha-256"
+missing=$(printf '%s\n' "$lines" | while IFS= read -r line; do grep -Fqx "$line" "$hba" || printf '%s\n' "$line"; done)
+if [ -z "$missing" ]; then
   echo "pg_hba.conf allows replication from $replica_cidr"
 else
-  printf '# setup-master.sh: the streaming standby\n%s\n' "$line" >>"$hba"
+  cp -p "$hba" "$hba.setup-master.bak"
+  errors_before=$(local_value 'SELECT count(*) FROM pg_hba_file_rules WHERE error IS NOT NULL')
+  printf '# setup-master.sh: the streaming standby\n%s\n' "$missing" >>"$hba"
+  # pg_hba_file_rules reads the file as it is on disk: a line PostgreSQL would refuse is taken
+  # back before the reload, not found at the next restart.
+  if [ "$(local_value 'SELECT count(*) FROM pg_hba_file_rules WHERE error IS NOT NULL')" != "$errors_before" ]; then
+    mv "$hba.setup-master.bak" "$hba"
+    die "PostgreSQL refuses the pg_hba.conf line(s) \"$missing\" (SELECT * FROM pg_hba_file_rules WHERE error IS NOT NULL says why); $hba is unchanged"
+  fi
+  rm -f "$hba.setup-master.bak"
   local_value 'SELECT pg_reload_conf()' >/dev/null
-  echo "pg_hba.conf: added \"$line\" and reloaded"
+  echo "pg_hba.conf: added \"$missing\" and reloaded"
 fi
 
 restart=0
 wal_level=$(local_value 'SHOW wal_level')
 case "$wal_level" in
   replica | logical) echo "wal_level = $wal_level" ;;
-  *) local_psql -c "ALTER SYSTEM SET wal_level = replica" && echo "wal_level was $wal_level: set to replica; RESTART PostgreSQL for it to apply" && restart=1 ;;
+  *)
+    local_psql -c "ALTER SYSTEM SET wal_level = replica" || die "cannot set wal_level (above): run as a superuser"
+    echo "wal_level was $wal_level: set to replica; RESTART PostgreSQL for it to apply"
+    restart=1
+    ;;
 esac
 for setting in max_wal_senders max_replication_slots; do
   value=$(local_value "SHOW $setting")
   if [ "$value" -lt 4 ]; then
-    local_psql -c "ALTER SYSTEM SET $setting = 10" && echo "$setting was $value: set to 10; RESTART PostgreSQL for it to apply" && restart=1
+    local_psql -c "ALTER SYSTEM SET $setting = 10" || die "cannot set $setting (above): run as a superuser"
+    echo "$setting was $value: set to 10; RESTART PostgreSQL for it to apply"
+    restart=1
   else
     echo "$setting = $value"
   fi

@@ -19,6 +19,15 @@ need() { # COMMAND HINT
   command -v "$1" >/dev/null 2>&1 || die "$1 not found: $2"
 }
 
+# Values that go into SQL, a replication command or a configuration file are checked, never
+# quoted into place: a typo must stop the script, not reach pg_hba.conf or postgresql.auto.conf.
+need_number() { # NAME VALUE
+  case "$2" in '' | *[!0-9]*) die "$1=$2 is not a whole number" ;; esac
+}
+need_name() { # NAME VALUE (a role or slot name: lower case letters, digits, _; at most 63)
+  printf '%s' "$2" | grep -Eq '^[a-z_][a-z0-9_]{0,62}$' || die "$1=$2 is not a plain name (lower case letters, digits and _, at most 63): choose one"
+}
+
 # psql on the local server as POSTGRES_USER (password from POSTGRES_PASSWORD when set).
 local_psql() {
   PGPASSWORD=${POSTGRES_PASSWORD:-${PGPASSWORD:-}} psql -X -q -v ON_ERROR_STOP=1 -U "$POSTGRES_USER" -d "$POSTGRES_DB" "$@"

@@ -72,10 +72,13 @@ describe('steady state', () => {
     // A replay: a batch for a position the receiver already applied (as a captured request
     // re-sent later would be) is a duplicate and changes nothing, even correctly signed.
     const backupClient = await connect(system.backupUrl);
-    const { rows: sources } = await backupClient.query<{ source_id: string }>('SELECT source_id FROM backuptools_state.watermarks');
+    const { rows: sources } = await backupClient.query<{ source_id: string; system_id: string; timeline: string }>('SELECT source_id, source_system_id AS system_id, source_timeline::text AS timeline FROM backuptools_state.watermarks');
     await backupClient.end();
-    const sourceId = sources[0]!.source_id;
-    const replay = await sealBatchV2({ ...evil, source_id: sourceId, commit_lsn: '0/1', events: [{ ...evil.events[0]!, lsn: '0/1', commit_lsn: '0/1' }] }, recipient);
+    const { source_id: sourceId, system_id: systemId, timeline } = sources[0]!;
+    // From the recorded system and timeline, as a captured request would be (a batch without an
+    // origin is refused outright once the receiver has recorded one).
+    const origin = { system_id: systemId, timeline: Number(timeline), history: [] };
+    const replay = await sealBatchV2({ ...evil, source_id: sourceId, origin, commit_lsn: '0/1', events: [{ ...evil.events[0]!, lsn: '0/1', commit_lsn: '0/1' }] }, recipient);
     const replayed = await fetch(url, { method: 'POST', headers: { ...signWebhook({ id: replay.id, timestamp: now, body: replay.body, signingKeys: [trusted] }), 'content-type': 'application/jose' }, body: replay.body });
     expect(await replayed.json()).toMatchObject({ status: 'duplicate' });
     await writers;

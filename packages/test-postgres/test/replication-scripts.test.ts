@@ -80,7 +80,16 @@ describe.skipIf(!hasBaseBackup)('the seed\'s PostgreSQL scripts (pg_basebackup 1
     expect(again.output).toContain('physical slot replica1_slot exists');
     const hba = await readFile(join(master.dataDir!, 'pg_hba.conf'), 'utf8');
     expect(hba.split('\n').filter((line) => line === 'host replication replicator 127.0.0.1/32 scram-sha-256')).toHaveLength(1);
-    expect(await script('setup-master.sh', [], { ...masterEnv, REPLICA_ADDRESS: '0.0.0.0/0' })).toMatchObject({ code: 2, output: expect.stringContaining("give the replica's own address") as string });
+    // Whatever would allow more than the replica, or leave a line PostgreSQL refuses at its next
+    // restart, is refused before pg_hba.conf is touched.
+    for (const address of ['0.0.0.0/0', '::0/0', '10.0.0.2 trust', 'all', '10.0.0.2/33']) {
+      expect(await script('setup-master.sh', [], { ...masterEnv, REPLICA_ADDRESS: address }), address).toMatchObject({ code: 2, output: expect.stringContaining("is not the replica's address") as string });
+    }
+    expect(await script('setup-master.sh', [], { ...masterEnv, POSTGRES_REPLICATOR_USER: 'rep all' })).toMatchObject({ code: 2, output: expect.stringContaining('is not a plain name') as string });
+    // An address only PostgreSQL can judge: the line is added, found refused in
+    // pg_hba_file_rules, and taken back before any reload.
+    expect(await script('setup-master.sh', [], { ...masterEnv, REPLICA_ADDRESS: ':::::/64' })).toMatchObject({ code: 2, output: expect.stringContaining('PostgreSQL refuses the pg_hba.conf line') as string });
+    expect(await readFile(join(master.dataDir!, 'pg_hba.conf'), 'utf8')).toBe(hba);
 
     const made = await script('init-replica.sh', [], standbyEnv);
     expect(made.output).toContain('is a standby of');
