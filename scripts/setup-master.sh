@@ -74,11 +74,13 @@ fi
 
 restart=0
 wal_level=$(local_value 'SHOW wal_level')
+# logical, not the seed's replica: this master also feeds the backup stream's logical slot (and
+# on 17 a standby syncing failover slots needs it), so one restart sets both.
 case "$wal_level" in
-  replica | logical) echo "wal_level = $wal_level" ;;
+  logical) echo "wal_level = logical" ;;
   *)
-    local_psql -c "ALTER SYSTEM SET wal_level = replica" || die "cannot set wal_level (above): run as a superuser"
-    echo "wal_level was $wal_level: set to replica; RESTART PostgreSQL for it to apply"
+    local_psql -c "ALTER SYSTEM SET wal_level = logical" || die "cannot set wal_level (above): run as a superuser"
+    echo "wal_level was $wal_level: set to logical (the backup stream needs it too); RESTART PostgreSQL for it to apply"
     restart=1
     ;;
 esac
