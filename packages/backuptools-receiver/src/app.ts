@@ -3,6 +3,7 @@ import type { DecryptionKey, TrustedKey } from '@storx-backup/protocol';
 import type { Logger } from '@storx-backup/service-kit';
 import { Applier } from './apply/applier.js';
 import { SeedEventApplier } from './apply/seed-event-applier.js';
+import type pg from 'pg';
 import type { BackupDb } from './db.js';
 import { RECEIVER_ERRORS, ReceiverError } from './errors.js';
 import { DEFAULT_HTTP_TIMEOUTS, type HttpTimeouts, serverTimeoutOptions } from './http/http-timeouts.js';
@@ -20,6 +21,8 @@ import { type AllowedTable, TableAllowlist } from './verify/table-allowlist.js';
 
 export interface AppOptions {
   db: BackupDb;
+  /** The pool `db` runs on (createBackupDb): batches are applied on a client of their own. */
+  pool: pg.Pool;
   logger: Logger;
   decryptionKeys: readonly DecryptionKey[];
   trustedKeys: readonly TrustedKey[];
@@ -92,7 +95,7 @@ export function buildApp(options: AppOptions): FastifyInstance & { metrics: Rece
       toleranceSeconds: options.timestampToleranceSeconds,
       acceptUnsignedSeedV1: options.acceptUnsignedSeedV1,
     }),
-    applier: new Applier(options.db, tableSync, options.stateSchema),
+    applier: new Applier(options.db, options.pool, tableSync, options.stateSchema),
     seedApplier: new SeedEventApplier(options.db, tableSync, options.stateSchema, options.timestampToleranceSeconds, options.defaultSchema),
     tables: new TableAllowlist(options.allowedTables),
     metrics,

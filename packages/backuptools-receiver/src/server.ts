@@ -31,6 +31,7 @@ export async function startReceiver(config: ReceiverConfig, logger: Logger = cre
   const https = config.tls ? { cert: await readFile(config.tls.certPath), key: await readFile(config.tls.keyPath) } : undefined;
   const app = buildApp({
     db,
+    pool,
     logger,
     ...keys,
     allowedTables: config.tables,

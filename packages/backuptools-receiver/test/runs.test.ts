@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { ChangeEvent } from '@storx-backup/protocol';
-import { groupedByTable, groupIntoRuns, MAX_RUN_ROWS } from '../src/apply/runs.js';
+import { groupedByTable, groupIntoRuns, MAX_INSERT_RUN_ROWS, MAX_RUN_ROWS } from '../src/apply/runs.js';
 import type { TargetTable } from '../src/schema/target-table.js';
 
-const objects: TargetTable = { schema: 's', table: 'objects', columns: new Map([['id', 'bigint'], ['a', 'text'], ['b', 'text']]), key: ['id'], independent: true };
-const keyless: TargetTable = { schema: 's', table: 'keyless', columns: new Map([['a', 'text']]), key: [], independent: true };
+const objects: TargetTable = { schema: 's', table: 'objects', columns: new Map([['id', 'bigint'], ['a', 'text'], ['b', 'text']]), key: ['id'], independent: true, copyable: true };
+const keyless: TargetTable = { schema: 's', table: 'keyless', columns: new Map([['a', 'text']]), key: [], independent: true, copyable: true };
 const common = { schema: 's', timestamp: 't', lsn: '0/1', commit_lsn: '0/1', xid: 1, seq: 0 };
 
 const insert = (id: number, a = 'x', table = 'objects'): ChangeEvent => ({ ...common, table, operation: 'INSERT', data: { id: String(id), a, b: 'b' }, old_data: null, unchanged_toast: [] });
@@ -54,12 +54,24 @@ describe('grouping events into set-based runs', () => {
   });
 
   it('cuts a run at MAX_RUN_ROWS (one statement never holds the event loop long), a folded key still ending with its last row', () => {
-    const inserts = Array.from({ length: MAX_RUN_ROWS + 1 }, (_, index) => insert(index));
-    expect(shape([...inserts, remove(1), remove(2)])).toEqual([`upsert:${MAX_RUN_ROWS}`, 'upsert:1', 'delete:2']);
-    const runs = [...groupIntoRuns([...inserts, update(0, { a: 'last', b: 'b' })], tableOf)];
+    const updates = Array.from({ length: MAX_RUN_ROWS + 1 }, (_, index) => update(index, { a: 'x', b: 'b' }));
+    expect(shape([...updates, remove(1), remove(2)])).toEqual([`upsert:${MAX_RUN_ROWS}`, 'upsert:1', 'delete:2']);
+    const runs = [...groupIntoRuns([...updates, update(0, { a: 'last', b: 'b' })], tableOf)];
     expect(runs.map((run) => run.kind === 'upsert' && run.rows.length)).toEqual([MAX_RUN_ROWS, 2]);
     const last = runs[1]!;
     expect(last.kind === 'upsert' && last.rows.map((row) => [row['id'], row['a']])).toEqual([['2000', 'x'], ['0', 'last']]);
+  });
+
+  it('marks runs made only of INSERTs (COPY may apply them) and lets them grow to MAX_INSERT_RUN_ROWS', () => {
+    const inserts = Array.from({ length: MAX_INSERT_RUN_ROWS + 1 }, (_, index) => insert(index));
+    const runs = [...groupIntoRuns(inserts, tableOf)];
+    expect(runs.map((run) => run.kind === 'upsert' && [run.rows.length, run.inserts])).toEqual([[MAX_INSERT_RUN_ROWS, true], [1, true]]);
+    // An UPDATE folded into an insert run makes it an upsert: the row may already be there.
+    const mixed = [...groupIntoRuns([insert(1), insert(2), update(1, { a: 'y', b: 'z' })], tableOf)];
+    expect(mixed.map((run) => run.kind === 'upsert' && [run.rows.length, run.inserts])).toEqual([[2, false]]);
+    // An insert run past MAX_RUN_ROWS takes no UPDATE: the upsert it would become must stay short.
+    const long = [...groupIntoRuns([...inserts.slice(0, MAX_RUN_ROWS + 5), update(1, { a: 'y', b: 'z' })], tableOf)];
+    expect(long.map((run) => run.kind === 'upsert' && [run.rows.length, run.inserts])).toEqual([[MAX_RUN_ROWS + 5, true], [1, false]]);
   });
 
   it('treats an update whose old key equals its new key as no key change', () => {
@@ -76,7 +88,7 @@ describe('tables without a key', () => {
 });
 
 describe('grouping a batch by table', () => {
-  const segments: TargetTable = { schema: 's', table: 'segments', columns: new Map([['id', 'bigint'], ['a', 'text'], ['b', 'text']]), key: ['id'], independent: true };
+  const segments: TargetTable = { schema: 's', table: 'segments', columns: new Map([['id', 'bigint'], ['a', 'text'], ['b', 'text']]), key: ['id'], independent: true, copyable: true };
   const byName = (event: ChangeEvent): TargetTable => (event.table === 'segments' ? segments : objects);
   const interleaved = [insert(1), insert(10, 'x', 'segments'), insert(2), insert(11, 'x', 'segments'), remove(1), insert(12, 'x', 'segments')];
 

@@ -64,11 +64,12 @@ export interface TestReceiver {
 export async function testReceiver(overrides: Partial<AppOptions> & { databaseUrl?: string; tables?: string[] } = {}): Promise<TestReceiver> {
   const url = overrides.databaseUrl ?? (await createDatabase(inject('pgBackupUrl'), 'receiver'));
   const logger = createLogger({ name: 'receiver-test', level: 'silent' });
-  const { db } = createBackupDb(url, 4, logger);
+  const { db, pool } = createBackupDb(url, 4, logger);
   if (overrides.databaseUrl === undefined) await migrateState(db, STATE_SCHEMA);
   const keys = testKeys();
   const app = buildApp({
     db,
+    pool,
     logger,
     decryptionKeys: keys.decryptionKeys,
     trustedKeys: keys.trustedKeys,

@@ -1,12 +1,13 @@
 import { type Batch, type ChangeEvent, formatLsn, isPing, parseLsn, type RecordedOrigin, type Relation, relationKey } from '@storx-backup/protocol';
 import { sql } from 'kysely';
-import type { BackupDb } from '../db.js';
+import type pg from 'pg';
+import { type BackupDb, transactionWithClient } from '../db.js';
 import { ReceiverError } from '../errors.js';
 import type { TableSync } from '../schema/table-sync.js';
 import type { TargetTable } from '../schema/target-table.js';
 import { classifyDatabaseError, databaseFailure as toReceiverError } from './database-errors.js';
 import { groupedByTable, groupIntoRuns } from './runs.js';
-import { executeRun } from './statements.js';
+import { RunExecutor } from './run-executor.js';
 import { advancedWatermark, batchPosition, placeBatch, type Watermark } from './watermark.js';
 import { advanceWatermark, lockWatermark, readWatermark } from './watermark-store.js';
 import { type CopyState, placeCopyChunk, streamChangeVersusCopy } from './table-copy.js';
@@ -29,6 +30,8 @@ export type ApplyOutcome =
 export class Applier {
   constructor(
     private readonly db: BackupDb,
+    /** The pool behind `db`: a batch's transaction runs on a client of its own (COPY needs it). */
+    private readonly pool: pg.Pool,
     private readonly tableSync: TableSync,
     private readonly stateSchema: string,
   ) {}
@@ -69,7 +72,8 @@ export class Applier {
   private async applyOnce(batch: Batch): Promise<ApplyOutcome> {
     if (batch.snapshot) return this.applyCopyChunk(batch, batch.snapshot);
     const position = batchPosition(batch);
-    return this.db.transaction().execute(async (trx) => {
+    return transactionWithClient(this.pool, async (trx, client) => {
+      const runs = new RunExecutor(trx, client);
       const watermark = await lockWatermark(trx, this.stateSchema, batch.source_id, batch.slot);
       const copies = await readCopyStates(trx, this.stateSchema, batch.source_id, batch.slot);
       // Before the LSN comparison: on another timeline the same LSN is different WAL, so a batch
@@ -88,7 +92,7 @@ export class Applier {
           if (last === undefined || last.event.table !== event.table || last.event.schema !== event.schema) last = { event, table: tables.get(relationKey(event.schema, event.table))! };
           return last.table;
         };
-        for (const run of groupIntoRuns(groupedByTable(notInCopies(list, copies), tableOf), tableOf)) await executeRun(trx, run);
+        for (const run of groupIntoRuns(groupedByTable(notInCopies(list, copies), tableOf), tableOf)) await runs.execute(run);
       };
 
       // A transaction reaches the tables only in the batch that ends it: the changes of one that
@@ -125,7 +129,7 @@ export class Applier {
    * The watermark lock serializes it with the source's stream batches.
    */
   private async applyCopyChunk(batch: Batch, chunk: SnapshotChunk): Promise<ApplyOutcome> {
-    return this.db.transaction().execute(async (trx) => {
+    return transactionWithClient(this.pool, async (trx, client) => {
       const watermark = await lockWatermark(trx, this.stateSchema, batch.source_id, batch.slot);
       const key = relationKey(chunk.schema, chunk.table);
       const copies = await readCopyStates(trx, this.stateSchema, batch.source_id, batch.slot);
@@ -144,7 +148,8 @@ export class Applier {
         await sql`TRUNCATE ONLY ${sql.id(target.schema, target.table)}`.execute(trx);
         await supersedeStaged(trx, this.stateSchema, batch.source_id, chunk.schema, chunk.table, imageLsn);
       }
-      for (const run of groupIntoRuns(batch.events, () => target)) await executeRun(trx, run);
+      const runs = new RunExecutor(trx, client);
+      for (const run of groupIntoRuns(batch.events, () => target)) await runs.execute(run);
 
       const rowsBefore = placement.kind === 'start' ? 0n : state!.rowsCopied;
       await saveCopyState(trx, this.stateSchema, batch.source_id, batch.slot, {

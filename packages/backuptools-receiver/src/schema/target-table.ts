@@ -17,6 +17,12 @@ export interface TargetTable {
    * or the table's cache is refreshed (a failed batch refreshes it).
    */
   independent: boolean;
+  /**
+   * A plain or partitioned table without rules: `COPY FROM` puts rows into it exactly as
+   * `INSERT` does (COPY fires the same triggers and checks the same constraints, but ignores
+   * rules, and a view takes no COPY). Read and cached as `independent` is.
+   */
+  copyable: boolean;
 }
 
 /** Reads a table from the backup catalog, or undefined when it does not exist. */
@@ -39,8 +45,10 @@ export async function readTargetTable(db: Executor, schema: string, table: strin
     GROUP BY i.indexrelid, i.indisprimary
     ORDER BY i.indisprimary DESC, i.indexrelid
     LIMIT 1`.execute(db);
-  const { rows: links } = await sql<{ linked: boolean }>`
-    SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE contype = 'f' AND (conrelid = ${oid} OR confrelid = ${oid}))
+  const { rows: links } = await sql<{ linked: boolean; copyable: boolean }>`
+    SELECT (SELECT relkind IN ('r', 'p') FROM pg_class WHERE oid = ${oid})
+        AND NOT EXISTS (SELECT 1 FROM pg_rewrite WHERE ev_class = ${oid} AND rulename <> '_RETURN') AS copyable,
+        EXISTS (SELECT 1 FROM pg_constraint WHERE contype = 'f' AND (conrelid = ${oid} OR confrelid = ${oid}))
         OR EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = ${oid} AND NOT tgisinternal)
         OR EXISTS (SELECT 1 FROM pg_rewrite WHERE ev_class = ${oid} AND rulename <> '_RETURN')
         OR EXISTS (SELECT 1 FROM pg_inherits WHERE inhrelid = ${oid} OR inhparent = ${oid}) AS linked`.execute(db);
@@ -50,5 +58,6 @@ export async function readTargetTable(db: Executor, schema: string, table: strin
     columns: new Map(columns.map((column) => [column.name, column.type])),
     key: keys[0]?.columns ?? [],
     independent: links[0]?.linked === false,
+    copyable: links[0]?.copyable === true,
   };
 }
