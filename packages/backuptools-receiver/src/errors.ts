@@ -10,7 +10,7 @@ export const RECEIVER_ERRORS = {
   SOURCE_SYSTEM_MISMATCH: { status: 409, retry: false, summary: 'the batch comes from another PostgreSQL system (system identifier) than the one this source id and slot were applied from' },
   SOURCE_TIMELINE_FORKED: { status: 409, retry: false, summary: 'the batch comes from a timeline that forked from the applied history at or before the watermark (an old primary back after a failover, a standby promoted before it had what the backup holds)' },
   BODY_TOO_LARGE: { status: 413, retry: false, summary: 'the body is over the configured body limit' },
-  UNSUPPORTED_MEDIA_TYPE: { status: 415, retry: false, summary: 'content-type is neither application/jose (v2) nor text/plain (seed-v1)' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, retry: false, summary: 'content-type is none of application/vnd.storx.envelope.v3 (v3), application/jose (v2), text/plain (seed-v1)' },
   PAYLOAD_INVALID: { status: 422, retry: false, summary: 'the decrypted payload does not match the schema' },
   TABLE_NOT_ALLOWED: { status: 422, retry: false, summary: 'the batch touches a table outside the allowlist' },
   TABLE_INCOMPATIBLE: { status: 422, retry: false, summary: 'the backup table cannot hold the source rows (missing, type or key differs)' },

@@ -10,7 +10,10 @@ import {
   type PemKeyPair,
   type Relation,
   type RecipientKey,
+  type ContentKeys,
   sealBatchV2,
+  sealBatchV3,
+  type SignatureScheme,
   signWebhook,
   type TrustedKey,
 } from '@storx-backup/protocol';
@@ -103,10 +106,20 @@ export interface InjectRequest {
   payload: string;
 }
 
-/** A signed v2 request for `batch`, as the replicator sends it. */
-export async function signedRequest(batch: Batch, keys: TestKeys, options: { signingKey?: KeyObject; now?: number } = {}): Promise<InjectRequest> {
+/** A signed v2 request for `batch`, as the replicator sends it (signed `v1a` unless `scheme` says otherwise). */
+export async function signedRequest(batch: Batch, keys: TestKeys, options: { signingKey?: KeyObject; now?: number; scheme?: SignatureScheme } = {}): Promise<InjectRequest> {
   const sealed = await sealBatchV2(batch, keys.recipient);
-  const headers = signWebhook({ id: sealed.id, timestamp: options.now ?? Math.floor(Date.now() / 1000), body: sealed.body, signingKeys: [options.signingKey ?? keys.signingKey] });
+  const headers = signWebhook({ id: sealed.id, timestamp: options.now ?? Math.floor(Date.now() / 1000), body: sealed.body, signingKeys: [options.signingKey ?? keys.signingKey], scheme: options.scheme ?? 'v1a' });
+  return { method: 'POST', url: '/webhook', headers: { ...headers, 'content-type': sealed.contentType }, payload: sealed.body };
+}
+
+/** A v3 request: the body is bytes. */
+export type BinaryInjectRequest = Omit<InjectRequest, 'payload'> & { payload: Buffer };
+
+/** A signed v3 request for `batch` (signed `v1d` unless `scheme` says otherwise; `contentKeys` shares a content key between requests). */
+export function signedV3Request(batch: Batch, keys: TestKeys, options: { signingKey?: KeyObject; now?: number; scheme?: SignatureScheme; contentKeys?: ContentKeys; recipient?: RecipientKey } = {}): BinaryInjectRequest {
+  const sealed = sealBatchV3(batch, options.recipient ?? keys.recipient, options.contentKeys);
+  const headers = signWebhook({ id: sealed.id, timestamp: options.now ?? Math.floor(Date.now() / 1000), body: sealed.body, signingKeys: [options.signingKey ?? keys.signingKey], scheme: options.scheme ?? 'v1d' });
   return { method: 'POST', url: '/webhook', headers: { ...headers, 'content-type': sealed.contentType }, payload: sealed.body };
 }
 

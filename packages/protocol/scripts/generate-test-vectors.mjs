@@ -6,7 +6,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { encodeBatch, encodeSeedEvent, generateEd25519KeyPair, generateRsaKeyPair, keyId, sealBatchV2, sealSeedV1, signWebhook, writeKeyPair } from '../dist/index.js';
+import { encodeBatch, encodeSeedEvent, generateEd25519KeyPair, generateRsaKeyPair, keyId, sealBatchV2, sealBatchV3, sealSeedV1, signWebhook, writeKeyPair } from '../dist/index.js';
 
 const out = join(dirname(fileURLToPath(import.meta.url)), '..', 'test-vectors');
 const NOW = 1765016400; // 2025-12-06T10:20:00Z
@@ -55,6 +55,11 @@ await writeFile(join(out, 'batch.json'), batchBytes);
 const sealed = await sealBatchV2(batch, { key: receiverPublic, kid: keyId(receiverPublic) });
 const headers = signWebhook({ id: sealed.id, timestamp: NOW, body: sealed.body, signingKeys: [senderPrivate] });
 await writeFile(join(out, 'v2-request.json'), `${JSON.stringify({ now: NOW, kid: keyId(receiverPublic), signer_kid: keyId(senderPrivate), headers: { ...headers, 'content-type': sealed.contentType }, body: sealed.body }, null, 2)}\n`);
+
+// v3: the body is bytes (base64 here only to fit in JSON), signed v1d.
+const sealedV3 = sealBatchV3(batch, { key: receiverPublic, kid: keyId(receiverPublic) });
+const headersV3 = signWebhook({ id: sealedV3.id, timestamp: NOW, body: sealedV3.body, signingKeys: [senderPrivate], scheme: 'v1d' });
+await writeFile(join(out, 'v3-request.json'), `${JSON.stringify({ now: NOW, kid: keyId(receiverPublic), signer_kid: keyId(senderPrivate), headers: { ...headersV3, 'content-type': sealedV3.contentType }, body_base64: sealedV3.body.toString('base64') }, null, 2)}\n`);
 
 const event = batch.events[0];
 const eventBytes = encodeSeedEvent(event);

@@ -1,7 +1,10 @@
-import { constants, createCipheriv, createDecipheriv, type KeyObject, privateDecrypt, publicEncrypt, randomBytes } from 'node:crypto';
+import { constants, createCipheriv, createDecipheriv, type KeyObject, publicEncrypt, randomBytes } from 'node:crypto';
+import type { ContentKeys } from './content-keys.js';
 import { ProtocolError } from './errors.js';
 import { SLICE_BYTES, yieldToLoop } from './loop-slices.js';
 import type { KeyId } from './keys.js';
+import { unwrapContentKey, type UnwrappedKeyCache } from './unwrapped-key-cache.js';
+import { decryptFailed } from './envelope-errors.js';
 
 /** The only key-management and content-encryption algorithms v2 produces or accepts. */
 export const V2_KEY_ALGORITHM = 'RSA-OAEP-256';
@@ -32,12 +35,16 @@ export interface DecryptionKey {
  * base64url in JavaScript, which measured ~1 s per 100k replicated rows on each side and most
  * of the garbage; OpenSSL and Buffer do the same work natively. jose and node-forge, two
  * independent implementations, check both directions in the tests.
+ *
+ * With `contentKeys`, the content key (and its encrypted form) is shared by many envelopes
+ * (content-keys.ts), each with its own random IV; without, each envelope has its own.
  */
-export function sealV2(plaintext: Uint8Array, recipient: RecipientKey): Promise<string> {
+export function sealV2(plaintext: Uint8Array, recipient: RecipientKey, contentKeys?: ContentKeys): Promise<string> {
   const header = Buffer.from(JSON.stringify({ alg: V2_KEY_ALGORITHM, enc: V2_CONTENT_ENCRYPTION, kid: recipient.kid, cty: V2_CONTENT_TYPE })).toString('base64url');
-  const contentKey = randomBytes(32);
+  const shared = contentKeys?.next(recipient, plaintext.byteLength);
+  const contentKey = shared?.key ?? randomBytes(32);
   const iv = randomBytes(12);
-  const encryptedKey = publicEncrypt({ key: recipient.key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, contentKey);
+  const encryptedKey = shared?.wrapped ?? publicEncrypt({ key: recipient.key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, contentKey);
   const cipher = createCipheriv('aes-256-gcm', contentKey, iv, { authTagLength: 16 });
   // The additional authenticated data is the ASCII of the encoded protected header.
   cipher.setAAD(Buffer.from(header, 'ascii'));
@@ -50,9 +57,10 @@ export function sealV2(plaintext: Uint8Array, recipient: RecipientKey): Promise<
  * against the allowlist before any key is touched: a downgrade (RSA1_5, `dir`, another
  * `enc`, `zip`, `crit`) is refused, never attempted. Every part must be canonical base64url.
  * The ciphertext (up to body-limit bytes) is decoded and decrypted a slice at a time, with the
- * event loop free in between (see loop-slices.ts).
+ * event loop free in between (see loop-slices.ts). With `unwrappedKeys` (only on a request whose
+ * signature verified), an encrypted key seen before is not unwrapped again.
  */
-export async function openV2(body: string | Uint8Array, keys: readonly DecryptionKey[]): Promise<Uint8Array> {
+export async function openV2(body: string | Uint8Array, keys: readonly DecryptionKey[], unwrappedKeys?: UnwrappedKeyCache): Promise<Uint8Array> {
   // A JWE is ASCII; a string (a sender's, in tests) with anything else can never be one.
   if (typeof body === 'string' && Buffer.byteLength(body, 'utf8') !== body.length) throw new ProtocolError('ENVELOPE_MALFORMED', 'body is not a JWE compact serialization (not ASCII)');
   const bytes = typeof body === 'string' ? Buffer.from(body, 'latin1') : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
@@ -86,7 +94,7 @@ export async function openV2(body: string | Uint8Array, keys: readonly Decryptio
   if (iv.length !== 12 || tag.length !== 16) throw new ProtocolError('ENVELOPE_MALFORMED', 'A256GCM needs a 96-bit iv and a 128-bit tag');
   let contentKey: Buffer;
   try {
-    contentKey = privateDecrypt({ key: match.key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, encryptedKey);
+    contentKey = unwrappedKeys === undefined ? unwrapContentKey(match.key, encryptedKey) : unwrappedKeys.unwrap(match.kid, match.key, encryptedKey);
   } catch (cause) {
     throw decryptFailed(cause);
   }
@@ -147,9 +155,6 @@ function canonicalBase64url(part: string, what: string): Buffer {
   return bytes;
 }
 
-function decryptFailed(cause?: unknown): ProtocolError {
-  return new ProtocolError('ENVELOPE_DECRYPT_FAILED', 'envelope did not decrypt: wrong key, or the envelope was altered', cause === undefined ? {} : { cause });
-}
 
 function decodeHeader(segment: string): Record<string, unknown> {
   let header: unknown;

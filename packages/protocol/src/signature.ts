@@ -2,15 +2,24 @@ import { type KeyObject, sign, verify } from 'node:crypto';
 import { promisify } from 'node:util';
 import { ProtocolError } from './errors.js';
 import type { KeyId } from './keys.js';
-import { SLICE_BYTES, yieldToLoop } from './loop-slices.js';
+import {
+  bodyDigest,
+  bodyDigestInSlices,
+  DIGEST_SIGNATURE_VERSION,
+  digestSignedContent,
+  fullSignedContent,
+  fullSignedContentInSlices,
+  SIGNATURE_VERSION,
+  type SignatureScheme,
+} from './signed-content.js';
+
+export { bodyDigest, DIGEST_SIGNATURE_VERSION, SIGNATURE_SCHEMES, SIGNATURE_VERSION, type SignatureScheme } from './signed-content.js';
 
 /** Standard Webhooks header names. */
 export const WEBHOOK_ID_HEADER = 'webhook-id';
 export const WEBHOOK_TIMESTAMP_HEADER = 'webhook-timestamp';
 export const WEBHOOK_SIGNATURE_HEADER = 'webhook-signature';
 
-/** Standard Webhooks' version tag for asymmetric (Ed25519) signatures. */
-export const SIGNATURE_VERSION = 'v1a';
 /** Default allowed clock difference between sender and receiver, in seconds. */
 export const DEFAULT_TIMESTAMP_TOLERANCE_SECONDS = 300;
 
@@ -23,10 +32,11 @@ const ED25519_SIGNATURE_BYTES = 64;
 // Entries of any version; other versions are skipped unchecked.
 const MAX_SIGNATURES = 4;
 /**
- * `v1a` entries checked at most: two cover a key rotation (the old and the new key). More only
- * multiply the unauthenticated work: each entry is checked against each trusted key over the
- * whole body (about 90 ms for a 64 MiB body on these machines), so a third is refused (400)
- * before the body is even read.
+ * Entries checked at most per scheme: two cover a key rotation (the old and the new key). More
+ * only multiply the unauthenticated work: each `v1a` entry is checked against each trusted key
+ * over the whole body (about 90 ms for a 64 MiB body on these machines), so a third is refused
+ * (400) before the body is even read. (`v1d` entries share one digest of the body, but are held
+ * to the same count: a rotation needs no more.)
  */
 export const MAX_CHECKED_SIGNATURES = 2;
 
@@ -45,16 +55,27 @@ export interface SignInput {
   body: Uint8Array | string;
   /** One key normally; the old and the new key during a rotation. */
   signingKeys: readonly KeyObject[];
+  /**
+   * `v1a` (default: what every receiver verifies) signs the whole body; `v1d` signs its SHA-256,
+   * for receivers that advertise it (docs/protocol.md).
+   */
+  scheme?: SignatureScheme;
+  /** For `v1d`: the body's SHA-256 if already known (made once per batch, not per attempt). */
+  bodyDigest?: Uint8Array;
 }
 
-/** Signs `id.timestamp.body` with every given Ed25519 key (space-separated `v1a,<base64>`). */
+/**
+ * Signs the request with every given Ed25519 key, in the given scheme (space-separated
+ * `v1a,<base64>` or `v1d,<base64>` entries).
+ */
 export function signWebhook(input: SignInput): WebhookHeaders {
   if (!ID_PATTERN.test(input.id)) throw new RangeError(`webhook id ${JSON.stringify(input.id)} must be 1-256 of A-Z a-z 0-9 _ : -`);
   if (!Number.isSafeInteger(input.timestamp) || input.timestamp < 0) throw new RangeError(`webhook timestamp must be unix seconds, got ${input.timestamp}`);
   if (input.signingKeys.length === 0) throw new RangeError('at least one signing key is required');
+  const scheme = input.scheme ?? SIGNATURE_VERSION;
   const timestamp = String(input.timestamp);
-  const content = signedContent(input.id, timestamp, input.body);
-  const signatures = input.signingKeys.map((key) => `${SIGNATURE_VERSION},${sign(null, content, key).toString('base64')}`);
+  const content = scheme === DIGEST_SIGNATURE_VERSION ? digestSignedContent(input.id, timestamp, input.bodyDigest ?? bodyDigest(input.body)) : fullSignedContent(input.id, timestamp, input.body);
+  const signatures = input.signingKeys.map((key) => `${scheme},${sign(null, content, key).toString('base64')}`);
   return { 'webhook-id': input.id, 'webhook-timestamp': timestamp, 'webhook-signature': signatures.join(' ') };
 }
 
@@ -78,6 +99,14 @@ export interface VerifiedWebhook {
   timestamp: number;
   /** Thumbprint of the trusted key whose signature verified. */
   signerKid: KeyId;
+  /** The scheme of the entry that verified. */
+  scheme: SignatureScheme;
+}
+
+/** One signature entry to check, decoded. */
+export interface CheckedSignature {
+  scheme: SignatureScheme;
+  signature: Buffer;
 }
 
 /** The webhook headers, checked: what is left to do is the signature over the body. */
@@ -86,8 +115,11 @@ export interface CheckedWebhookHeaders {
   timestamp: number;
   /** The header as sent: the signature covers this text (leading zeros and all). */
   timestampText: string;
-  /** The `v1a` signatures to check (at most MAX_CHECKED_SIGNATURES), decoded. */
-  signatures: readonly Buffer[];
+  /**
+   * The `v1d` and `v1a` signatures to check (at most MAX_CHECKED_SIGNATURES of each), decoded,
+   * `v1d` first: it costs one digest of the body for all of them.
+   */
+  signatures: readonly CheckedSignature[];
 }
 
 export type HeaderCheckInput = Pick<VerifyInput, 'headers' | 'toleranceSeconds' | 'now'>;
@@ -95,9 +127,10 @@ export type HeaderCheckInput = Pick<VerifyInput, 'headers' | 'toleranceSeconds' 
 /**
  * Everything that can be checked before the body is read: the three headers present and well
  * formed, the timestamp inside the window, at least one and at most MAX_CHECKED_SIGNATURES
- * `v1a` entries. A receiver calls this as soon as the headers arrive, so that a caller without
- * them costs nothing more. Throws WEBHOOK_MISSING_HEADER / WEBHOOK_MALFORMED_HEADER (400),
- * WEBHOOK_TIMESTAMP_TOO_OLD / _IN_FUTURE / WEBHOOK_SIGNATURE_INVALID (no v1a entry, 401).
+ * `v1a` (and as many `v1d`) entries. A receiver calls this as soon as the headers arrive, so
+ * that a caller without them costs nothing more. Throws WEBHOOK_MISSING_HEADER /
+ * WEBHOOK_MALFORMED_HEADER (400), WEBHOOK_TIMESTAMP_TOO_OLD / _IN_FUTURE /
+ * WEBHOOK_SIGNATURE_INVALID (no v1a or v1d entry, 401).
  */
 export function checkWebhookHeaders(input: HeaderCheckInput): CheckedWebhookHeaders {
   const id = header(input.headers, WEBHOOK_ID_HEADER);
@@ -127,10 +160,15 @@ export function checkWebhookHeaders(input: HeaderCheckInput): CheckedWebhookHead
  */
 export function verifyWebhook(input: VerifyInput): VerifiedWebhook {
   const checked = checkWebhookHeaders(input);
-  const content = signedContent(checked.id, checked.timestampText, input.body);
-  for (const signature of checked.signatures) {
+  let digestContent: Buffer | undefined;
+  let fullContent: Buffer | undefined;
+  for (const { scheme, signature } of checked.signatures) {
+    const content =
+      scheme === DIGEST_SIGNATURE_VERSION
+        ? (digestContent ??= digestSignedContent(checked.id, checked.timestampText, bodyDigest(input.body)))
+        : (fullContent ??= fullSignedContent(checked.id, checked.timestampText, input.body));
     for (const trusted of input.trustedKeys) {
-      if (verify(null, content, trusted.key, signature)) return { id: checked.id, timestamp: checked.timestamp, signerKid: trusted.kid };
+      if (verify(null, content, trusted.key, signature)) return { id: checked.id, timestamp: checked.timestamp, signerKid: trusted.kid, scheme };
     }
   }
   throw signatureInvalid();
@@ -139,45 +177,59 @@ export function verifyWebhook(input: VerifyInput): VerifiedWebhook {
 const verifyInThreadPool = promisify(verify) as (algorithm: null, data: Buffer, key: KeyObject, signature: Buffer) => Promise<boolean>;
 
 /**
- * `verifyWebhook` with each Ed25519 check run on libuv's thread pool (node:crypto's callback
- * form): over a 64 MiB body one check takes ~90 ms, which the event loop (and /healthz) must
- * not wait for. The body stays the Buffer it arrived as: no string, no re-encoding.
+ * `verifyWebhook` with the event loop free: a `v1d` entry hashes the body a few MiB at a time
+ * and then verifies ~330 bytes (tens of µs, on the loop: a thread-pool hop costs more); each
+ * `v1a` check runs on libuv's thread pool (node:crypto's callback form), because over a 64 MiB
+ * body one takes ~90 ms, which the event loop (and /healthz) must not wait for. The body stays
+ * the Buffer it arrived as: no string, no re-encoding.
  */
 export async function verifyWebhookOffLoop(input: VerifyInput): Promise<VerifiedWebhook> {
   const checked = checkWebhookHeaders(input);
-  const content = await signedContentInSlices(checked.id, checked.timestampText, input.body);
-  for (const signature of checked.signatures) {
+  let digestContent: Buffer | undefined;
+  let fullContent: Buffer | undefined;
+  for (const { scheme, signature } of checked.signatures) {
+    if (scheme === DIGEST_SIGNATURE_VERSION) {
+      digestContent ??= digestSignedContent(checked.id, checked.timestampText, await bodyDigestInSlices(input.body));
+      for (const trusted of input.trustedKeys) {
+        if (verify(null, digestContent, trusted.key, signature)) return { id: checked.id, timestamp: checked.timestamp, signerKid: trusted.kid, scheme };
+      }
+      continue;
+    }
+    fullContent ??= await fullSignedContentInSlices(checked.id, checked.timestampText, input.body);
     for (const trusted of input.trustedKeys) {
-      if (await verifyInThreadPool(null, content, trusted.key, signature)) return { id: checked.id, timestamp: checked.timestamp, signerKid: trusted.kid };
+      if (await verifyInThreadPool(null, fullContent, trusted.key, signature)) return { id: checked.id, timestamp: checked.timestamp, signerKid: trusted.kid, scheme };
     }
   }
   throw signatureInvalid();
 }
 
 function signatureInvalid(): ProtocolError {
-  return new ProtocolError('WEBHOOK_SIGNATURE_INVALID', 'no v1a signature verifies with a trusted sender key');
+  return new ProtocolError('WEBHOOK_SIGNATURE_INVALID', `no ${DIGEST_SIGNATURE_VERSION} or ${SIGNATURE_VERSION} signature verifies with a trusted sender key`);
 }
 
-function parseSignatures(text: string): Buffer[] {
+function parseSignatures(text: string): CheckedSignature[] {
   const entries = text.split(' ').filter((entry) => entry !== '');
   if (entries.length === 0 || entries.length > MAX_SIGNATURES) {
     throw malformed(WEBHOOK_SIGNATURE_HEADER, `must hold 1-${MAX_SIGNATURES} space-separated "version,signature" entries`);
   }
-  const signatures: Buffer[] = [];
+  const digest: CheckedSignature[] = [];
+  const full: CheckedSignature[] = [];
   for (const entry of entries) {
     const comma = entry.indexOf(',');
     if (comma <= 0) throw malformed(WEBHOOK_SIGNATURE_HEADER, `entry ${JSON.stringify(entry.slice(0, 20))} is not "version,signature"`);
-    if (entry.slice(0, comma) !== SIGNATURE_VERSION) continue;
+    const version = entry.slice(0, comma);
+    if (version !== SIGNATURE_VERSION && version !== DIGEST_SIGNATURE_VERSION) continue;
     const encoded = entry.slice(comma + 1);
     const signature = BASE64_PATTERN.test(encoded) ? Buffer.from(encoded, 'base64') : undefined;
     if (signature?.length !== ED25519_SIGNATURE_BYTES) {
-      throw malformed(WEBHOOK_SIGNATURE_HEADER, `a ${SIGNATURE_VERSION} signature must be ${ED25519_SIGNATURE_BYTES} bytes of standard base64`);
+      throw malformed(WEBHOOK_SIGNATURE_HEADER, `a ${version} signature must be ${ED25519_SIGNATURE_BYTES} bytes of standard base64`);
     }
-    signatures.push(signature);
-    if (signatures.length > MAX_CHECKED_SIGNATURES) throw malformed(WEBHOOK_SIGNATURE_HEADER, `holds more than ${MAX_CHECKED_SIGNATURES} ${SIGNATURE_VERSION} entries (two cover a key rotation)`);
+    const list = version === DIGEST_SIGNATURE_VERSION ? digest : full;
+    list.push({ scheme: version, signature });
+    if (list.length > MAX_CHECKED_SIGNATURES) throw malformed(WEBHOOK_SIGNATURE_HEADER, `holds more than ${MAX_CHECKED_SIGNATURES} ${version} entries (two cover a key rotation)`);
   }
-  if (signatures.length === 0) throw new ProtocolError('WEBHOOK_SIGNATURE_INVALID', `webhook-signature has no ${SIGNATURE_VERSION} entry`);
-  return signatures;
+  if (digest.length + full.length === 0) throw new ProtocolError('WEBHOOK_SIGNATURE_INVALID', `webhook-signature has no ${DIGEST_SIGNATURE_VERSION} or ${SIGNATURE_VERSION} entry`);
+  return [...digest, ...full];
 }
 
 function header(headers: VerifyInput['headers'], name: string): string {
@@ -189,31 +241,4 @@ function header(headers: VerifyInput['headers'], name: string): string {
 
 function malformed(name: string, why: string): ProtocolError {
   return new ProtocolError('WEBHOOK_MALFORMED_HEADER', `${name} header ${why}`);
-}
-
-/** signedContent, with a large body copied a few MiB at a time and the event loop free in between. */
-async function signedContentInSlices(id: string, timestamp: string, body: Uint8Array | string): Promise<Buffer> {
-  const sliceBytes = 8 * SLICE_BYTES;
-  if (typeof body === 'string' || body.byteLength <= sliceBytes) return signedContent(id, timestamp, body);
-  const prefix = `${id}.${timestamp}.`;
-  const content = Buffer.allocUnsafe(prefix.length + body.byteLength);
-  content.write(prefix, 0, 'latin1');
-  for (let at = 0; at < body.byteLength; at += sliceBytes) {
-    if (at > 0) await yieldToLoop();
-    content.set(body.subarray(at, at + sliceBytes), prefix.length + at);
-  }
-  return content;
-}
-
-/**
- * The bytes signed: `${id}.${timestamp}.${body}` (body bytes as sent). A Buffer body is copied
- * once behind the ASCII prefix, never decoded; a string body (the sender's) is UTF-8 encoded.
- */
-function signedContent(id: string, timestamp: string, body: Uint8Array | string): Buffer {
-  const prefix = `${id}.${timestamp}.`;
-  if (typeof body === 'string') return Buffer.from(prefix + body, 'utf8');
-  const content = Buffer.allocUnsafe(prefix.length + body.byteLength);
-  content.write(prefix, 0, 'latin1');
-  content.set(body, prefix.length);
-  return content;
 }

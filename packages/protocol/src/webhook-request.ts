@@ -1,16 +1,26 @@
 import type { KeyObject } from 'node:crypto';
 import type { Batch } from './batch.js';
 import { type ChangeEvent, type SeedChangeEvent } from './change-event.js';
+import type { ContentKeys } from './content-keys.js';
 import { type DecryptionKey, openV2, type RecipientKey, sealV2, V2_MEDIA_TYPE } from './envelope-v2.js';
+import { openV3, sealV3, V3_MEDIA_TYPE } from './envelope-v3.js';
+import type { UnwrappedKeyCache } from './unwrapped-key-cache.js';
 import { openSeedV1, SEED_MEDIA_TYPE, sealSeedV1 } from './envelope-seed.js';
+import { ProtocolError } from './errors.js';
 import { parseLsn } from './lsn.js';
 import { decodeBatchInSlices, decodeSeedEvent, encodeBatch, encodeSeedEvent } from './payload-codec.js';
 import { type TrustedKey, type VerifiedWebhook, verifyWebhook, verifyWebhookOffLoop } from './signature.js';
 import { pingWebhookId, webhookId } from './webhook-id.js';
 
-/** `v2` (default): one JWE per batch. `seed-v1`: the seed's envelope, one event per request. */
-export type WireFormat = 'v2' | 'seed-v1';
-export const WIRE_FORMATS = ['v2', 'seed-v1'] as const satisfies readonly WireFormat[];
+/**
+ * `v3`: one binary frame per batch (envelope-v3.ts). `v2`: one JWE per batch, what every
+ * receiver of ours takes. `seed-v1`: the seed's envelope, one event per request.
+ */
+export type WireFormat = 'v3' | 'v2' | 'seed-v1';
+export const WIRE_FORMATS = ['v3', 'v2', 'seed-v1'] as const satisfies readonly WireFormat[];
+/** The sender's `format` setting: a wire format, or `auto` (v3 when the receiver's ping answer names it, else v2). */
+export type FormatSetting = 'auto' | WireFormat;
+export const FORMAT_SETTINGS = ['auto', 'v3', 'v2', 'seed-v1'] as const satisfies readonly FormatSetting[];
 
 /**
  * A sealed request body, ready to be signed. Sealing happens once per batch; the
@@ -18,24 +28,44 @@ export const WIRE_FORMATS = ['v2', 'seed-v1'] as const satisfies readonly WireFo
  */
 export interface SealedRequest {
   id: string;
-  body: string;
+  /** A string for v2 and seed-v1 (ASCII), bytes for v3. */
+  body: string | Buffer;
   contentType: string;
+  /** SHA-256 of `body`, once a `v1d` signature needed it: made once per batch, not per attempt. */
+  bodyDigest?: Buffer;
 }
 
-/** Seals a batch in the v2 format. */
-export async function sealBatchV2(batch: Batch, recipient: RecipientKey): Promise<SealedRequest> {
-  const id =
-    batch.events.length === 0
-      ? pingWebhookId(batch.source_id, batch.slot)
-      : webhookId({ sourceId: batch.source_id, slot: batch.slot, commitLsn: parseLsn(batch.commit_lsn), chunkIndex: batch.chunk.index });
-  return { id, body: await sealV2(encodeBatch(batch), recipient), contentType: V2_MEDIA_TYPE };
+/** A v2 or seed-v1 request: the body is ASCII text. */
+export interface SealedTextRequest extends SealedRequest {
+  body: string;
+}
+
+/** A v3 request: the body is bytes. */
+export interface SealedBinaryRequest extends SealedRequest {
+  body: Buffer;
+}
+
+/** Seals a batch in the v2 format (with `contentKeys`, sharing the sender's current content key). */
+export async function sealBatchV2(batch: Batch, recipient: RecipientKey, contentKeys?: ContentKeys): Promise<SealedTextRequest> {
+  return { id: batchWebhookId(batch), body: await sealV2(encodeBatch(batch), recipient, contentKeys), contentType: V2_MEDIA_TYPE };
+}
+
+/** Seals a batch in the v3 format: a Buffer body, no base64 (with `contentKeys`, sharing the sender's current content key). */
+export function sealBatchV3(batch: Batch, recipient: RecipientKey, contentKeys?: ContentKeys): SealedBinaryRequest {
+  return { id: batchWebhookId(batch), body: sealV3(encodeBatch(batch), recipient, contentKeys), contentType: V3_MEDIA_TYPE };
+}
+
+function batchWebhookId(batch: Batch): string {
+  return batch.events.length === 0
+    ? pingWebhookId(batch.source_id, batch.slot)
+    : webhookId({ sourceId: batch.source_id, slot: batch.slot, commitLsn: parseLsn(batch.commit_lsn), chunkIndex: batch.chunk.index });
 }
 
 /**
  * Seals each event of a batch in the seed format, in order, one request per event. The id
  * of event `i` is the batch's id followed by `:i`, stable across retries.
  */
-export function sealBatchSeedV1(batch: Batch, publicKey: KeyObject): SealedRequest[] {
+export function sealBatchSeedV1(batch: Batch, publicKey: KeyObject): SealedTextRequest[] {
   const base = webhookId({ sourceId: batch.source_id, slot: batch.slot, commitLsn: parseLsn(batch.commit_lsn), chunkIndex: batch.chunk.index });
   return batch.events.map((event: ChangeEvent, index) => ({
     id: `${base}:${index}`,
@@ -54,17 +84,29 @@ export interface OpenRequestInput {
   now?: number;
   /** Called once the signature has verified, before anything is decrypted (a receiver stops counting the request as unauthenticated). */
   onAuthenticated?: () => void;
+  /** The body's format, from its Content-Type: `v2` (default) or `v3`. */
+  format?: 'v2' | 'v3';
+  /** Content keys already unwrapped: used, and filled, only after the signature verified. */
+  unwrappedKeys?: UnwrappedKeyCache;
+  /** v3: decrypt into the body's own bytes (a receiver that is done with the body after this). */
+  decryptInPlace?: boolean;
 }
 
 /**
- * The receiver's path for a v2 request, in the order that spends nothing on an
+ * The receiver's path for a v2 or v3 request, in the order that spends nothing on an
  * unauthenticated caller: headers → timestamp → signature → decrypt → schema. (The size cap
  * comes first, in the HTTP layer.) Throws a ProtocolError whose `status` is the answer.
  */
 export async function openBatchRequest(input: OpenRequestInput): Promise<{ webhook: VerifiedWebhook; batch: Batch }> {
   const webhook = await verifyWebhookOffLoop({ headers: input.headers, body: input.body, trustedKeys: input.trustedKeys, toleranceSeconds: input.toleranceSeconds, now: input.now });
   input.onAuthenticated?.();
-  const plaintext = await openV2(input.body, input.decryptionKeys);
+  let plaintext: Uint8Array;
+  if (input.format === 'v3') {
+    if (typeof input.body === 'string') throw new ProtocolError('ENVELOPE_MALFORMED', 'a v3 body is bytes, not text');
+    plaintext = await openV3(input.body, input.decryptionKeys, { ...(input.unwrappedKeys ? { unwrappedKeys: input.unwrappedKeys } : {}), inPlace: input.decryptInPlace ?? false });
+  } else {
+    plaintext = await openV2(input.body, input.decryptionKeys, input.unwrappedKeys);
+  }
   return { webhook, batch: await decodeBatchInSlices(plaintext) };
 }
 

@@ -68,3 +68,50 @@ export function forgeOpenJwe(jwe: string, privateKeyPem: string): { header: Reco
   const plaintext = gcmDecrypt(cek, Buffer.from(iv, 'base64url'), Buffer.from(ciphertext, 'base64url'), Buffer.from(tag, 'base64url'), header);
   return { header: JSON.parse(Buffer.from(header, 'base64url').toString('utf8')) as Record<string, unknown>, plaintext };
 }
+
+/**
+ * A v3 frame, built by forge from docs/protocol.md alone ("Body: wire format v3"):
+ * "STX" 0x03 | u16 H | header | u16 K | wrapped key | IV(12) | u32 C | ciphertext | tag(16),
+ * additional authenticated data = every byte before the ciphertext.
+ */
+export function forgeSealV3(plaintext: Uint8Array, publicKeyPem: string, kid: string, shared?: { cek: Buffer; wrapped: Buffer }): Buffer {
+  const publicKey = forge.pki.publicKeyFromPem(publicKeyPem);
+  const header = Buffer.from(`{"alg":"RSA-OAEP-256","enc":"A256GCM","kid":"${kid}","cty":"storx-batch+json"}`, 'utf8');
+  const cek = shared?.cek ?? randomBuffer(32);
+  const wrapped = shared?.wrapped ?? fromBinary(publicKey.encrypt(toBinary(cek), 'RSA-OAEP', oaepOptions()));
+  const iv = randomBuffer(12);
+  const u16 = (value: number): Buffer => Buffer.from([value >> 8, value & 0xff]);
+  const u32 = (value: number): Buffer => Buffer.from([(value >>> 24) & 0xff, (value >>> 16) & 0xff, (value >>> 8) & 0xff, value & 0xff]);
+  const aad = Buffer.concat([Buffer.from('STX', 'ascii'), Buffer.from([3]), u16(header.length), header, u16(wrapped.length), wrapped, iv, u32(plaintext.byteLength)]);
+  const { ciphertext, tag } = gcmEncrypt(cek, iv, plaintext, toBinary(aad));
+  return Buffer.concat([aad, ciphertext, tag]);
+}
+
+/** Opens a v3 frame with forge, reading it field by field as docs/protocol.md describes. */
+export function forgeOpenV3(frame: Uint8Array, privateKeyPem: string): { header: Record<string, unknown>; plaintext: Buffer } {
+  const bytes = Buffer.from(frame);
+  if (bytes.toString('ascii', 0, 3) !== 'STX' || bytes[3] !== 3) throw new Error('forge: not a v3 frame');
+  let at = 4;
+  const take = (length: number): Buffer => {
+    if (at + length > bytes.length) throw new Error('forge: truncated');
+    const part = bytes.subarray(at, at + length);
+    at += length;
+    return part;
+  };
+  const u16 = (): number => {
+    const two = take(2);
+    return (two[0]! << 8) | two[1]!;
+  };
+  const header = take(u16());
+  const wrapped = take(u16());
+  const iv = take(12);
+  const four = take(4);
+  const length = ((four[0]! << 24) >>> 0) + (four[1]! << 16) + (four[2]! << 8) + four[3]!;
+  const aad = bytes.subarray(0, at);
+  const ciphertext = take(length);
+  const tag = take(16);
+  if (at !== bytes.length) throw new Error('forge: bytes after the tag');
+  const privateKey = forge.pki.privateKeyFromPem(privateKeyPem);
+  const cek = fromBinary(privateKey.decrypt(toBinary(wrapped), 'RSA-OAEP', oaepOptions()));
+  return { header: JSON.parse(header.toString('utf8')) as Record<string, unknown>, plaintext: gcmDecrypt(cek, iv, ciphertext, tag, toBinary(aad)) };
+}

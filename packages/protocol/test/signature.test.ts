@@ -36,6 +36,7 @@ describe('Standard Webhooks signatures (v1a, Ed25519)', () => {
       id: headers['webhook-id'],
       timestamp: NOW,
       signerKid: sender.kid,
+      scheme: 'v1a',
     });
   });
 

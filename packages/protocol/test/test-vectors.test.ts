@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decodeBatch, loadRsaPrivateKey, loadSigningKey, loadVerifyingKey, openBatchRequest, openSeedV1, signWebhook } from '../src/index.js';
-import { forgeOpenJwe, forgeOpenSeed } from './forge-reference.js';
+import { forgeOpenJwe, forgeOpenSeed, forgeOpenV3 } from './forge-reference.js';
 
 const dir = join(import.meta.dirname, '..', 'test-vectors');
 const read = (name: string): Promise<string> => readFile(join(dir, name), 'utf8');
@@ -34,6 +34,20 @@ describe('committed test vectors', () => {
     const signer = await loadSigningKey(join(dir, 'sender_private.pem'));
     const headers = signWebhook({ id: vector.headers['webhook-id']!, timestamp: vector.now, body: vector.body, signingKeys: [signer.key] });
     expect(headers['webhook-signature']).toBe(vector.headers['webhook-signature']);
+  });
+
+  it('v3: the request (signed v1d) verifies and opens to batch.json, byte for byte, with ours and with forge; re-signing reproduces the header', async () => {
+    const vector = JSON.parse(await read('v3-request.json')) as Omit<V2Vector, 'body'> & { body_base64: string };
+    const body = Buffer.from(vector.body_base64, 'base64');
+    const receiver = await loadRsaPrivateKey(join(dir, 'receiver_private.pem'));
+    const sender = await loadVerifyingKey(join(dir, 'sender_public.pem'));
+    expect(vector.headers['webhook-signature']).toMatch(/^v1d,/);
+    expect(vector.headers['content-type']).toBe('application/vnd.storx.envelope.v3');
+    const opened = await openBatchRequest({ headers: vector.headers, body: Buffer.from(body), trustedKeys: [sender], decryptionKeys: [receiver], now: vector.now, format: 'v3' });
+    expect(opened.batch).toEqual(decodeBatch(Buffer.from(await read('batch.json'))));
+    expect(forgeOpenV3(body, await read('receiver_private.pem')).plaintext.toString('utf8')).toBe(await read('batch.json'));
+    const signer = await loadSigningKey(join(dir, 'sender_private.pem'));
+    expect(signWebhook({ id: vector.headers['webhook-id']!, timestamp: vector.now, body, signingKeys: [signer.key], scheme: 'v1d' })['webhook-signature']).toBe(vector.headers['webhook-signature']);
   });
 
   it('seed-v1: the body opens to seed-v1-event.json with ours and with forge', async () => {

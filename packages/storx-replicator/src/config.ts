@@ -1,6 +1,6 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { WIRE_FORMATS, type WireFormat } from '@storx-backup/protocol';
+import { FORMAT_SETTINGS, type FormatSetting } from '@storx-backup/protocol';
 import { ConfigError, LOG_LEVELS, loadLayeredConfig, type OptionSpec } from '@storx-backup/service-kit';
 import { expandSourceUrls } from './source/source-hosts.js';
 
@@ -25,7 +25,7 @@ export const REPLICATOR_OPTIONS: readonly OptionSpec[] = [
   { path: 'replication.publication-name', kind: { type: 'string' }, description: 'publication of the replicated tables', default: 'backuptools_pub' },
   { path: 'replication.tables', kind: { type: 'list' }, description: "tables to replicate, resolved on the connection's search_path", default: ['objects', 'segments'] },
   { path: 'replication.source-id', kind: { type: 'string' }, description: 'names this source at the receiver (default: the database name)' },
-  { path: 'replication.format', kind: { type: 'enum', values: WIRE_FORMATS }, description: 'wire format: v2 (signed JWE batches) or seed-v1 (the seed document\'s envelope, one event per request)', default: 'v2' },
+  { path: 'replication.format', kind: { type: 'enum', values: FORMAT_SETTINGS }, description: 'wire format: auto (v3 when the receiver\'s ping answer names it, else v2), v3 (binary frames), v2 (JWE text) or seed-v1 (the seed document\'s envelope, one event per request)', default: 'auto' },
   { path: 'replication.initial-snapshot', kind: { type: 'boolean' }, description: 'while the receiver holds nothing from the slot (its first run, or one that stopped before the copy finished), copy the existing rows of the tables before streaming; off: only changes from the slot on', default: true },
   { path: 'replication.max-retries', kind: { type: 'integer', min: 0 }, description: 'consecutive failed deliveries before the replicator reports itself unhealthy and alerts (it keeps retrying: nothing is ever skipped)', default: 3 },
   { path: 'replication.retry-delay', kind: { type: 'duration', min: 1 }, description: 'first retry delay; doubles per attempt, with jitter', default: 5_000 },
@@ -55,7 +55,7 @@ export interface ReplicatorConfig {
   publicationName: string;
   tables: readonly string[];
   sourceId: string;
-  format: WireFormat;
+  format: FormatSetting;
   initialSnapshot: boolean;
   maxRetries: number;
   retryDelayMs: number;
@@ -138,7 +138,7 @@ export function loadReplicatorConfig(input: ConfigInput, purpose: 'run' | 'inspe
     publicationName: get<string>('replication.publication-name'),
     tables: Object.freeze(get<string[]>('replication.tables')),
     sourceId,
-    format: get<WireFormat>('replication.format'),
+    format: get<FormatSetting>('replication.format'),
     initialSnapshot: get<boolean>('replication.initial-snapshot'),
     maxRetries: get<number>('replication.max-retries'),
     retryDelayMs: get<number>('replication.retry-delay'),

@@ -43,13 +43,13 @@ export async function prepareSource(client: pg.Client, config: ReplicatorConfig,
   let slot = await readSlot(client, config.slotName);
   // Before the receiver is asked anything (and after the checks above, whose fixes are clearer
   // than a failed replication connection): batches say which history they come from.
-  if (config.format === 'v2') delivery.origin = await readSourceOrigin(config.databaseUrl);
+  if (config.format !== 'seed-v1') delivery.origin = await readSourceOrigin(config.databaseUrl);
   // Only a v2 receiver can tell what it has applied and copied; a receiver written from the seed cannot.
-  const state = config.format === 'v2' ? await receiverState(delivery, logger, signal) : undefined;
+  const state = config.format !== 'seed-v1' ? await receiverState(delivery, logger, signal) : undefined;
   if (state !== undefined) refuseForkedSource(state, delivery, config.sourceId);
   let copy: Prepared['copy'];
   if (slot === undefined) {
-    if (config.format !== 'v2') logger.warn({ slot: config.slotName }, 'the slot is missing and format seed-v1 cannot ask the receiver whether it already holds data: creating the slot without copying existing rows; if this source was replicated before, the backup needs a resnapshot');
+    if (config.format === 'seed-v1') logger.warn({ slot: config.slotName }, 'the slot is missing and format seed-v1 cannot ask the receiver whether it already holds data: creating the slot without copying existing rows; if this source was replicated before, the backup needs a resnapshot');
     if (state?.watermark !== undefined) {
       throw new ReplicatorError('SLOT_MISSING_AFTER_USE', `replication slot ${config.slotName} does not exist, but the receiver has applied changes from it up to ${formatLsn(state.watermark)}`);
     }

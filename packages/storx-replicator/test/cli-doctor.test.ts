@@ -81,7 +81,7 @@ describe('storx-replicator doctor', () => {
       `✓ RSA public key loads: ${join(pair.keyDir, 'backuptools_public.pem')} (RSA 2048 bits, kid `,
       `✓ signing key loads: ${join(pair.keyDir, 'storx_signing_private.pem')} (ed25519, kid `,
       `✓ webhook URL configured: ${pair.receiver.url}/webhook`,
-      `✓ the webhook URL answers and accepts our signature: ${pair.receiver.url}/webhook accepted a signed, encrypted ping (HTTP 200; applied from this source up to nothing yet)`,
+      `✓ the webhook URL answers and accepts our signature: ${pair.receiver.url}/webhook accepted a signed, encrypted ping (HTTP 200; applied from this source up to nothing yet); batches go as v3, signed v1d`,
     ]) {
       expect(lines.some((line) => line.startsWith(expected)), expected).toBe(true);
     }

@@ -151,7 +151,7 @@ describe('storx-replicator setup', () => {
       [['--replication.slot-name', 'Backup-Slot'], 'replication.slot-name: "Backup-Slot" must be 1-63 characters of a-z, 0-9 and _'],
       [['--replication.webhook-url', 'ftp://backup-host/webhook'], 'replication.webhook-url: "ftp://backup-host/webhook" is not an http:// or https:// URL'],
       [['--replication.retry-delay', '5'], 'replication.retry-delay (from flag --replication.retry-delay): "5" is not a duration'],
-      [['--replication.format', 'v3'], 'replication.format (from flag --replication.format): expected one of v2, seed-v1'],
+      [['--replication.format', 'v4'], 'replication.format (from flag --replication.format): expected one of auto, v3, v2, seed-v1'],
       [['--database', 'not a url'], 'database: not a postgres:// URL'],
     ];
     for (const [flags, message] of cases) {

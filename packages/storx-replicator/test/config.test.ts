@@ -33,7 +33,7 @@ describe('replicator configuration', () => {
       maxRetries: 3,
       retryDelayMs: 5000,
       webhookTimeoutMs: 30_000,
-      format: 'v2',
+      format: 'auto',
       sourceId: 'storx',
       metricsListen: undefined,
     });

@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { checkWebhookHeaders, WEBHOOK_SIGNATURE_HEADER } from '@storx-backup/protocol';
+import { checkWebhookHeaders, V3_MEDIA_TYPE, WEBHOOK_SIGNATURE_HEADER } from '@storx-backup/protocol';
 import { ReceiverError } from '../errors.js';
 import { toReceiverError } from '../verify/request-verifier.js';
 import { webhookFormat } from './media-type.js';
@@ -40,7 +40,7 @@ export function webhookGate(options: WebhookGateOptions): (request: FastifyReque
   return async (request, reply) => {
     try {
       if (webhookFormat(request.headers['content-type']) === undefined) {
-        throw new ReceiverError('UNSUPPORTED_MEDIA_TYPE', 'content-type must be application/jose (v2) or text/plain (seed-v1)');
+        throw new ReceiverError('UNSUPPORTED_MEDIA_TYPE', `content-type must be ${V3_MEDIA_TYPE} (v3), application/jose (v2) or text/plain (seed-v1)`);
       }
       const declared = declaredLength(request.headers['content-length']);
       if (declared !== undefined && declared > options.bodyLimitBytes) {

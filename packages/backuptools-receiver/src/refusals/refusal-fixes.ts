@@ -9,6 +9,7 @@ const FIXES: Partial<Record<ReceiverErrorCode, string>> = {
   MALFORMED_REQUEST: 'something between the hosts rewrites requests, or sender and receiver versions differ: check proxies, compare versions',
   CHUNK_OUT_OF_ORDER: "the backup is older than the sender believes (restored from a backup?): resnapshot (docs/operations.md, \"slot lost\")",
   TABLE_COPY_IN_PROGRESS: 'if no copy is running, start storx-replicator run (it redoes unfinished copies) or run storx-replicator resync TABLE',
+  UNSUPPORTED_MEDIA_TYPE: 'a proxy rewrote content-type, or the sender uses a body format this receiver does not know: upgrade the receiver, or set the sender\'s replication.format to auto',
   BODY_TOO_LARGE: "raise the receiver's body-limit or lower the sender's replication.max-batch-bytes",
   PAYLOAD_INVALID: 'sender and receiver versions disagree: upgrade the older one',
   TABLE_NOT_ALLOWED: "add the table to the receiver's tables, or remove it from the sender's replication.tables",

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { type ChangeEvent, formatLsn, V2_MEDIA_TYPE, SEED_MEDIA_TYPE } from '@storx-backup/protocol';
+import { type ChangeEvent, formatLsn, RECEIVER_CAPABILITIES, SEED_MEDIA_TYPE, V2_MEDIA_TYPE, V3_MEDIA_TYPE } from '@storx-backup/protocol';
 import { webhookFormat } from '../http/media-type.js';
 import type { ReceiveBudget } from '../http/receive-budget.js';
 import { budgetedBody } from '../http/budgeted-body.js';
@@ -40,7 +40,7 @@ export function registerWebhookRoute(app: FastifyInstance, deps: WebhookDeps): v
   // decode and re-encode of up to body-limit bytes), and JSON is parsed only after decryption.
   // Every other content type (JSON included) gets 415, from the gate, before the body is read.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser([V2_MEDIA_TYPE, SEED_MEDIA_TYPE], budgetedBody(deps.receiveBudget, deps.bodyLimitBytes));
+  app.addContentTypeParser([V3_MEDIA_TYPE, V2_MEDIA_TYPE, SEED_MEDIA_TYPE], budgetedBody(deps.receiveBudget, deps.bodyLimitBytes));
 
   const onRequest = webhookGate({ bodyLimitBytes: deps.bodyLimitBytes, budget: deps.receiveBudget, toleranceSeconds: deps.toleranceSeconds, acceptUnsignedSeedV1: deps.acceptUnsignedSeedV1 });
   app.post('/webhook', { onRequest }, async (request, reply) => {
@@ -72,7 +72,7 @@ export function registerWebhookRoute(app: FastifyInstance, deps: WebhookDeps): v
     }
     if (outcome.status === 'ping') {
       const refusal = await deps.refusals.current(batch.source_id, batch.slot);
-      return reply.send({ status: 'ping', watermark: outcome.watermark === undefined ? null : watermarkToJson(outcome.watermark), table_copies: copyStatesToJson(outcome.copies), refusal, origin: outcome.origin === undefined ? null : { system_id: outcome.origin.systemId, timeline: outcome.origin.timeline } });
+      return reply.send({ status: 'ping', watermark: outcome.watermark === undefined ? null : watermarkToJson(outcome.watermark), table_copies: copyStatesToJson(outcome.copies), refusal, origin: outcome.origin === undefined ? null : { system_id: outcome.origin.systemId, timeline: outcome.origin.timeline }, accepts: RECEIVER_CAPABILITIES });
     }
     await deps.refusals.accepted(batch.source_id, batch.slot);
     if (outcome.status === 'applied') {

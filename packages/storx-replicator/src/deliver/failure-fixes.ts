@@ -6,6 +6,10 @@
 
 /** A refusal (permanent 4xx, or a 2xx that is not our receiver's answer). */
 export function rejectionFix(code: string, httpStatus: number, receiverFix: string | undefined): string {
+  // Only the sender knows which body format it sent: an older receiver's own words cannot say it.
+  if (httpStatus === 415) {
+    return 'the receiver does not take this body format: a receiver older than v3 refuses v3 bodies; upgrade it, or set replication.format to auto (v3 only where the receiver names it in its ping answer) or v2; otherwise a proxy rewrote content-type';
+  }
   if (receiverFix !== undefined) return receiverFix;
   if (code === 'NOT_A_RECEIVER') return "check replication.webhook-url: it must be the receiver's POST /webhook endpoint, not another service";
   switch (httpStatus) {

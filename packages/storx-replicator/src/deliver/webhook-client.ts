@@ -35,7 +35,7 @@ export class WebhookClient {
     this.agent = url.protocol === 'https:' ? new HttpsAgent({ keepAlive: true, maxSockets: 1, ...(options.ca ? { ca: options.ca } : {}) }) : new HttpAgent({ keepAlive: true, maxSockets: 1 });
   }
 
-  post(headers: Record<string, string>, body: string, signal?: AbortSignal): Promise<WebhookResponse> {
+  post(headers: Record<string, string>, body: string | Uint8Array, signal?: AbortSignal): Promise<WebhookResponse> {
     const send = this.url.protocol === 'https:' ? httpsRequest : httpRequest;
     return new Promise<WebhookResponse>((resolve, reject) => {
       const request = send(this.url, {

@@ -1,3 +1,4 @@
+import { readReceiverCapabilities, type SignatureScheme, type WireFormat } from '@storx-backup/protocol';
 import { createLogger } from '@storx-backup/service-kit';
 import type { ReplicatorConfig } from '../config.js';
 import { deliveryFromConfig } from '../deliver/delivery-from-config.js';
@@ -17,11 +18,18 @@ export const PING_TIMEOUT_MS = 10_000;
  * - unexpected: 2xx but not a receiver's ping reply (something else listens at that URL).
  */
 export type PingOutcome =
-  | { kind: 'accepted'; httpStatus: number; watermarkLsn: string | null; refusal: ReceiverRefusal | null }
+  | { kind: 'accepted'; httpStatus: number; watermarkLsn: string | null; refusal: ReceiverRefusal | null; wire: WireChoice }
   | { kind: 'rejected'; httpStatus: number; reason: string }
   | { kind: 'unavailable'; httpStatus: number; reason: string }
   | { kind: 'unreachable'; reason: string }
   | { kind: 'unexpected'; httpStatus: number; reason: string };
+
+/** What batches would go as after this ping: the format and signature scheme, and the formats the receiver named. */
+export interface WireChoice {
+  format: WireFormat;
+  signature: SignatureScheme;
+  receiverFormats: readonly string[];
+}
 
 /** Pings the receiver exactly as `run` does before it creates a slot (the same delivery code). */
 export async function pingReceiver(config: ReplicatorConfig, keys: ReplicatorKeys, timeoutMs: number = PING_TIMEOUT_MS): Promise<PingOutcome> {
@@ -38,7 +46,8 @@ export async function pingReceiver(config: ReplicatorConfig, keys: ReplicatorKey
       case 'delivered': {
         const reply = parseReply(response.body);
         if (reply?.status !== 'ping') return { kind: 'unexpected', httpStatus: response.status, reason: `HTTP ${response.status} without a ping reply: ${response.body.slice(0, 200) || '(empty body)'}` };
-        return { kind: 'accepted', httpStatus: response.status, watermarkLsn: reply.watermark?.commit_lsn ?? null, refusal: readRefusal(reply.refusal) };
+        const wire = { format: delivery.wireFormat, signature: delivery.signatureScheme, receiverFormats: readReceiverCapabilities(reply).formats };
+        return { kind: 'accepted', httpStatus: response.status, watermarkLsn: reply.watermark?.commit_lsn ?? null, refusal: readRefusal(reply.refusal), wire };
       }
       case 'permanent':
         return { kind: 'rejected', httpStatus: response.status, reason: verdict.reason };

@@ -23,7 +23,7 @@ import { copyTables } from './table-copier.js';
  * resumes from the slot nothing is applied twice and nothing is missing.
  */
 export async function copyCommand(config: ReplicatorConfig, names: readonly string[], context: CommandContext): Promise<number> {
-  if (config.format !== 'v2') throw new ReplicatorError('COPY_NOT_POSSIBLE', 'copying tables needs format v2: a receiver written from the seed document cannot take a table copy');
+  if (config.format === 'seed-v1') throw new ReplicatorError('COPY_NOT_POSSIBLE', 'copying tables needs a batch format (replication.format auto, v3 or v2): a receiver written from the seed document cannot take a table copy');
   const unknown = names.filter((name) => !config.tables.includes(name));
   if (unknown.length > 0) throw new ReplicatorError('COPY_NOT_POSSIBLE', `not in replication.tables: ${unknown.join(', ')} (configured: ${config.tables.join(', ')})`);
 

@@ -1,0 +1,50 @@
+import { DIGEST_SIGNATURE_VERSION, SIGNATURE_SCHEMES, SIGNATURE_VERSION, type SignatureScheme } from './signed-content.js';
+
+/** Body formats a receiver can name in its ping answer. */
+export type AcceptedFormat = 'v3' | 'v2' | 'seed-v1';
+
+/**
+ * What a receiver verifies and opens, as its ping answer advertises it
+ * (`"accepts": { "formats": [...], "signatures": [...] }`, docs/protocol.md). The sender signs
+ * and seals in the best of these it knows; a receiver that says nothing (older than the member)
+ * gets what every receiver takes: v2 bodies signed `v1a`.
+ */
+export interface ReceiverCapabilities {
+  formats: readonly AcceptedFormat[];
+  signatures: readonly SignatureScheme[];
+}
+
+/** What a receiver older than the `accepts` member takes. */
+export const LEGACY_RECEIVER_CAPABILITIES: ReceiverCapabilities = Object.freeze({ formats: Object.freeze(['v2', 'seed-v1'] as const), signatures: Object.freeze([SIGNATURE_VERSION] as const) });
+
+/** What this version's receiver takes, for its ping answer. */
+export const RECEIVER_CAPABILITIES: ReceiverCapabilities = Object.freeze({ formats: Object.freeze(['v3', 'v2', 'seed-v1'] as const), signatures: SIGNATURE_SCHEMES });
+
+const KNOWN_FORMATS: ReadonlySet<string> = new Set<AcceptedFormat>(['v3', 'v2', 'seed-v1']);
+const KNOWN_SIGNATURES: ReadonlySet<string> = new Set<string>(SIGNATURE_SCHEMES);
+
+/**
+ * Reads `accepts` from a parsed ping answer. Unknown entries are dropped (a newer receiver may
+ * name formats this sender does not know); an absent or malformed member means a receiver
+ * older than it: LEGACY_RECEIVER_CAPABILITIES. The answer is not authenticated, so nothing read
+ * here can weaken a request: every scheme and format named is one the sender would accept to
+ * use anyway, and a wrong claim only gets a request refused (and the sender pings again).
+ */
+export function readReceiverCapabilities(reply: unknown): ReceiverCapabilities {
+  if (typeof reply !== 'object' || reply === null || !Object.hasOwn(reply, 'accepts')) return LEGACY_RECEIVER_CAPABILITIES;
+  const accepts = (reply as { accepts: unknown }).accepts;
+  if (typeof accepts !== 'object' || accepts === null) return LEGACY_RECEIVER_CAPABILITIES;
+  const list = (name: string, known: ReadonlySet<string>): string[] | undefined => {
+    const value = Object.hasOwn(accepts, name) ? (accepts as Record<string, unknown>)[name] : undefined;
+    return Array.isArray(value) ? value.filter((entry): entry is string => typeof entry === 'string' && known.has(entry)) : undefined;
+  };
+  const formats = list('formats', KNOWN_FORMATS) as AcceptedFormat[] | undefined;
+  const signatures = list('signatures', KNOWN_SIGNATURES) as SignatureScheme[] | undefined;
+  if (formats === undefined || signatures === undefined) return LEGACY_RECEIVER_CAPABILITIES;
+  return { formats, signatures };
+}
+
+/** The signature scheme to use toward a receiver: `v1d` when it verifies it, else `v1a`. */
+export function preferredSignatureScheme(capabilities: ReceiverCapabilities): SignatureScheme {
+  return capabilities.signatures.includes(DIGEST_SIGNATURE_VERSION) ? DIGEST_SIGNATURE_VERSION : SIGNATURE_VERSION;
+}
