@@ -77,6 +77,7 @@ describe('storx-replicator doctor', () => {
       '✓ "satellite/0".objects has a primary key or REPLICA IDENTITY FULL (primary key)',
       '✓ "satellite/0".segments has a primary key or REPLICA IDENTITY FULL (primary key)',
       '✓ publication backuptools_pub publishes the tables, or this user can make it (publication backuptools_pub does not exist yet; run creates it (this user may))',
+      '✓ failover: no standby configured (database names one host, and no standby streams from it): nothing to fail over to',
       `✓ the configuration loads (config file ${configPath})`,
       `✓ RSA public key loads: ${join(pair.keyDir, 'backuptools_public.pem')} (RSA 2048 bits, kid `,
       `✓ signing key loads: ${join(pair.keyDir, 'storx_signing_private.pem')} (ed25519, kid `,
@@ -85,11 +86,11 @@ describe('storx-replicator doctor', () => {
     ]) {
       expect(lines.some((line) => line.startsWith(expected)), expected).toBe(true);
     }
-    expect(lines).toHaveLength(18);
+    expect(lines).toHaveLength(19);
     expect(run.stdout).toMatch(/^PostgreSQL:\n/);
     expect(run.stdout).toContain('\nStorXMonitor:\n');
     expect(run.stdout).toContain('\nBackuptools:\n');
-    expect(run.stdout).toContain('all 18 checks passed.');
+    expect(run.stdout).toContain('all 19 checks passed.');
 
     const { rows } = await pair.source.query<{ slots: string; publications: string }>(
       'SELECT (SELECT count(*) FROM pg_replication_slots WHERE database = current_database()) AS slots, (SELECT count(*) FROM pg_publication) AS publications',

@@ -86,7 +86,8 @@ describe('storx-replicator status on a running replicator', () => {
     const human = await cli(['status', '--config', configPath, '--replication.slot-name', slot]);
     expect(human.code).toBe(0);
     const lines = human.stdout.trimEnd().split('\n');
-    expect(lines.map((line) => line.split(' ')[0])).toEqual(['✓', '✓', '✓', '✓', '✓', '✓', '✓', 'status:']);
+    expect(lines.map((line) => line.split(' ')[0])).toEqual(['✓', '✓', '✓', '✓', '✓', '✓', '✓', '✓', 'status:']);
+    expect(human.stdout).toContain('✓ failover: no standby configured (database names one host, and no standby streams from it): nothing to fail over to');
     expect(human.stdout).toContain('✓ replication: the receiver records no refusal from this source');
     expect(human.stdout).toContain('✓ wal_level: logical');
     expect(human.stdout).toMatch(/✓ slot status_running: active \(pid \d+\), confirmed_flush_lsn [0-9A-F]+\/[0-9A-F]+, wal_status reserved/);

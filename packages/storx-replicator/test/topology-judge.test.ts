@@ -3,8 +3,9 @@ import { judgeTopology, topologyLevel } from '../src/topology/judge-topology.js'
 import { receiverLagBytes, relateRedisToMaster, relateToPrimary } from '../src/topology/relate-servers.js';
 import type { PostgresServer, RedisServer, StandbyState, TopologyReport } from '../src/topology/topology-report.js';
 
-// The standby cases of the topology view, judged from what the servers would report. (The test
-// harness has no streaming standby yet; topology.test.ts covers everything else on real servers.)
+// The standby cases of the topology view, judged from what the servers would report. The same
+// cases on real servers: failover-readiness.test.ts (a PostgreSQL primary and standby) and
+// topology.test.ts (the slot, the receiver, Redis).
 
 const LIMITS = { maxLagSeconds: 30 };
 

@@ -1,19 +1,20 @@
 import { parseLsn } from '@storx-backup/protocol';
 import { captureRun, type CapturedRun } from '@storx-backup/service-kit';
-import { freePort, waitFor } from '@storx-backup/test-postgres';
+import { freePort, SERVICE_BINARIES, ServiceProcess, waitFor } from '@storx-backup/test-postgres';
 import { makeRedisCerts, type RedisPair, runRedisScript, startRedisPair } from '@storx-backup/test-redis';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../src/cli.js';
-import { TopologyMetrics } from '../src/topology/topology-metrics.js';
+import { formatTopology } from '../src/topology/format-topology.js';
 import type { TopologyProblem, TopologyReport } from '../src/topology/topology-report.js';
 import { configuredBySetup, type Pair, runReplicator, startPair } from './support.js';
 
 // `storx-replicator topology` against real servers: the source PostgreSQL with the replicator
 // streaming from its slot into a real receiver, and a real Redis master and replica over TLS.
-// No PostgreSQL standby here (the standby cases are judged in topology-judge.test.ts).
+// No PostgreSQL standby here: the standby cases (replay lag, an inactive and a lost physical slot)
+// run on a real primary and standby in failover-readiness.test.ts.
 
 let pair: Pair;
 let redis: RedisPair;
@@ -35,13 +36,53 @@ afterAll(async () => {
 
 const redisName = (server: { port: number }): string => `127.0.0.1:${server.port}`;
 
-async function topology(flags: { postgres?: string[]; redis?: string[]; extra?: string[] } = {}): Promise<{ code: number; report: TopologyReport; run: CapturedRun }> {
-  const argv = ['topology', '--json', '--config', configPath, '--replication.slot-name', slot, '--redis-tls-dir', redis.master.tlsDir, '--timeout', '3'];
+function topologyArgs(flags: { postgres?: string[]; redis?: string[] } = {}): string[] {
+  const argv = ['topology', '--config', configPath, '--replication.slot-name', slot, '--redis-tls-dir', redis.master.tlsDir, '--timeout', '3'];
   argv.push('--postgres', (flags.postgres ?? [pair.sourceUrl]).join(','));
   argv.push('--redis', (flags.redis ?? [redisName(redis.master), redisName(redis.replica)]).join(','));
-  const run = await captureRun(main, [...argv, ...(flags.extra ?? [])], { REDIS_PASSWORD: redis.password });
+  return argv;
+}
+
+async function topology(flags: { postgres?: string[]; redis?: string[]; extra?: string[] } = {}): Promise<{ code: number; report: TopologyReport; run: CapturedRun }> {
+  const run = await captureRun(main, [...topologyArgs(flags), '--json', ...(flags.extra ?? [])], { REDIS_PASSWORD: redis.password });
   expect(run.stderr).toBe('');
   return { code: run.code, report: JSON.parse(run.stdout) as TopologyReport, run };
+}
+
+/** Prometheus text as `name{labels}` → value. */
+function parseMetrics(text: string): Map<string, number> {
+  const values = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const match = /^(storx_topology_\w+(?:\{[^}]*\})?) (\S+)$/.exec(line);
+    if (match) values.set(match[1]!, Number(match[2]));
+  }
+  return values;
+}
+
+/** What /metrics must say for `report`, written out from the JSON fields (not through TopologyMetrics). */
+function expectedGauges(report: TopologyReport): Record<string, number> {
+  const gauges: Record<string, number> = { storx_topology_status: report.exit_code };
+  for (const server of report.postgres.servers) {
+    const at = `{server="${server.name}"}`;
+    gauges[`storx_topology_postgres_up${at}`] = server.reachable && server.error === null ? 1 : 0;
+    gauges[`storx_topology_postgres_is_primary${at}`] = server.role === 'primary' ? 1 : 0;
+  }
+  const { slot: logicalSlot, receiver, receiver_lag_bytes } = report.logical;
+  gauges['storx_topology_logical_slot_lag_bytes'] = logicalSlot.lag_bytes!;
+  gauges['storx_topology_receiver_lag_bytes'] = receiver_lag_bytes!;
+  gauges['storx_topology_receiver_watermark_lsn'] = Number(parseLsn(receiver.watermark_lsn!));
+  for (const server of report.redis.servers) {
+    const at = `{server="${server.name}"}`;
+    gauges[`storx_topology_redis_up${at}`] = 1;
+    gauges[`storx_topology_redis_is_master${at}`] = server.role === 'master' ? 1 : 0;
+    gauges[`storx_topology_redis_repl_offset${at}`] = server.repl_offset!;
+    gauges[`storx_topology_redis_sync_full${at}`] = server.sync_full!;
+    if (server.link !== null) {
+      gauges[`storx_topology_redis_link_up${at}`] = server.link.status === 'up' ? 1 : 0;
+      gauges[`storx_topology_redis_replica_lag_bytes${at}`] = server.link.lag_bytes!;
+    }
+  }
+  return gauges;
 }
 
 const messages = (problems: readonly TopologyProblem[], severity: TopologyProblem['severity']): string[] => problems.filter((problem) => problem.severity === severity).map((problem) => problem.message);
@@ -90,18 +131,28 @@ describe('storx-replicator topology', () => {
     expect(human.stdout).toMatch(/status: ok\n$/);
   });
 
-  it('the figures as Prometheus metrics', async () => {
-    const { report } = await topology();
-    const metrics = new TopologyMetrics();
-    metrics.update(report);
-    const text = await metrics.registry.metrics();
-    expect(text).toContain('storx_topology_status 0');
-    expect(text).toContain(`storx_topology_redis_is_master{server="${redisName(redis.master)}"} 1`);
-    expect(text).toContain(`storx_topology_redis_is_master{server="${redisName(redis.replica)}"} 0`);
-    expect(text).toContain(`storx_topology_redis_link_up{server="${redisName(redis.replica)}"} 1`);
-    expect(text).toContain(`storx_topology_redis_sync_full{server="${redisName(redis.master)}"} 1`);
-    expect(text).toContain(`storx_topology_postgres_is_primary{server="${report.postgres.primary}"} 1`);
-    expect(text).toMatch(/storx_topology_logical_slot_lag_bytes \d+/);
+  it('--metrics-listen: /metrics scraped from the real process carries the figures of --json (roles, lag, slot, watermark, Redis offsets)', async () => {
+    const port = await freePort();
+    const exporter = new ServiceProcess('topology-exporter', SERVICE_BINARIES.replicator, [...topologyArgs(), '--metrics-listen', `127.0.0.1:${port}`], { env: { REDIS_PASSWORD: redis.password } });
+    await exporter.start(/metrics on http:\/\/127\.0\.0\.1:\d+\/metrics/);
+    try {
+      // Redis pings its replicas every 10 s (the offsets move): a scrape and a --json a moment
+      // apart agree once no ping fell between them.
+      let mismatch: unknown;
+      await waitFor(
+        async () => {
+          const { report } = await topology();
+          const scraped = parseMetrics(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
+          const expected = expectedGauges(report);
+          mismatch = Object.entries(expected).filter(([key, value]) => scraped.get(key) !== value);
+          return (mismatch as unknown[]).length === 0;
+        },
+        { description: () => `/metrics to match --json (differing: ${JSON.stringify(mismatch)})`, timeoutMs: 30_000, intervalMs: 300 },
+      );
+      expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+    } finally {
+      expect(await exporter.stop()).toBe(0);
+    }
   });
 
   it('critical: a PostgreSQL server that does not answer, and two primaries (split brain)', async () => {
@@ -156,6 +207,29 @@ describe('storx-replicator topology', () => {
     expect(messages(silent.report.problems, 'warning')).toEqual([expect.stringMatching(new RegExp(`Redis replica ${redisName(redis.replica)}: no I/O from .* for \\d+ s \\(limit 1 s\\)`))]);
   });
 
+  it('Redis link down (the master stopped) is critical; the master back: the link up, the offsets level, ok', async () => {
+    await redis.master.stop({ keepFiles: true });
+    try {
+      const down = await waitFor(async () => {
+        const result = await topology();
+        return result.report.redis.servers[1]!.link?.status === 'down' && result;
+      }, { description: 'the link down', timeoutMs: 30_000, intervalMs: 300 });
+      expect(down.code).toBe(2);
+      expect(messages(down.report.problems, 'critical')).toEqual(expect.arrayContaining([expect.stringMatching(new RegExp(`^Redis replica ${redisName(redis.replica)}: link to ${redisName(redis.master)} is down`)), expect.stringContaining('no Redis master')]));
+    } finally {
+      await redis.master.restart();
+    }
+    let seen: unknown;
+    const recovered = await waitFor(async () => {
+      const result = await topology();
+      const [master, replica] = result.report.redis.servers;
+      seen = { problems: result.report.problems, link: replica!.link };
+      return result.code === 0 && replica!.link?.status === 'up' && replica!.link.offset === master!.repl_offset && result;
+    }, { description: () => `the link recovered (seen: ${JSON.stringify(seen)})`, timeoutMs: 45_000, intervalMs: 500 });
+    expect(recovered.report.redis.master).toBe(redisName(redis.master));
+    expect(recovered.report.redis.servers[1]!.link).toMatchObject({ status: 'up', lag_bytes: 0, sync_in_progress: false });
+  });
+
   it('Redis failover: two masters are a split brain; the old master following the new one gives the new roles; a master down is critical', async () => {
     const promoted = await runRedisScript('redis-promote.sh', ['--force'], redis.replica);
     expect(promoted.code, promoted.stderr).toBe(0);
@@ -198,5 +272,15 @@ describe('storx-replicator topology', () => {
     expect(report.redis.checked).toBe(false);
     expect(code).toBe(1);
     expect(report.problems.map((problem) => problem.item)).toEqual(['slot']);
+
+    // Writes the stopped replicator does not deliver: the receiver's watermark stays, its lag
+    // behind the primary's WAL grows by what was written, and equals the two positions' distance.
+    await pair.source.query(`INSERT INTO segments (stream_id, position) SELECT gen_random_uuid(), g FROM generate_series(1, 2000) g`);
+    const behind = (await topology({ redis: [] })).report;
+    expect(behind.logical.receiver.watermark_lsn).toBe(report.logical.receiver.watermark_lsn);
+    const primaryWal = parseLsn(behind.postgres.servers[0]!.current_wal_lsn!);
+    expect(behind.logical.receiver_lag_bytes).toBe(Number(primaryWal - parseLsn(behind.logical.receiver.watermark_lsn!)));
+    expect(behind.logical.receiver_lag_bytes!).toBeGreaterThan(report.logical.receiver_lag_bytes! + 100_000);
+    expect(formatTopology(behind)).toContain(`applied up to ${behind.logical.receiver.watermark_lsn}, `);
   });
 });

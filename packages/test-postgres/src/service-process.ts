@@ -18,6 +18,8 @@ const READY_TIMEOUT_MS = 120_000;
 export interface ServiceProcessOptions {
   /** Node flags before the script, e.g. `--cpu-prof`. */
   nodeArgs?: readonly string[];
+  /** Environment variables besides the inherited ones (e.g. a password a command reads only from there). */
+  env?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -60,7 +62,7 @@ export class ServiceProcess {
   start(ready: RegExp, timeoutMs = READY_TIMEOUT_MS): Promise<void> {
     const child = spawn(process.execPath, [...(this.options.nodeArgs ?? []), this.binary, ...this.args], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, STORX_CONFIG: '', BACKUPTOOLS_CONFIG: '' },
+      env: { ...process.env, ...this.options.env, STORX_CONFIG: '', BACKUPTOOLS_CONFIG: '' },
     });
     this.#child = child;
     const onData = (chunk: Buffer): void => this.#append(chunk.toString());

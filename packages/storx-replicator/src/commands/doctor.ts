@@ -2,6 +2,7 @@ import { ConfigError, formatFlagsHelp, formatOptionsHelp, parseCommandLine } fro
 import { DEFAULT_CONFIG_PATH, ENV_PREFIX, loadReplicatorConfig, REPLICATOR_OPTIONS } from '../config.js';
 import { type ChecklistItem, failed, formatChecklist, passed } from '../inspect/checklist-item.js';
 import { checkDatabase } from '../inspect/database-checks.js';
+import { checkFailover, failoverItems } from '../inspect/failover-report.js';
 import { checkKeys } from '../inspect/key-checks.js';
 import { checkReceiver } from '../inspect/receiver-check.js';
 import { missingWebhookSettings } from '../inspect/webhook-settings.js';
@@ -28,14 +29,21 @@ PostgreSQL:   the service can connect; wal_level = logical; the user has REPLICA
               slot and a WAL sender for the replicator; the tables exist on the connection's
               search_path; USAGE on their schema; SELECT on each; none is partitioned; each
               has a primary key or REPLICA IDENTITY FULL; the publication publishes them, or
-              this user may create or change it (else the owner's statement is the fix)
+              this user may create or change it (else the owner's statement is the fix);
+              failover (every host the database URL names): on PostgreSQL 17+ the slot has
+              failover = true, the primary's synchronized_standby_slots names each standby's
+              physical slot, each standby has sync_replication_slots = on,
+              hot_standby_feedback = on, primary_slot_name, dbname in primary_conninfo and
+              wal_level = logical, and holds a synced, persistent, valid copy of the slot;
+              below 17: a failover needs a resnapshot (!); one host and no standby: said so
 StorXMonitor: the configuration loads; the receiver's RSA public key loads; the signing key
               loads (and the webhook CA, if set); the webhook URL is set
 Backuptools:  the webhook URL answers a signed, encrypted ping and accepts our signature
 
 Every item is checked even after one fails. Nothing is created or changed: no slot, no
-publication, nothing written to the receiver. Exit 0 when every item is ✓, 1 when an item is
-✗, 2 when the configuration itself does not load or for a command-line mistake (docs/cli.md).
+publication, nothing written to the receiver. Exit 0 when every item is ✓ or ! (a warning: the
+service runs, but a failover would cost a resnapshot), 1 when an item is ✗, 2 when the
+configuration itself does not load or for a command-line mistake (docs/cli.md).
 
 ${formatFlagsHelp(FLAGS)}
 
@@ -55,7 +63,7 @@ ${formatOptionsHelp(REPLICATOR_OPTIONS, ENV_PREFIX)}
       return 2; // a configuration mistake (docs/cli.md)
     }
 
-    const items: ChecklistItem[] = [...(await checkDatabase(config))];
+    const items: ChecklistItem[] = [...(await checkDatabase(config)), ...failoverItems((await checkFailover(config)).findings)];
     items.push(passed('StorXMonitor', `the configuration loads (${config.configFile === undefined ? 'no config file: flags and environment only' : `config file ${config.configFile}`})`));
     const { items: keyItems, keys } = await checkKeys(config);
     items.push(...keyItems);
@@ -63,9 +71,11 @@ ${formatOptionsHelp(REPLICATOR_OPTIONS, ENV_PREFIX)}
     items.push(urlSet ? passed('StorXMonitor', `webhook URL configured: ${config.webhookUrl.href}`) : failed('StorXMonitor', 'webhook URL configured: replication.webhook-url is not set', ["set replication.webhook-url to the receiver's endpoint, e.g. http://backup-host:8005/webhook"]));
     items.push(await checkReceiver(config, keys, urlSet));
 
-    const failures = items.filter((item) => !item.ok).length;
+    const failures = items.filter((item) => !item.ok && !item.warning).length;
+    const warnings = items.filter((item) => item.warning).length;
+    const warned = warnings === 0 ? '' : `, ${warnings} with a warning (!)`;
     context.stdout(
-      `${formatChecklist(items)}\n${failures === 0 ? `all ${items.length} checks passed. "storx-replicator status" shows the slot, its lag and the publication.` : `${failures} of ${items.length} checks failed.`}\n`,
+      `${formatChecklist(items)}\n${failures === 0 ? `all ${items.length} checks passed${warned}. "storx-replicator status" shows the slot, its lag and the publication.` : `${failures} of ${items.length} checks failed${warned}.`}\n`,
     );
     return failures === 0 ? 0 : 1;
   },

@@ -33,13 +33,19 @@ Exit status:
   1  warning: slot lag over --max-lag-bytes, slot not in use (no replicator streaming),
      slot wal_status unreserved, publication missing or not publishing every configured table
      (run fixes both, and this user may), receiver unreachable or unavailable (timeout, refused, 5xx, 429),
-     run's deliveries failing (its /healthz says unhealthy)
+     run's deliveries failing (its /healthz says unhealthy), failover not ready (PostgreSQL
+     below 17: a failover needs a resnapshot; on 17+ the slot without failover = true,
+     synchronized_standby_slots not naming a standby's slot or naming an inactive one, a
+     standby without sync_replication_slots, hot_standby_feedback, primary_slot_name, dbname
+     in primary_conninfo or wal_level = logical, or without a synced, persistent, valid copy
+     of the slot; a source host in the database URL that does not answer)
   2  error: replication blocked (the receiver refuses a batch: its code, fix and since when,
      from run's /healthz or else from the receiver's record), database unreachable, wal_level not logical,
      a publication this user can neither create nor change (the owner's statement is the fix), slot missing, not a pgoutput slot of
      this database, or invalidated (wal_status lost: a resnapshot is needed), key files that do
      not load, the receiver rejects our requests (401: signature or encryption key; other 4xx),
-     or an invalid configuration
+     or an invalid configuration, synchronized_standby_slots naming a slot the primary lacks
+     or that is lost (logical decoding waits), no source host or several accepting writes
 
 --json prints one object with these fields (null: not found out, for example the slot while
 the database is unreachable):
@@ -64,8 +70,13 @@ the database is unreachable):
                           replication.metrics-listen; null: off or run not answering),
                         failure: null | { reported_by: "replicator"|"receiver", code,
                           http_status, message, fix, since, attempts, commit_lsn } }
+  failover            { checked: boolean (false: no source host answered),
+                        primary: "host:port"|null, server_version_num: number|null,
+                        standbys: ["host:port"...] (the source hosts in recovery),
+                        findings: [{ level: "ok"|"info"|"warning"|"error", host, text, fix: [...] }] }
+                        (info: no standby configured, or the slot not made yet: no problem)
   problems            [{ severity: "warning"|"error",
-                         item: "database"|"wal_level"|"slot"|"lag"|"publication"|"receiver"|"replication",
+                         item: "database"|"wal_level"|"slot"|"lag"|"publication"|"receiver"|"replication"|"failover",
                          message, fix }]
 LSNs are PostgreSQL's text form ("16/B374D848").
 

@@ -3,10 +3,12 @@ import { formatItem } from './marks.js';
 /** The seed's quick checklist is grouped by host; doctor keeps its three headings. */
 export type ChecklistSection = 'PostgreSQL' | 'StorXMonitor' | 'Backuptools';
 
-/** One checklist item as doctor reports it: ✓, or ✗ with the fix. */
+/** One checklist item as doctor reports it: ✓, or ✗ (or ! for a warning) with the fix. */
 export interface ChecklistItem {
   section: ChecklistSection;
   ok: boolean;
+  /** Not ok, but no failure either: marked !, and doctor still passes (e.g. a failover that needs a resnapshot). */
+  warning?: true;
   /** What was checked and what was found. */
   title: string;
   /** For ✗: what to do, one line each (SQL statements, or the seed's troubleshooting list). */
@@ -21,6 +23,10 @@ export function failed(section: ChecklistSection, title: string, fix: readonly s
   return { section, ok: false, title, fix: [...fix] };
 }
 
+export function warned(section: ChecklistSection, title: string, fix: readonly string[]): ChecklistItem {
+  return { section, ok: false, warning: true, title, fix: [...fix] };
+}
+
 /** Items under their section headings, in the order they were checked. */
 export function formatChecklist(items: readonly ChecklistItem[]): string {
   let out = '';
@@ -30,7 +36,7 @@ export function formatChecklist(items: readonly ChecklistItem[]): string {
       section = item.section;
       out += `${out === '' ? '' : '\n'}${section}:\n`;
     }
-    const lines = formatItem(item.ok ? 'ok' : 'error', item.title, item.fix).trimEnd().split('\n');
+    const lines = formatItem(item.ok ? 'ok' : item.warning ? 'warning' : 'error', item.title, item.fix).trimEnd().split('\n');
     out += lines.map((line) => `  ${line}\n`).join('');
   }
   return out;

@@ -7,6 +7,7 @@ import { judgePublication, readPublicationFacts } from '../source/publication-ac
 import { walLevel } from '../source/server-checks.js';
 import { readSlot, type SlotState } from '../source/slot.js';
 import { qualified, resolveTables } from '../source/source-tables.js';
+import { checkFailover, failoverProblems, failoverSection } from './failover-report.js';
 import { pingProblem } from './ping-problem.js';
 import { pingReceiver, type PingOutcome, signatureRejectedFix } from './receiver-ping.js';
 import { judgeReplication } from './replication-check.js';
@@ -34,12 +35,17 @@ export async function collectStatus(config: ReplicatorConfig, maxLagBytes: numbe
     publication: { name: config.publicationName, exists: null, all_tables: null, tables: [], missing_tables: [] },
     receiver: { url: null, checked: false, reachable: null, accepted: null, http_status: null, watermark_lsn: null, error: null, note: null },
     replication: { blocked: null, run_health: null, failure: null },
+    failover: { checked: false, primary: null, server_version_num: null, standbys: [], findings: [] },
     problems: [],
   };
 
   // The receiver first: whether it has applied anything tells what a missing slot means.
   const receiverProblems: StatusProblem[] = [];
-  const [ping, runHealth] = await Promise.all([checkReceiver(config, report, receiverProblems), readRunHealth(config)]);
+  // One host: its connection is opened meanwhile (a firewalled host costs one timeout, not two).
+  const connecting = config.sourceUrls.length === 1 ? connectSource(config.databaseUrl) : undefined;
+  connecting?.catch(() => undefined); // observed below
+  const [ping, runHealth, failover] = await Promise.all([checkReceiver(config, report, receiverProblems), readRunHealth(config), checkFailover(config)]);
+  report.failover = failoverSection(failover.facts, failover.findings);
   const watermark = ping?.kind === 'accepted' ? ping.watermarkLsn : undefined;
   const replication = judgeReplication(runHealth, ping?.kind === 'accepted' ? ping.refusal : undefined);
   report.replication = replication.section;
@@ -47,7 +53,8 @@ export async function collectStatus(config: ReplicatorConfig, maxLagBytes: numbe
   const sourceProblems: StatusProblem[] = [];
   let client: pg.Client | undefined;
   try {
-    client = await connectSource(config.databaseUrl);
+    // With several source hosts the slot and the publication are read on the primary.
+    client = await (connecting ?? connectSource(failover.facts.primary?.url ?? config.databaseUrl));
   } catch (error) {
     report.database.error = (error as Error).message;
     sourceProblems.push({ severity: 'error', item: 'database', message: `cannot connect to the database: ${(error as Error).message}`, fix: 'check the database URL (host, port, user, password, sslmode) and that PostgreSQL runs; storx-replicator doctor checks the rest' });
@@ -64,7 +71,8 @@ export async function collectStatus(config: ReplicatorConfig, maxLagBytes: numbe
     }
   }
   if (report.replication.blocked) explainInactiveSlot(sourceProblems);
-  report.problems = [...sourceProblems, ...receiverProblems, ...replication.problems];
+  // An unreachable single host is already the database error; failover findings add nothing then.
+  report.problems = [...sourceProblems, ...(report.database.reachable ? failoverProblems(failover.findings) : []), ...receiverProblems, ...replication.problems];
   Object.assign(report, statusLevel(report.problems));
   return report;
 }

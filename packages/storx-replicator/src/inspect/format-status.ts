@@ -27,6 +27,12 @@ export function formatStatus(report: StatusReport): string {
     item('slot', `slot ${slot.name}: ${use}, confirmed_flush_lsn ${slot.confirmed_flush_lsn ?? 'none'}, wal_status ${slot.wal_status ?? 'n/a'}`);
     item('lag', `lag: ${describeBytes(slot.lag_bytes ?? 0)}, limit ${describeBytes(slot.max_lag_bytes)}`);
   }
+  const { failover } = report;
+  if (!failover.checked) item('failover', `failover: ${notChecked}`, true);
+  else {
+    const fine = failover.findings.filter((finding) => finding.level === 'info' || finding.level === 'ok').map((finding) => finding.text);
+    item('failover', `failover: ${fine.join('; ') || 'see below'}`);
+  }
   if (!connected || publication.exists === null) item('publication', `publication ${publication.name}: ${notChecked}`, true);
   else if (!publication.exists) item('publication', `publication ${publication.name}: missing`);
   else item('publication', `publication ${publication.name}: ${publication.all_tables ? 'FOR ALL TABLES' : publication.tables.join(', ') || 'no tables'}`);

@@ -57,6 +57,18 @@ export interface StatusReport {
     /** The refusal (or, unhealthy, the failure) and its fix, from run's /healthz or else the receiver's record. */
     failure: { reported_by: 'replicator' | 'receiver'; code: string; http_status: number | null; message: string; fix: string; since: string; attempts: number | null; commit_lsn: string | null } | null;
   };
+  /** Whether the stream survives a failover of the source (every host `database` names; docs/operations.md, "Failover"). */
+  failover: {
+    /** false: no source host answered. */
+    checked: boolean;
+    /** host:port of the one host not in recovery (null: none, or several). */
+    primary: string | null;
+    server_version_num: number | null;
+    /** host:port of each source host in recovery. */
+    standbys: string[];
+    /** Everything checked: level ok, info (no problem: no standby configured, the slot not made yet), warning or error. */
+    findings: { level: 'ok' | 'info' | 'warning' | 'error'; host: string | null; text: string; fix: string[] }[];
+  };
   problems: StatusProblem[];
 }
 
@@ -64,7 +76,7 @@ export type StatusLevel = 'ok' | 'warning' | 'error';
 
 export interface StatusProblem {
   severity: 'warning' | 'error';
-  item: 'database' | 'wal_level' | 'slot' | 'lag' | 'publication' | 'receiver' | 'replication';
+  item: 'database' | 'wal_level' | 'slot' | 'lag' | 'publication' | 'receiver' | 'replication' | 'failover';
   message: string;
   fix: string;
 }

@@ -15,7 +15,7 @@ export interface StandbySlotProblem {
 export async function standbySlotProblems(client: pg.Client): Promise<StandbySlotProblem[]> {
   if ((await serverVersionNum(client)) < FAILOVER_SLOTS_VERSION) return [];
   const { rows } = await client.query<{ setting: string }>("SELECT current_setting('synchronized_standby_slots') AS setting");
-  const names = rows[0]!.setting.split(',').map((name) => name.trim().replace(/^"(.*)"$/, '$1')).filter((name) => name !== '');
+  const names = standbySlotNames(rows[0]!.setting);
   if (names.length === 0) return [];
   const slots = await client.query<{ slot_name: string; active: boolean; wal_status: string | null }>("SELECT slot_name, active, wal_status FROM pg_replication_slots WHERE slot_type = 'physical' AND slot_name = ANY($1)", [names]);
   const problems: StandbySlotProblem[] = [];
@@ -26,6 +26,14 @@ export async function standbySlotProblems(client: pg.Client): Promise<StandbySlo
     else if (!slot.active) problems.push({ slot: name, state: 'inactive' });
   }
   return problems;
+}
+
+/** synchronized_standby_slots ('a, "b"') as slot names. */
+export function standbySlotNames(setting: string): string[] {
+  return setting
+    .split(',')
+    .map((name) => name.trim().replace(/^"(.*)"$/, '$1'))
+    .filter((name) => name !== '');
 }
 
 /** What to do about each problem, in one sentence an operator can act on. */
