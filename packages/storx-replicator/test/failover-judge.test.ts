@@ -50,7 +50,7 @@ describe('judgeFailover', () => {
       'warning: PostgreSQL 15.10 has no failover slots (17+): a standby never holds a copy of slot backuptools_slot, so after a failover the backup needs a resnapshot: storx-replicator snapshot (or a new replication.slot-name and storx-replicator run; docs/operations.md, "Slot lost: resnapshot") | fix: plan the resnapshot for a failover, or upgrade both hosts to PostgreSQL 17 or later to keep the stream across it (docs/operations.md, "Failover")',
     ]);
     const alone = judgeFailover(facts({ hostCount: 1, primary: { ...old, connectedStandbys: 0 }, standbys: [] }));
-    expect(alone).toEqual([expect.objectContaining({ level: 'info', text: expect.stringMatching(/^no standby configured .*PostgreSQL 15\.10 has no failover slots .*needs a resnapshot/) })]);
+    expect(alone).toEqual([expect.objectContaining({ level: 'info', text: expect.stringMatching(/^no standby configured .*PostgreSQL 15\.10 has no failover slots .*needs a resnapshot/) as string })]);
     // A version mocked: the 17 rules start at 170000.
     expect(problems(facts({ primary: primary({ versionNum: 169999 }) }))[0]).toMatch(/^warning: PostgreSQL 17\.2 has no failover slots/);
   });
@@ -65,7 +65,7 @@ describe('judgeFailover', () => {
   });
 
   it('the slot: missing is info (run creates it); failover = false is a warning with the statement', () => {
-    expect(judgeFailover(facts({ primary: primary({ slot: null }) }))[0]).toMatchObject({ level: 'info', text: expect.stringContaining('does not exist yet') });
+    expect(judgeFailover(facts({ primary: primary({ slot: null }) }))[0]).toMatchObject({ level: 'info', text: expect.stringContaining('does not exist yet') as string });
     expect(problems(facts({ primary: primary({ slot: { failover: false, confirmedFlushLsn: '0/1' } }) }))).toEqual([expect.stringMatching(/^warning: slot backuptools_slot on master:5432 has failover = false.*fix: .*ALTER_REPLICATION_SLOT backuptools_slot \(FAILOVER true\)$/)]);
   });
 

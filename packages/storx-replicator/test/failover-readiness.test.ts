@@ -220,7 +220,7 @@ describe('failover readiness on PostgreSQL 15', () => {
   it('one host and no standby: info only; with a second host named: a warning that a failover needs a resnapshot', async () => {
     const alone = await status(old15.url);
     expect(failoverProblems(alone)).toEqual([]);
-    expect(alone.failover.findings).toEqual([expect.objectContaining({ level: 'info', text: expect.stringMatching(/^no standby configured \(database names one host, and no standby streams from it\); PostgreSQL 15\.\d+ has no failover slots \(17\+\).*storx-replicator snapshot/) })]);
+    expect(alone.failover.findings).toEqual([expect.objectContaining({ level: 'info', text: expect.stringMatching(/^no standby configured \(database names one host, and no standby streams from it\); PostgreSQL 15\.\d+ has no failover slots \(17\+\).*storx-replicator snapshot/) as string })]);
 
     const closed = await freePort();
     const two = `postgres://postgres:${old15.password}@${name(old15)},127.0.0.1:${closed}/postgres`;
