@@ -265,6 +265,12 @@ describe('the topology view on the real primary and standby', () => {
       expect(standbyView.replay_lag_seconds!).toBeGreaterThan(1);
       expect(standbyView.replay_lag_bytes!).toBeGreaterThan(0);
       expect(standbyView.receiver_status).toBe('streaming');
+      // The primary alone (the standby's host not given): its pg_stat_replication says the same.
+      const primaryOnly = await waitFor(async () => {
+        const result = await topology([primary.url], ['--max-lag-seconds', '1']);
+        return pgProblems(result.report).length > 0 && result;
+      }, { description: "the lag from the primary's side", timeoutMs: 30_000, intervalMs: 300 });
+      expect(described(pgProblems(primaryOnly.report))).toEqual([expect.stringMatching(/^warning standby: standby \S+ \(127\.0\.0\.1\) replays \d+ s behind, by \S+'s pg_stat_replication \(limit 1 s\)$/)]);
     } finally {
       await sql(standby, 'SELECT pg_wal_replay_resume()');
     }

@@ -39,6 +39,12 @@ describe('judgeTopology: PostgreSQL standbys', () => {
   it('replay lag over the limit is a warning; on an idle primary (nothing to replay) there is no lag', () => {
     expect(judge([primary(), standby({ replay_lag_seconds: 31 })])).toEqual({ status: 'warning', messages: ['warning: standby replica:5432 replays 31 s behind (limit 30 s)'] });
     expect(judge([primary(), standby({ replay_lag_seconds: 0 })]).status).toBe('ok');
+    // The primary's pg_stat_replication speaks when the standby's own view cannot (no commit
+    // replayed since its start) or was not given; never twice for one lag.
+    const lagging = primary({ standbys: [{ application_name: 'replica1', client_addr: '10.0.0.2', state: 'streaming', sync_state: 'async', replay_lsn: '0/2000000', replay_lag_bytes: 0x1000000, replay_lag_seconds: 42.4 }] });
+    expect(judge([lagging])).toEqual({ status: 'warning', messages: ["warning: standby replica1 (10.0.0.2) replays 42 s behind, by master:5432's pg_stat_replication (limit 30 s)"] });
+    expect(judge([lagging, standby({ replay_lag_seconds: null })]).messages).toEqual(["warning: standby replica1 (10.0.0.2) replays 42 s behind, by master:5432's pg_stat_replication (limit 30 s)"]);
+    expect(judge([lagging, standby({ replay_lag_seconds: 40 })]).messages).toEqual(['warning: standby replica:5432 replays 40 s behind (limit 30 s)']);
   });
 
   it('a standby whose WAL receiver is not streaming, and a primary without its standby, are critical', () => {

@@ -63,7 +63,10 @@ ${formatOptionsHelp(REPLICATOR_OPTIONS, ENV_PREFIX)}
       return 2; // a configuration mistake (docs/cli.md)
     }
 
-    const items: ChecklistItem[] = [...(await checkDatabase(config)), ...failoverItems((await checkFailover(config)).findings)];
+    // With several source hosts, the checklist is about the primary among them.
+    const failover = await checkFailover(config);
+    const primaryUrl = failover.facts.primary?.url;
+    const items: ChecklistItem[] = [...(await checkDatabase(primaryUrl === undefined ? config : { ...config, databaseUrl: primaryUrl })), ...failoverItems(failover.findings)];
     items.push(passed('StorXMonitor', `the configuration loads (${config.configFile === undefined ? 'no config file: flags and environment only' : `config file ${config.configFile}`})`));
     const { items: keyItems, keys } = await checkKeys(config);
     items.push(...keyItems);

@@ -134,7 +134,9 @@ Exit status:
                          server: "host:port"|null, message, fix }]
 
 A standby's replay_lag_seconds counts only while WAL waits to be replayed: on an idle primary
-the last replayed commit gets old without any lag, and that is no alarm.
+the last replayed commit gets old without any lag, and that is no alarm. Where the standby
+cannot say (no commit replayed since it started) or is not given, the primary's
+pg_stat_replication.replay_lag is judged against the same limit.
 
 --metrics-listen serves the same figures as storx_topology_* gauges (docs/operations.md,
 "Monitoring"; alerts in docker/monitoring/alerts.yml) and runs until SIGTERM.

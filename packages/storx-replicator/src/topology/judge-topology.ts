@@ -7,6 +7,7 @@ export interface TopologyLimits {
 }
 
 const PROMOTE_PG = 'promote the standby (docs/operations.md) or start the primary';
+const LAG_FIX = 'disk I/O or CPU on the standby, long queries with hot_standby_feedback, or the network between the hosts';
 const SPLIT_BRAIN = 'stop writes to all but one, and make the others follow it';
 
 /**
@@ -28,13 +29,18 @@ function judgePostgres(servers: readonly PostgresServer[], { maxLagSeconds }: To
   const primaries = servers.filter((server) => server.role === 'primary');
   if (primaries.length === 0) add('critical', 'postgres', null, 'no PostgreSQL primary among the servers: nothing takes writes', PROMOTE_PG);
   if (primaries.length > 1) add('critical', 'postgres', null, `${primaries.length} PostgreSQL primaries (${primaries.map((server) => server.name).join(', ')}): a split brain, or an old primary back on its own timeline`, `${SPLIT_BRAIN} (rebuild the old primary as a standby)`);
+  // A standby's own view counts lag from its last replayed commit (none yet after a restart:
+  // unknown); the primary's pg_stat_replication measures it too, and speaks for a standby the
+  // view was not given. One warning per lag, the standby's own first.
+  let lagSeen = false;
   for (const server of servers) {
     const standby = server.standby;
     if (standby === null) continue;
     if (standby.receiver_status !== 'streaming') {
       add('critical', 'standby', server.name, `standby ${server.name} is not streaming (WAL receiver ${standby.receiver_status ?? 'not running'})`, "its PostgreSQL log says why: primary_conninfo, the replication user's password, pg_hba.conf, or the primary's slot");
     } else if (standby.replay_lag_seconds !== null && standby.replay_lag_seconds > maxLagSeconds) {
-      add('warning', 'standby', server.name, `standby ${server.name} replays ${Math.round(standby.replay_lag_seconds)} s behind (limit ${maxLagSeconds} s)`, 'disk I/O or CPU on the standby, long queries with hot_standby_feedback, or the network between the hosts');
+      add('warning', 'standby', server.name, `standby ${server.name} replays ${Math.round(standby.replay_lag_seconds)} s behind (limit ${maxLagSeconds} s)`, LAG_FIX);
+      lagSeen = true;
     }
   }
   for (const primary of primaries) {
@@ -44,6 +50,9 @@ function judgePostgres(servers: readonly PostgresServer[], { maxLagSeconds }: To
     }
     for (const connection of primary.standbys) {
       if (connection.state !== 'streaming') add('warning', 'standby', primary.name, `standby ${connection.application_name} (${connection.client_addr ?? 'local'}) is ${connection.state}, not streaming`, 'wait for catchup to finish; if it stays, the standby log says why');
+      else if (!lagSeen && connection.replay_lag_seconds !== null && connection.replay_lag_seconds > maxLagSeconds) {
+        add('warning', 'standby', primary.name, `standby ${connection.application_name} (${connection.client_addr ?? 'local'}) replays ${Math.round(connection.replay_lag_seconds)} s behind, by ${primary.name}'s pg_stat_replication (limit ${maxLagSeconds} s)`, LAG_FIX);
+      }
     }
     for (const slot of primary.physical_slots) {
       if (slot.wal_status === 'lost') add('critical', 'physical_slot', primary.name, `physical slot ${slot.name} is lost (WAL it needed was removed)`, 'rebuild the standby (init-replica) and recreate the slot');

@@ -57,7 +57,7 @@ type Queryable = Awaited<ReturnType<typeof connectSource>>;
 /** Physical walsenders only: a logical slot's walsender (the replicator's) is not a standby. */
 async function standbyConnections(client: Queryable): Promise<StandbyConnection[]> {
   const { rows } = await client.query<{ application_name: string; client_addr: string | null; state: string; sync_state: string; replay_lsn: string | null; replay_lag_bytes: string | null; replay_lag_seconds: number | null }>(
-    `SELECT application_name, client_addr::text AS client_addr, state, sync_state, replay_lsn::text AS replay_lsn,
+    `SELECT application_name, host(client_addr) AS client_addr, state, sync_state, replay_lsn::text AS replay_lsn,
             pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint AS replay_lag_bytes,
             extract(epoch FROM replay_lag)::float8 AS replay_lag_seconds
        FROM pg_stat_replication
