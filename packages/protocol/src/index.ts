@@ -5,6 +5,8 @@ export * from './change-event.js';
 export * from './relation.js';
 export * from './event-identity.js';
 export * from './batch.js';
+export * from './batch-payload.js';
+export * from './json-bytes.js';
 export * from './errors.js';
 export * from './payload-codec.js';
 export * from './keys.js';

@@ -1,5 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import type { Batch } from './batch.js';
+import type { EncodedBatch } from './batch-payload.js';
 import { type ChangeEvent, type SeedChangeEvent } from './change-event.js';
 import type { ContentKeys } from './content-keys.js';
 import { type DecryptionKey, openV2, type RecipientKey, sealV2, V2_MEDIA_TYPE } from './envelope-v2.js';
@@ -45,20 +46,29 @@ export interface SealedBinaryRequest extends SealedRequest {
   body: Buffer;
 }
 
-/** Seals a batch in the v2 format (with `contentKeys`, sharing the sender's current content key). */
-export async function sealBatchV2(batch: Batch, recipient: RecipientKey, contentKeys?: ContentKeys): Promise<SealedTextRequest> {
-  return { id: batchWebhookId(batch), body: await sealV2(encodeBatch(batch), recipient, contentKeys), contentType: V2_MEDIA_TYPE };
+/**
+ * Seals a batch in the v2 format (with `contentKeys`, sharing the sender's current content key):
+ * a batch, or one already encoded (its payload bytes, as the replicator writes them).
+ */
+export async function sealBatchV2(batch: Batch | EncodedBatch, recipient: RecipientKey, contentKeys?: ContentKeys): Promise<SealedTextRequest> {
+  const encoded = encodedBatch(batch);
+  return { id: batchWebhookId(encoded), body: await sealV2(encoded.payload, recipient, contentKeys), contentType: V2_MEDIA_TYPE };
 }
 
-/** Seals a batch in the v3 format: a Buffer body, no base64 (with `contentKeys`, sharing the sender's current content key). */
-export function sealBatchV3(batch: Batch, recipient: RecipientKey, contentKeys?: ContentKeys): SealedBinaryRequest {
-  return { id: batchWebhookId(batch), body: sealV3(encodeBatch(batch), recipient, contentKeys), contentType: V3_MEDIA_TYPE };
+/** Seals a batch (or one already encoded) in the v3 format: a Buffer body, no base64 (with `contentKeys`, sharing the sender's current content key). */
+export function sealBatchV3(batch: Batch | EncodedBatch, recipient: RecipientKey, contentKeys?: ContentKeys): SealedBinaryRequest {
+  const encoded = encodedBatch(batch);
+  return { id: batchWebhookId(encoded), body: sealV3(encoded.payload, recipient, contentKeys), contentType: V3_MEDIA_TYPE };
 }
 
-function batchWebhookId(batch: Batch): string {
-  return batch.events.length === 0
-    ? pingWebhookId(batch.source_id, batch.slot)
-    : webhookId({ sourceId: batch.source_id, slot: batch.slot, commitLsn: parseLsn(batch.commit_lsn), chunkIndex: batch.chunk.index });
+function encodedBatch(batch: Batch | EncodedBatch): EncodedBatch {
+  return 'payload' in batch ? batch : { header: batch, eventCount: batch.events.length, payload: encodeBatch(batch) };
+}
+
+function batchWebhookId({ header, eventCount }: EncodedBatch): string {
+  return eventCount === 0
+    ? pingWebhookId(header.source_id, header.slot)
+    : webhookId({ sourceId: header.source_id, slot: header.slot, commitLsn: parseLsn(header.commit_lsn), chunkIndex: header.chunk.index });
 }
 
 /**

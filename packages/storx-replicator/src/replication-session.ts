@@ -163,7 +163,7 @@ export class ReplicationSession {
     this.queue.push(batch);
     // The batch after the one on the wire is sealed meanwhile: the receiver applies one batch
     // while this process encrypts the next, instead of each waiting for the other.
-    if (this.queue.length === 2 && batch.events.length > 0) this.options.delivery.prepare(batch);
+    if (this.queue.length === 2 && batch.events.count > 0) this.options.delivery.prepare(batch);
     if (!this.paused && this.queue.length >= PAUSE_AT_QUEUED) {
       this.paused = true;
       this.stream?.pause();
@@ -190,10 +190,10 @@ export class ReplicationSession {
       while (this.queue.length > 0) {
         const batch = this.queue[0]!;
         const next = this.queue[1];
-        if (next !== undefined && next.events.length > 0) this.options.delivery.prepare(next);
+        if (next !== undefined && next.events.count > 0) this.options.delivery.prepare(next);
         // A batch of only filtered-out or empty transactions has nothing to send, but its place
         // in the order still matters: it is acknowledged only after everything before it.
-        if (batch.events.length > 0) await this.options.delivery.deliver(batch, this.abort.signal, this.stopRetrying.signal);
+        if (batch.events.count > 0) await this.options.delivery.deliver(batch, this.abort.signal, this.stopRetrying.signal);
         this.queue.shift();
         if (batch.ackLsn !== undefined) this.confirm(batch.ackLsn, batch.lastCommitTimeMs);
         // Deliveries are done: what gathered meanwhile goes now rather than at the end of its linger.

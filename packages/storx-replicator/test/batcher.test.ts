@@ -1,10 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import type { ChangeEvent, Lsn } from '@storx-backup/protocol';
+import type { Lsn } from '@storx-backup/protocol';
 import { Batcher } from '../src/batch/batcher.js';
+import { EncodedEvents } from '../src/batch/encoded-events.js';
 import type { OutgoingBatch } from '../src/batch/outgoing-batch.js';
 import type { TransactionPart } from '../src/decode/transaction-assembler.js';
 
-const event = { operation: 'INSERT', schema: 's', table: 't', timestamp: 'x', lsn: '0/1', commit_lsn: '0/1', xid: 1, seq: 0, data: {}, old_data: null, unchanged_toast: [] } as ChangeEvent;
+const event = JSON.stringify({ operation: 'INSERT', schema: 's', table: 't', timestamp: 'x', lsn: '0/1', commit_lsn: '0/1', xid: 1, seq: 0, data: {}, old_data: null, unchanged_toast: [] });
+
+function encoded(count: number): EncodedEvents {
+  const events = new EncodedEvents();
+  events.add(Buffer.from(`${event},`.repeat(count)), count);
+  return events;
+}
 
 function part(commit: number, events: number, options: Partial<TransactionPart> = {}): TransactionPart {
   return {
@@ -15,7 +22,7 @@ function part(commit: number, events: number, options: Partial<TransactionPart> 
     afterSeq: undefined,
     endLsn: BigInt(commit + 1) as Lsn,
     commitTimeMs: 0,
-    events: Array.from({ length: events }, () => event),
+    events: encoded(events),
     relations: new Map(),
     bytes: events * 100,
     ...options,
@@ -28,7 +35,7 @@ function collect(options: { maxEvents?: number; maxBytes?: number; lingerMs?: nu
   return { batcher, out };
 }
 
-const shape = (batches: OutgoingBatch[]) => batches.map((batch) => ({ commit: Number(batch.commitLsn), ack: batch.ackLsn === undefined ? null : Number(batch.ackLsn), events: batch.events.length, chunk: batch.chunk }));
+const shape = (batches: OutgoingBatch[]) => batches.map((batch) => ({ commit: Number(batch.commitLsn), ack: batch.ackLsn === undefined ? null : Number(batch.ackLsn), events: batch.events.count, chunk: batch.chunk }));
 
 const relation = (relationId: number, columns: string[]) => ({ relationId, schema: 's', table: 't', replicaIdentity: 'd' as const, columns: columns.map((name) => ({ name, typeOid: 23, typeMod: -1, isKey: name === 'id' })) });
 

@@ -1,14 +1,17 @@
 // The decoder fed with real pgoutput bytes: changes are made on a real source, read back with
 // pg_logical_slot_peek_binary_changes (the same messages the walsender streams), decoded and
-// assembled, and compared with what PostgreSQL itself prints for each value.
+// assembled, and compared with what PostgreSQL itself prints for each value; and every change's
+// JSON is held to what the path before issue 14 (test/oracle) made of the same bytes.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import type pg from 'pg';
 import type { ChangeEvent } from '@storx-backup/protocol';
-import { TEXT_SESSION_OPTIONS } from '@storx-backup/protocol';
+import { parseEventsJson, TEXT_SESSION_OPTIONS } from '@storx-backup/protocol';
 import { connect, createDatabase } from '@storx-backup/test-postgres';
 import { decodePgoutput } from '../src/decode/pgoutput-decoder.js';
 import { type TransactionPart, TransactionAssembler } from '../src/decode/transaction-assembler.js';
+import { decodePgoutput as oldDecodePgoutput } from './oracle/old-pgoutput-decoder.js';
+import { TransactionAssembler as OldTransactionAssembler, type TransactionPart as OldTransactionPart } from './oracle/old-transaction-assembler.js';
 
 let source: pg.Client;
 const SLOT = 'decoder_test';
@@ -32,18 +35,29 @@ afterAll(async () => {
   await source.end();
 });
 
-/** Consumes the slot's pending changes through the decoder and the assembler. */
-async function decodePending(maxPartBytes = 64 * 1024 * 1024): Promise<TransactionPart[]> {
+type DecodedPart = Omit<TransactionPart, 'events'> & { events: ChangeEvent[] };
+
+/**
+ * Consumes the slot's pending changes through the decoder and the assembler (the events parsed
+ * back into objects), and checks that their JSON is byte for byte what the old path made.
+ */
+async function decodePending(maxPartBytes = 64 * 1024 * 1024): Promise<DecodedPart[]> {
   const { rows } = await source.query<{ lsn: string; data: Buffer }>(
     `SELECT lsn::text, data FROM pg_logical_slot_get_binary_changes('${SLOT}', NULL, NULL, 'proto_version', '1', 'publication_names', 'decoder_pub')`,
   );
   const parts: TransactionPart[] = [];
-  const assembler = new TransactionAssembler({ includedTables: new Set(['public\0awkward', 'public\0full_identity']), maxPartBytes, emit: (part) => parts.push(part) });
+  const oldParts: OldTransactionPart[] = [];
+  const includedTables = new Set(['public\0awkward', 'public\0full_identity']);
+  const assembler = new TransactionAssembler({ includedTables, maxPartBytes, emit: (part) => parts.push(part) });
+  const oldAssembler = new OldTransactionAssembler({ includedTables, maxPartBytes: 1 << 30, emit: (part) => oldParts.push(part) });
   for (const row of rows) {
     const [high, low] = row.lsn.split('/').map((hex) => BigInt(`0x${hex}`)) as [bigint, bigint];
     assembler.handle((high << 32n) | low, decodePgoutput(row.data, 0));
+    oldAssembler.handle((high << 32n) | low, oldDecodePgoutput(row.data, 0));
   }
-  return parts;
+  const written = Buffer.concat(parts.flatMap((part) => part.events.pieces)).toString('utf8');
+  expect(written).toBe(oldParts.flatMap((part) => part.events).map((event) => `${JSON.stringify(event)},`).join(''));
+  return parts.map((part) => ({ ...part, events: parseEventsJson(part.events) }));
 }
 
 describe('decoding real pgoutput', () => {

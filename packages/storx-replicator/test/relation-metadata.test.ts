@@ -6,6 +6,7 @@ import { inject } from 'vitest';
 import type pg from 'pg';
 import { createLogger } from '@storx-backup/service-kit';
 import { connect, createDatabase } from '@storx-backup/test-postgres';
+import { UserTypedValues } from '../src/batch/user-typed-values.js';
 import type { DecodedRelation } from '../src/decode/transaction-assembler.js';
 import { arrayElements } from '../src/deliver/enum-values.js';
 import { RelationMetadata } from '../src/deliver/relation-metadata.js';
@@ -98,17 +99,25 @@ describe('relation metadata', () => {
     expect(cached.enum_types![0]!.labels).toEqual(['b']);
     await client.query(`ALTER TYPE grows ADD VALUE 'a' BEFORE 'b'`);
     await client.query(`ALTER TYPE grows ADD VALUE 'c, "d"'`);
-    const event = (data: Record<string, string | null>) => ({ operation: 'INSERT' as const, schema: 'app/1', table: 'growing', timestamp: '', lsn: '0/1', commit_lsn: '0/1', xid: 1, seq: 0, data, old_data: null, unchanged_toast: [] });
-    const [known] = await metadata.resolveFor([decoded], [event({ id: '1', g: 'b', gs: '{b,NULL}' })]);
+    // The values an event with this row adds to its batch (what the assembler records).
+    const event = (data: Record<string, string | null>): UserTypedValues => {
+      const values = new UserTypedValues();
+      decoded.columns.forEach((column, index) => {
+        const value = data[column.name];
+        if (typeof value === 'string' && column.typeOid >= 16384) values.record(decoded.relationId, index, value);
+      });
+      return values;
+    };
+    const [known] = await metadata.resolveFor([decoded], event({ id: '1', g: 'b', gs: '{b,NULL}' }));
     expect(known, 'every value is a cached label: the cache answers').toBe(cached);
-    const [scalar] = await metadata.resolveFor([decoded], [event({ id: '1', g: 'a', gs: null })]);
+    const [scalar] = await metadata.resolveFor([decoded], event({ id: '1', g: 'a', gs: null }));
     expect(scalar!.enum_types![0]!.labels).toEqual(['a', 'b', 'c, "d"']);
 
     const again = new RelationMetadata(catalog);
     await again.resolve(await described('growing', 'd', ['id']));
     await client.query(`ALTER TYPE grows ADD VALUE 'e'`);
     const { rows } = await client.query<{ gs: string }>(`SELECT ARRAY[ARRAY['a', 'c, "d"'], ARRAY['e', NULL]]::grows[]::text AS gs`);
-    const [inArray] = await again.resolveFor([decoded], [event({ id: '1', g: 'b', gs: rows[0]!.gs })]);
+    const [inArray] = await again.resolveFor([decoded], event({ id: '1', g: 'b', gs: rows[0]!.gs }));
     expect(inArray!.enum_types![0]!.labels).toEqual(['a', 'b', 'c, "d"', 'e']);
   });
 

@@ -1,4 +1,6 @@
-import { hasOtherWithName, type TransactionPart } from '../decode/transaction-assembler.js';
+import { hasOtherWithName } from '../decode/decoded-relation.js';
+import type { TransactionPart } from '../decode/transaction-assembler.js';
+import { EncodedEvents } from './encoded-events.js';
 import type { OutgoingBatch } from './outgoing-batch.js';
 
 export interface BatcherOptions {
@@ -45,20 +47,20 @@ export class Batcher {
       });
       return;
     }
-    if (this.current && (this.current.events.length + part.events.length > this.options.maxEvents || this.current.bytes + part.bytes > this.options.maxBytes || describesDifferently(this.current, part))) {
+    if (this.current && (this.current.events.count + part.events.count > this.options.maxEvents || this.current.bytes + part.bytes > this.options.maxBytes || describesDifferently(this.current, part))) {
       this.flush();
     }
     if (this.current === undefined) {
-      this.current = { commitLsn: part.commitLsn, chunk: { index: 0, last: true }, ackLsn: part.endLsn, events: [], relations: new Map(), bytes: 0, lastCommitTimeMs: part.commitTimeMs };
+      this.current = { commitLsn: part.commitLsn, chunk: { index: 0, last: true }, ackLsn: part.endLsn, events: new EncodedEvents(), relations: new Map(), bytes: 0, lastCommitTimeMs: part.commitTimeMs };
     }
     const batch = this.current;
-    for (const event of part.events) batch.events.push(event);
+    batch.events.append(part.events);
     for (const [id, relation] of part.relations) batch.relations.set(id, relation);
     batch.commitLsn = part.commitLsn;
     batch.ackLsn = part.endLsn;
     batch.bytes += part.bytes;
     batch.lastCommitTimeMs = part.commitTimeMs;
-    if (batch.events.length >= this.options.maxEvents || batch.bytes >= this.options.maxBytes) this.flush();
+    if (batch.events.count >= this.options.maxEvents || batch.bytes >= this.options.maxBytes) this.flush();
     else this.armTimer();
   }
 

@@ -1,5 +1,6 @@
-import type { Batch, ChangeEvent, Lsn } from '@storx-backup/protocol';
-import type { DecodedRelation } from '../decode/transaction-assembler.js';
+import type { Batch, Lsn } from '@storx-backup/protocol';
+import type { DecodedRelation } from '../decode/decoded-relation.js';
+import type { EncodedEvents } from './encoded-events.js';
 
 /** A batch waiting for delivery, in commit order. */
 export interface OutgoingBatch {
@@ -11,7 +12,8 @@ export interface OutgoingBatch {
    * transaction's commit record. Undefined for a chunk that is not its transaction's last.
    */
   ackLsn: Lsn | undefined;
-  events: ChangeEvent[];
+  /** Its changes, as their events' JSON. */
+  events: EncodedEvents;
   relations: Map<number, DecodedRelation>;
   bytes: number;
   /** Commit time (Unix ms) of its last transaction. */

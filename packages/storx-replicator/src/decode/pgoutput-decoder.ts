@@ -1,11 +1,13 @@
-import { type PgoutputMessage, type RelationColumn, type TupleValue, UNCHANGED_TOAST } from './pgoutput-messages.js';
+import type { PgoutputMessage, RelationColumn, TupleAt } from './pgoutput-messages.js';
 
 /**
  * Decodes one pgoutput message (protocol version 1; the bytes after the XLogData header).
  *
  * Values are kept as PostgreSQL's text output, never parsed: no Date, no Number, no type
- * parsers. Everything is decoded synchronously into fresh strings, because the buffer is a view
- * into the connection's read buffer that the next socket read overwrites.
+ * parsers. A row change is not decoded into strings at all: the message gives where its tuples
+ * lie in `buffer`, which is a view into the connection's read buffer that the next socket read
+ * overwrites, so it must be used before the call that received it returns. Names (relations,
+ * columns) are decoded into fresh strings.
  */
 export function decodePgoutput(buffer: Buffer, offset: number): PgoutputMessage {
   const reader = new Reader(buffer, offset);
@@ -33,26 +35,26 @@ export function decodePgoutput(buffer: Buffer, offset: number): PgoutputMessage 
     case 0x49 /* I */: {
       const relationId = reader.uint32();
       reader.expect(0x4e /* N */);
-      return { tag: 'insert', relationId, newTuple: reader.tuple() };
+      return { tag: 'insert', relationId, buffer, newTuple: reader.position };
     }
     case 0x55 /* U */: {
       const relationId = reader.uint32();
       let kind = reader.byte();
       let oldKind: 'K' | 'O' | undefined;
-      let oldTuple: TupleValue[] | undefined;
+      let oldTuple: TupleAt | undefined;
       if (kind === 0x4b /* K */ || kind === 0x4f /* O */) {
         oldKind = kind === 0x4b ? 'K' : 'O';
         oldTuple = reader.tuple();
         kind = reader.byte();
       }
       if (kind !== 0x4e /* N */) throw new Error(`pgoutput: UPDATE without a new tuple (byte 0x${kind.toString(16)})`);
-      return { tag: 'update', relationId, oldKind, oldTuple, newTuple: reader.tuple() };
+      return { tag: 'update', relationId, buffer, oldKind, oldTuple, newTuple: reader.position };
     }
     case 0x44 /* D */: {
       const relationId = reader.uint32();
       const kind = reader.byte();
       if (kind !== 0x4b && kind !== 0x4f) throw new Error(`pgoutput: DELETE without an old tuple (byte 0x${kind.toString(16)})`);
-      return { tag: 'delete', relationId, oldKind: kind === 0x4b ? 'K' : 'O', oldTuple: reader.tuple() };
+      return { tag: 'delete', relationId, buffer, oldKind: kind === 0x4b ? 'K' : 'O', oldTuple: reader.position };
     }
     case 0x54 /* T */: {
       const count = reader.uint32();
@@ -79,6 +81,11 @@ class Reader {
     private readonly buffer: Buffer,
     private offset: number,
   ) {}
+
+  /** Where the next byte is read (a message's last tuple is read by the assembler, from here). */
+  get position(): number {
+    return this.offset;
+  }
 
   byte(): number {
     return this.buffer[this.offset++]!;
@@ -127,19 +134,20 @@ class Reader {
     return value;
   }
 
-  tuple(): TupleValue[] {
+  /** Where the tuple starts; moves past it (checking its shape, reading no value): an UPDATE's old tuple. */
+  tuple(): TupleAt {
+    const at = this.offset;
     const count = this.uint16();
-    const values = new Array<TupleValue>(count);
     for (let index = 0; index < count; index += 1) {
       const kind = this.byte();
-      if (kind === 0x74 /* t */) {
-        const length = this.uint32();
-        values[index] = this.buffer.toString('utf8', this.offset, this.offset + length);
-        this.offset += length;
-      } else if (kind === 0x6e /* n */) values[index] = null;
-      else if (kind === 0x75 /* u */) values[index] = UNCHANGED_TOAST;
-      else throw new Error(`pgoutput: unsupported tuple value kind ${JSON.stringify(String.fromCharCode(kind))} (binary mode is not used)`);
+      if (kind === 0x74 /* t */) this.offset += 4 + this.buffer.readUInt32BE(this.offset);
+      else if (kind !== 0x6e /* n */ && kind !== 0x75 /* u */) throw unsupportedKind(kind);
     }
-    return values;
+    if (this.offset > this.buffer.length) throw new Error('pgoutput: tuple runs past the end of the message');
+    return at;
   }
+}
+
+export function unsupportedKind(kind: number): Error {
+  return new Error(`pgoutput: unsupported tuple value kind ${JSON.stringify(String.fromCharCode(kind))} (binary mode is not used)`);
 }

@@ -1,26 +1,13 @@
-import { type ChangeEvent, formatLsn, type Lsn, type Row } from '@storx-backup/protocol';
+import { formatLsn, JsonBytes, type Lsn } from '@storx-backup/protocol';
+import { EncodedEvents } from '../batch/encoded-events.js';
+import { UserTypedValues } from '../batch/user-typed-values.js';
+import { ChangeJsonWriter, type ChangeContext } from './change-json.js';
 import { pgTimestampToIso, pgTimestampToUnixMs } from './commit-time.js';
-import { type PgoutputMessage, type RelationColumn, type TupleValue, UNCHANGED_TOAST } from './pgoutput-messages.js';
+import { type DecodedRelation, hasOtherWithName } from './decoded-relation.js';
+import type { PgoutputMessage } from './pgoutput-messages.js';
+import { RelationJson } from './relation-json.js';
 
-/** A relation as the stream described it (the description in force when the change was made). */
-export interface DecodedRelation {
-  relationId: number;
-  schema: string;
-  table: string;
-  replicaIdentity: 'd' | 'n' | 'f' | 'i';
-  columns: readonly RelationColumn[];
-}
-
-/**
- * True when `relations` holds another relation id under the same schema and table name: the
- * table was dropped and created again. One batch (or chunk) describes each table name once.
- */
-export function hasOtherWithName(relations: ReadonlyMap<number, DecodedRelation>, id: number, named: { schema: string; table: string }): boolean {
-  for (const [otherId, other] of relations) {
-    if (otherId !== id && other.schema === named.schema && other.table === named.table) return true;
-  }
-  return false;
-}
+export { type DecodedRelation, hasOtherWithName } from './decoded-relation.js';
 
 /**
  * A whole transaction, or one chunk of a transaction too large to hold at once. Chunks of one
@@ -39,10 +26,11 @@ export interface TransactionPart {
   endLsn: Lsn | undefined;
   /** Commit time, Unix ms. */
   commitTimeMs: number;
-  events: ChangeEvent[];
+  /** The changes, already written as their events' JSON. */
+  events: EncodedEvents;
   /** Relations the events refer to, by relation id. */
   relations: Map<number, DecodedRelation>;
-  /** Rough payload size, for batching. */
+  /** Bytes of the events' JSON, for batching. */
   bytes: number;
 }
 
@@ -60,32 +48,47 @@ interface OpenTransaction {
   /** Changes decoded so far in this transaction, replicated or not: the next event's `seq`. */
   changes: number;
   commitLsn: Lsn;
-  /** `commitLsn` as text, formatted once per transaction rather than once per change. */
-  commitLsnText: string;
-  commitTime: string;
   commitTimeMs: number;
+  /** What the JSON of each change of this transaction shares (see ChangeContext). */
+  context: ChangeContext;
   chunkIndex: number;
   /** `seq` of the last change handed on in an earlier chunk. */
   afterSeq: number | undefined;
-  events: ChangeEvent[];
+  /** `seq` of the last change written in the current chunk. */
+  lastSeq: number | undefined;
+  /** Changes written in the current chunk (its bytes are `out.pending`). */
+  events: number;
+  /** Values of user-typed columns in the current chunk. */
+  typed: UserTypedValues;
   relations: Map<number, DecodedRelation>;
-  bytes: number;
 }
 
-const EVENT_OVERHEAD_BYTES = 160;
+/**
+ * The assembler's buffer: parts are views of it, and it is replaced (not grown in place) when
+ * full, so its size bounds how often that happens. Pages are touched only as they are written.
+ */
+const PART_BUFFER_BYTES = 4 * 1024 * 1024;
 
 /**
- * Turns pgoutput messages into change events grouped by transaction. Changes to tables outside
- * the list are dropped here, but their transaction still produces a (possibly empty) part: the
- * slot may only move past it in order, after everything before it was delivered.
+ * Turns pgoutput messages into change events grouped by transaction, each change written
+ * straight from its pgoutput bytes as its event's JSON (change-json.ts): no event object, no
+ * string per value. Changes to tables outside the list are dropped here, but their transaction
+ * still produces a (possibly empty) part: the slot may only move past it in order, after
+ * everything before it was delivered.
  */
 export class TransactionAssembler {
-  private readonly relations = new Map<number, DecodedRelation & { included: boolean }>();
+  private readonly relations = new Map<number, RelationJson & { included: boolean }>();
   private open: OpenTransaction | undefined;
   private lastLsn = -1n;
-  private lastLsnText = '';
+  private lastLsnBytes = Buffer.alloc(0);
+  /** Every part's events are written here, one after the other; a part takes its bytes as a view. */
+  private readonly out: JsonBytes;
+  private readonly writer: ChangeJsonWriter;
 
-  constructor(private readonly options: AssemblerOptions) {}
+  constructor(private readonly options: AssemblerOptions) {
+    this.out = new JsonBytes(PART_BUFFER_BYTES);
+    this.writer = new ChangeJsonWriter(this.out, () => this.requireOpen('a change').typed);
+  }
 
   /** True while a transaction has begun and not committed. */
   get inTransaction(): boolean {
@@ -95,61 +98,68 @@ export class TransactionAssembler {
   /** Forget everything (after a reconnect the server resends from the slot). */
   reset(): void {
     this.open = undefined;
+    this.out.discard();
     this.relations.clear();
   }
 
   handle(walStart: bigint, message: PgoutputMessage): void {
     switch (message.tag) {
-      case 'begin':
+      case 'begin': {
+        const commitLsnText = formatLsn(message.finalLsn as Lsn);
+        this.out.discard();
         this.open = {
           xid: message.xid,
           changes: 0,
           commitLsn: message.finalLsn as Lsn,
-          commitLsnText: formatLsn(message.finalLsn as Lsn),
-          commitTime: pgTimestampToIso(message.commitTime),
           commitTimeMs: pgTimestampToUnixMs(message.commitTime),
+          context: {
+            timestampLsn: Buffer.from(`${JSON.stringify(pgTimestampToIso(message.commitTime))},"lsn":"`, 'latin1'),
+            lsn: this.lastLsnBytes,
+            commitXidSeq: Buffer.from(`","commit_lsn":"${commitLsnText}","xid":${message.xid},"seq":`, 'latin1'),
+            seq: 0,
+          },
           chunkIndex: 0,
           afterSeq: undefined,
-          events: [],
+          lastSeq: undefined,
+          events: 0,
+          typed: new UserTypedValues(),
           relations: new Map(),
-          bytes: 0,
         };
         return;
+      }
       case 'commit': {
         const open = this.requireOpen('COMMIT');
         this.open = undefined;
         this.options.emit(this.part(open, true, message.endLsn as Lsn));
         return;
       }
-      case 'relation':
+      case 'relation': {
         // A table altered (or dropped and created again under its name) inside the transaction:
         // its earlier changes travel with the earlier description, so close the chunk they are in.
         if (this.open !== undefined && (this.open.relations.has(message.relationId) || hasOtherWithName(this.open.relations, message.relationId, { schema: message.schema, table: message.name }))) this.closeChunk();
-        this.relations.set(message.relationId, {
-          relationId: message.relationId,
-          schema: message.schema,
-          table: message.name,
-          replicaIdentity: message.replicaIdentity,
-          columns: message.columns,
-          included: this.options.includedTables.has(`${message.schema}\0${message.name}`),
-        });
+        const relation: DecodedRelation = { relationId: message.relationId, schema: message.schema, table: message.name, replicaIdentity: message.replicaIdentity, columns: message.columns };
+        this.relations.set(message.relationId, Object.assign(new RelationJson(relation), { included: this.options.includedTables.has(`${message.schema}\0${message.name}`) }));
         return;
-      case 'insert':
-        this.add(walStart, message.relationId, (relation, common) => ({ ...common, operation: 'INSERT', data: newRow(relation, message.newTuple).row, old_data: null, unchanged_toast: [] }));
+      }
+      case 'insert': {
+        const relation = this.change(walStart, message.relationId);
+        if (relation !== undefined) this.writer.insert(relation, this.open!.context, message.buffer, message.newTuple);
         return;
-      case 'update':
-        this.add(walStart, message.relationId, (relation, common) => {
-          const { row, unchanged } = newRow(relation, message.newTuple);
-          const old = message.oldTuple === undefined ? null : oldRow(relation, message.oldTuple, message.oldKind === 'K');
-          return { ...common, operation: 'UPDATE', data: row, old_data: old, unchanged_toast: unchanged };
-        });
+      }
+      case 'update': {
+        const relation = this.change(walStart, message.relationId);
+        if (relation !== undefined) this.writer.update(relation, this.open!.context, message.buffer, message.oldTuple, message.oldKind === 'K', message.newTuple);
         return;
-      case 'delete':
-        this.add(walStart, message.relationId, (relation, common) => ({ ...common, operation: 'DELETE', data: null, old_data: oldRow(relation, message.oldTuple, message.oldKind === 'K'), unchanged_toast: [] }));
+      }
+      case 'delete': {
+        const relation = this.change(walStart, message.relationId);
+        if (relation !== undefined) this.writer.delete(relation, this.open!.context, message.buffer, message.oldTuple, message.oldKind === 'K');
         return;
+      }
       case 'truncate':
         for (const relationId of message.relationIds) {
-          this.add(walStart, relationId, (_relation, common) => ({ ...common, operation: 'TRUNCATE', data: null, old_data: null, unchanged_toast: [] }));
+          const relation = this.change(walStart, relationId);
+          if (relation !== undefined) this.writer.truncate(relation, this.open!.context);
         }
         return;
       case 'message':
@@ -159,90 +169,59 @@ export class TransactionAssembler {
     }
   }
 
-  private add(walStart: bigint, relationId: number, build: (relation: DecodedRelation, common: Omit<ChangeEvent, 'operation' | 'data' | 'old_data' | 'unchanged_toast'>) => ChangeEvent): void {
+  /**
+   * Counts a change of the open transaction and, when its table is replicated, makes it the
+   * next event (its context set, its chunk closed first when full) and returns its relation;
+   * the caller then writes it.
+   */
+  private change(walStart: bigint, relationId: number): RelationJson | undefined {
     const open = this.requireOpen('a change');
     const relation = this.relations.get(relationId);
     if (relation === undefined) throw new Error(`pgoutput: change for relation ${relationId} before its RELATION message`);
     const seq = open.changes;
     open.changes += 1;
-    if (!relation.included) return;
+    if (!relation.included) return undefined;
     // A full chunk is handed on only now that another change follows: so the last part of a
     // split transaction is never empty, and always ends it.
-    if (open.bytes >= this.options.maxPartBytes) this.closeChunk();
-    const event = build(relation, {
-      schema: relation.schema,
-      table: relation.table,
-      timestamp: open.commitTime,
-      lsn: this.lsnText(walStart),
-      commit_lsn: open.commitLsnText,
-      xid: open.xid,
-      seq,
-    });
-    open.events.push(event);
-    open.relations.set(relationId, relation);
-    open.bytes += EVENT_OVERHEAD_BYTES + rowBytes(event.data) + rowBytes(event.old_data);
+    if (this.out.pending >= this.options.maxPartBytes) this.closeChunk();
+    open.context.seq = seq;
+    open.context.lsn = this.lsnBytes(walStart);
+    open.lastSeq = seq;
+    open.events += 1;
+    open.relations.set(relationId, relation.relation);
+    return relation;
   }
 
   /** The change's LSN as text; consecutive changes often share one (a COPY's rows, one WAL record). */
-  private lsnText(walStart: bigint): string {
+  private lsnBytes(walStart: bigint): Buffer {
     if (walStart !== this.lastLsn) {
       this.lastLsn = walStart;
-      this.lastLsnText = formatLsn(walStart as Lsn);
+      this.lastLsnBytes = Buffer.from(formatLsn(walStart as Lsn), 'latin1');
     }
-    return this.lastLsnText;
+    return this.lastLsnBytes;
   }
 
   /** Hands the open transaction's events so far on as a chunk (never an empty one). */
   private closeChunk(): void {
     const open = this.open;
-    if (open === undefined || open.events.length === 0) return;
+    if (open === undefined || open.events === 0) return;
     this.options.emit(this.part(open, false, undefined));
     open.chunkIndex += 1;
-    open.afterSeq = open.events.at(-1)!.seq;
-    open.events = [];
+    open.afterSeq = open.lastSeq;
     open.relations = new Map();
-    open.bytes = 0;
   }
 
+  /** The current chunk as a part; the next chunk starts empty. */
   private part(open: OpenTransaction, last: boolean, endLsn: Lsn | undefined): TransactionPart {
-    return { xid: open.xid, commitLsn: open.commitLsn, chunkIndex: open.chunkIndex, last, afterSeq: open.afterSeq, endLsn, commitTimeMs: open.commitTimeMs, events: open.events, relations: open.relations, bytes: open.bytes };
+    const events = new EncodedEvents(open.typed);
+    events.add(this.out.take(), open.events);
+    open.events = 0;
+    open.typed = new UserTypedValues();
+    return { xid: open.xid, commitLsn: open.commitLsn, chunkIndex: open.chunkIndex, last, afterSeq: open.afterSeq, endLsn, commitTimeMs: open.commitTimeMs, events, relations: open.relations, bytes: events.byteLength };
   }
 
   private requireOpen(what: string): OpenTransaction {
     if (this.open === undefined) throw new Error(`pgoutput: ${what} outside a transaction`);
     return this.open;
   }
-}
-
-function newRow(relation: DecodedRelation, tuple: readonly TupleValue[]): { row: Row; unchanged: string[] } {
-  const row: Row = {};
-  const unchanged: string[] = [];
-  const { columns } = relation;
-  for (let index = 0; index < columns.length; index += 1) {
-    const value = tuple[index];
-    const name = columns[index]!.name;
-    if (value === UNCHANGED_TOAST) unchanged.push(name);
-    else row[name] = value ?? null;
-  }
-  return { row, unchanged };
-}
-
-/** Old key ('K': key columns only; the others are sent as NULL) or old row ('O', REPLICA IDENTITY FULL). */
-function oldRow(relation: DecodedRelation, tuple: readonly TupleValue[], keyOnly: boolean): Row {
-  const row: Row = {};
-  const { columns } = relation;
-  for (let index = 0; index < columns.length; index += 1) {
-    const column = columns[index]!;
-    const value = tuple[index];
-    if ((keyOnly && !column.isKey) || value === UNCHANGED_TOAST) continue;
-    row[column.name] = value ?? null;
-  }
-  return row;
-}
-
-function rowBytes(row: Row | null): number {
-  if (row === null) return 0;
-  let bytes = 0;
-  for (const key in row) bytes += key.length + (row[key]?.length ?? 4) + 6;
-  return bytes;
 }

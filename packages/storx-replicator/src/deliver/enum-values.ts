@@ -1,35 +1,32 @@
-import { cellOf, type ChangeEvent, type Relation } from '@storx-backup/protocol';
+import type { Relation } from '@storx-backup/protocol';
+import { MANY_VALUES } from '../batch/user-typed-values.js';
+
+/** The distinct values a batch holds in a column (by position), `MANY_VALUES` when they were not all kept, undefined when none. */
+export type ColumnValues = (column: number) => ReadonlySet<string> | typeof MANY_VALUES | undefined;
 
 /**
- * True when an event of `relation` holds an enum value that its metadata's labels lack: the
- * source gained the label (`ALTER TYPE ... ADD VALUE`) after the metadata was read. An enum's
- * labels are not part of the relation description pgoutput sends (adding one changes neither
- * the table nor the type's oid), so a cache keyed by that description cannot notice by itself.
- * One Set lookup per enum value, for relations that use enums only.
+ * True when a batch holds, in a column of `relation`, an enum value that its metadata's labels
+ * lack: the source gained the label (`ALTER TYPE ... ADD VALUE`) after the metadata was read. An
+ * enum's labels are not part of the relation description pgoutput sends (adding one changes
+ * neither the table nor the type's oid), so a cache keyed by that description cannot notice by
+ * itself. `valuesOf` gives the distinct values of each column of a user-defined type, collected
+ * as the changes were written (batch/user-typed-values.ts); where they were too many to keep,
+ * the answer is true (looking the labels up again is always right, only slower). One Set lookup
+ * per distinct value, for relations that use enums only.
  */
-export function hasUnlistedEnumLabel(relation: Relation, events: readonly ChangeEvent[]): boolean {
+export function hasUnlistedEnumLabel(relation: Relation, valuesOf: ColumnValues): boolean {
   if (relation.enum_types === undefined) return false;
-  const scalars: [string, ReadonlySet<string>][] = [];
-  const arrays: [string, ReadonlySet<string>][] = [];
   for (const enumType of relation.enum_types) {
     const labels = new Set(enumType.labels);
-    for (const column of relation.columns) {
-      if (column.type === enumType.type) scalars.push([column.name, labels]);
+    for (const [index, column] of relation.columns.entries()) {
       // format_type writes one `[]` whatever the dimensions.
-      else if (column.type === `${enumType.type}[]`) arrays.push([column.name, labels]);
-    }
-  }
-  for (const event of events) {
-    if (event.schema !== relation.schema || event.table !== relation.table) continue;
-    for (const row of [event.data, event.old_data]) {
-      if (row === null) continue;
-      for (const [column, labels] of scalars) {
-        const value = cellOf(row, column);
-        if (typeof value === 'string' && !labels.has(value)) return true;
-      }
-      for (const [column, labels] of arrays) {
-        const value = cellOf(row, column);
-        if (typeof value === 'string' && arrayElements(value).some((element) => element !== null && !labels.has(element))) return true;
+      const array = column.type === `${enumType.type}[]`;
+      if (column.type !== enumType.type && !array) continue;
+      const values = valuesOf(index);
+      if (values === undefined) continue;
+      if (values === MANY_VALUES) return true;
+      for (const value of values) {
+        if (array ? arrayElements(value).some((element) => element !== null && !labels.has(element)) : !labels.has(value)) return true;
       }
     }
   }

@@ -1,5 +1,6 @@
-import type { ChangeEvent, EnumType, Relation } from '@storx-backup/protocol';
-import type { DecodedRelation } from '../decode/transaction-assembler.js';
+import type { EnumType, Relation } from '@storx-backup/protocol';
+import type { UserTypedValues } from '../batch/user-typed-values.js';
+import type { DecodedRelation } from '../decode/decoded-relation.js';
 import { hasUnlistedEnumLabel } from './enum-values.js';
 import { type CatalogQuery, SourceCatalog } from '../source/source-catalog.js';
 
@@ -50,11 +51,11 @@ export class RelationMetadata {
    * labels lack (the source ran `ALTER TYPE ... ADD VALUE` since) is looked up again, once:
    * labels are never removed, so the current catalog has every label the stream can carry.
    */
-  resolveFor(relations: Iterable<DecodedRelation>, events: readonly ChangeEvent[]): Promise<Relation[]> {
+  resolveFor(relations: Iterable<DecodedRelation>, values: UserTypedValues): Promise<Relation[]> {
     return Promise.all(
       [...relations].map(async (decoded) => {
         const relation = await this.resolve(decoded);
-        return hasUnlistedEnumLabel(relation, events) ? this.resolve(decoded, { fresh: true }) : relation;
+        return hasUnlistedEnumLabel(relation, (column) => values.valuesOf(decoded.relationId, column)) ? this.resolve(decoded, { fresh: true }) : relation;
       }),
     );
   }

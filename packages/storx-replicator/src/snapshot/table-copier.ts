@@ -1,7 +1,9 @@
 import type pg from 'pg';
-import { type ChangeEvent, formatLsn, type Lsn, quoteIdentifier } from '@storx-backup/protocol';
+import { formatLsn, JsonBytes, type Lsn, quoteIdentifier } from '@storx-backup/protocol';
+import { EncodedEvents } from '../batch/encoded-events.js';
 import type { OutgoingBatch } from '../batch/outgoing-batch.js';
-import type { DecodedRelation } from '../decode/transaction-assembler.js';
+import type { DecodedRelation } from '../decode/decoded-relation.js';
+import { RelationJson } from '../decode/relation-json.js';
 import type { BatchDelivery } from '../deliver/batch-delivery.js';
 import { sourceClient } from '../source/source-connection.js';
 import { qualified, type SourceTable } from '../source/source-tables.js';
@@ -10,8 +12,8 @@ import type { CopyProgress } from './copy-progress.js';
 import type { ExportedSnapshot } from './exported-snapshot.js';
 
 const FETCH_ROWS = 1000;
-/** Per-row overhead of an event's JSON beyond its values, for sizing chunks. */
-const EVENT_OVERHEAD_BYTES = 160;
+const ROW_END = Buffer.from('},"old_data":null,"unchanged_toast":[]},', 'latin1');
+const NULL = Buffer.from('null', 'latin1');
 
 export interface CopyOptions {
   databaseUrl: string;
@@ -72,14 +74,22 @@ async function copyTable(client: pg.Client, table: SourceTable, options: CopyOpt
   options.progress.tableDone(name);
 }
 
-/** Builds one chunk of a table copy at a time and delivers it. */
+/**
+ * Builds one chunk of a table copy at a time, each row written as its event's JSON (an INSERT
+ * of the image: `{operation, schema, table, timestamp, lsn, commit_lsn, xid: 0, seq, data,
+ * old_data: null, unchanged_toast: []}`), and delivers it.
+ */
 class ChunkBuilder {
-  private events: ChangeEvent[] = [];
-  private bytes = 0;
+  private readonly out = new JsonBytes(1024 * 1024);
+  private events = new EncodedEvents();
+  private count = 0;
   private index = 0;
   private seq = 0;
   private readonly lsn: string;
-  private readonly timestamp = new Date().toISOString();
+  private readonly json: RelationJson;
+  /** `{"operation":"INSERT",…,"seq":` */
+  private readonly head: Buffer;
+  private static readonly DATA = Buffer.from(',"data":{', 'latin1');
 
   constructor(
     private readonly relation: DecodedRelation,
@@ -87,43 +97,54 @@ class ChunkBuilder {
     private readonly options: CopyOptions,
   ) {
     this.lsn = formatLsn(imageLsn);
+    this.json = new RelationJson(relation);
+    const { schema, table } = relation;
+    const text = (value: string): string => JSON.stringify(value);
+    this.head = Buffer.from(`{"operation":"INSERT","schema":${text(schema)},"table":${text(table)},"timestamp":${text(new Date().toISOString())},"lsn":${text(this.lsn)},"commit_lsn":${text(this.lsn)},"xid":0,"seq":`, 'utf8');
   }
 
   get full(): boolean {
-    return this.events.length >= this.options.maxBatchEvents || this.bytes >= this.options.maxBatchBytes;
+    return this.count >= this.options.maxBatchEvents || this.out.pending >= this.options.maxBatchBytes;
   }
 
   add(values: readonly (string | null)[]): void {
-    const data: Record<string, string | null> = {};
-    let bytes = EVENT_OVERHEAD_BYTES;
-    this.relation.columns.forEach((column, index) => {
+    const { out, json } = this;
+    out.raw(this.head);
+    out.uint(this.seq);
+    out.raw(ChunkBuilder.DATA);
+    for (let index = 0; index < json.members.length; index += 1) {
       const value = values[index] ?? null;
-      data[column.name] = value;
-      bytes += column.name.length + (value?.length ?? 4) + 6;
-    });
-    const { schema, table } = this.relation;
-    this.events.push({ operation: 'INSERT', schema, table, timestamp: this.timestamp, lsn: this.lsn, commit_lsn: this.lsn, xid: 0, seq: this.seq, data, old_data: null, unchanged_toast: [] });
+      out.raw(index === 0 ? json.members[index]! : json.commaMembers[index]!);
+      if (value === null) {
+        out.raw(NULL);
+      } else {
+        out.string(value);
+        if (json.userTyped[index]) this.events.typedValues.record(this.relation.relationId, index, value);
+      }
+    }
+    out.raw(ROW_END);
     this.seq += 1;
-    this.bytes += bytes;
+    this.count += 1;
   }
 
   async send(last: boolean): Promise<void> {
     const { schema, table } = this.relation;
+    const events = this.events;
+    events.add(this.out.take(), this.count);
     const batch: OutgoingBatch = {
       commitLsn: this.imageLsn,
       chunk: { index: 0, last: true },
       ackLsn: undefined,
-      events: this.events,
+      events,
       relations: new Map([[this.relation.relationId, this.relation]]),
-      bytes: this.bytes,
+      bytes: events.byteLength,
       lastCommitTimeMs: Date.now(),
       snapshot: { schema, table, image_lsn: this.lsn, index: this.index, last },
     };
     await this.options.delivery.deliver(batch, this.options.signal);
-    this.options.progress.rowsCopied(`${schema}.${table}`, this.events.length);
-    this.events = [];
-    this.bytes = 0;
+    this.options.progress.rowsCopied(`${schema}.${table}`, events.count);
+    this.events = new EncodedEvents();
+    this.count = 0;
     this.index += 1;
   }
 }
-
