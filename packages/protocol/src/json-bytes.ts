@@ -21,6 +21,32 @@ for (const [byte, letter] of [[0x08, 'b'], [0x09, 't'], [0x0a, 'n'], [0x0c, 'f']
 
 /** Runs this long or longer are copied natively; shorter ones byte by byte (a native call costs more). */
 const NATIVE_COPY_BYTES = 48;
+/** Values up to this long are escaped in one pass; longer ones in two (see longStringFromUtf8). */
+const ONE_PASS_BYTES = 16 * 1024;
+const UPPER_HEX_DIGITS = Buffer.from('0123456789ABCDEF', 'latin1');
+
+/** Writes the escape of `byte` (one `ESCAPE_EXTRA` marks) at `at`; returns where it ends. */
+function writeEscape(out: Buffer, at: number, byte: number): number {
+  out[at++] = BACKSLASH;
+  if (ESCAPE_EXTRA[byte] === 1) {
+    out[at++] = SHORT_ESCAPE[byte]!;
+  } else {
+    out[at++] = 0x75; // u
+    out[at++] = 0x30;
+    out[at++] = 0x30;
+    out[at++] = HEX_DIGITS[byte >> 4]!;
+    out[at++] = HEX_DIGITS[byte & 0x0f]!;
+  }
+  return at;
+}
+
+/** Writes a 32-bit unsigned integer as upper-case hex without leading zeros; returns where it ends. */
+function writeUpperHex(out: Buffer, at: number, value: number): number {
+  let digits = 1;
+  while (digits < 8 && value >>> (4 * digits) !== 0) digits += 1;
+  for (let digit = digits - 1; digit >= 0; digit -= 1) out[at++] = UPPER_HEX_DIGITS[(value >>> (4 * digit)) & 0x0f]!;
+  return at;
+}
 
 /**
  * A growing byte buffer that JSON text is written into directly, without building the values
@@ -109,6 +135,38 @@ export class JsonBytes {
    * them: the caller says what to do).
    */
   stringFromUtf8(source: Uint8Array, start: number, end: number): boolean {
+    const count = end - start;
+    if (count > ONE_PASS_BYTES) return this.longStringFromUtf8(source, start, end);
+    // One pass, copying as it checks: room for the worst case (every byte a six-byte escape).
+    this.ensure(6 * count + 2);
+    const out = this.buffer;
+    let at = this.length;
+    let bits = 0;
+    out[at++] = QUOTE;
+    for (let index = start; index < end; index += 1) {
+      const byte = source[index]!;
+      bits |= byte;
+      if (ESCAPE_EXTRA[byte] === 0) out[at++] = byte;
+      else at = writeEscape(out, at, byte);
+    }
+    // Nothing counts as written until `length` moves: an invalid value leaves no trace.
+    if (bits >= 0x80 && !isUtf8(source.subarray(start, end))) return false;
+    out[at++] = QUOTE;
+    this.length = at;
+    return true;
+  }
+
+  /** A PostgreSQL LSN as its text (`16/B374D848`: upper-case hex, no leading zeros) from its two 32-bit halves. */
+  lsn(high: number, low: number): void {
+    this.ensure(17);
+    const out = this.buffer;
+    let at = writeUpperHex(out, this.length, high);
+    out[at++] = 0x2f; // /
+    this.length = writeUpperHex(out, at, low);
+  }
+
+  /** Two passes (count the escapes, then write): a long value never needs room for six times its size. */
+  private longStringFromUtf8(source: Uint8Array, start: number, end: number): boolean {
     let extra = 0;
     let bits = 0;
     for (let index = start; index < end; index += 1) {
@@ -117,35 +175,18 @@ export class JsonBytes {
       bits |= byte;
     }
     if (bits >= 0x80 && !isUtf8(source.subarray(start, end))) return false;
-    const count = end - start;
-    this.ensure(count + extra + 2);
+    this.ensure(end - start + extra + 2);
     const out = this.buffer;
     let at = this.length;
     out[at++] = QUOTE;
     if (extra === 0) {
-      if (count >= NATIVE_COPY_BYTES) {
-        out.set(source.subarray(start, end), at);
-        at += count;
-      } else {
-        for (let index = start; index < end; index += 1) out[at++] = source[index]!;
-      }
+      out.set(source.subarray(start, end), at);
+      at += end - start;
     } else {
       for (let index = start; index < end; index += 1) {
         const byte = source[index]!;
-        const escape = ESCAPE_EXTRA[byte]!;
-        if (escape === 0) {
-          out[at++] = byte;
-        } else if (escape === 1) {
-          out[at++] = BACKSLASH;
-          out[at++] = SHORT_ESCAPE[byte]!;
-        } else {
-          out[at++] = BACKSLASH;
-          out[at++] = 0x75; // u
-          out[at++] = 0x30;
-          out[at++] = 0x30;
-          out[at++] = HEX_DIGITS[byte >> 4]!;
-          out[at++] = HEX_DIGITS[byte & 0x0f]!;
-        }
+        if (ESCAPE_EXTRA[byte] === 0) out[at++] = byte;
+        else at = writeEscape(out, at, byte);
       }
     }
     out[at++] = QUOTE;

@@ -36,8 +36,9 @@ const enum Columns {
 export interface ChangeContext {
   /** `"<commit time>","lsn":"` */
   timestampLsn: Buffer;
-  /** The change's LSN as text (ASCII). */
-  lsn: Buffer;
+  /** The change's LSN, its two 32-bit halves (written as PostgreSQL's text). */
+  lsnHigh: number;
+  lsnLow: number;
   /** `","commit_lsn":"<commit lsn>","xid":<xid>,"seq":` */
   commitXidSeq: Buffer;
   seq: number;
@@ -104,7 +105,7 @@ export class ChangeJsonWriter {
     const out = this.out;
     out.raw(relation.head);
     out.raw(context.timestampLsn);
-    out.raw(context.lsn);
+    out.lsn(context.lsnHigh, context.lsnLow);
     out.raw(context.commitXidSeq);
     out.uint(context.seq);
   }

@@ -68,6 +68,8 @@ interface OpenTransaction {
  * full, so its size bounds how often that happens. Pages are touched only as they are written.
  */
 const PART_BUFFER_BYTES = 4 * 1024 * 1024;
+/** Positions below this (8 PiB of WAL) convert to a double exactly. */
+const EXACT_IN_DOUBLE = 2n ** 53n;
 
 /**
  * Turns pgoutput messages into change events grouped by transaction, each change written
@@ -79,8 +81,6 @@ const PART_BUFFER_BYTES = 4 * 1024 * 1024;
 export class TransactionAssembler {
   private readonly relations = new Map<number, RelationJson & { included: boolean }>();
   private open: OpenTransaction | undefined;
-  private lastLsn = -1n;
-  private lastLsnBytes = Buffer.alloc(0);
   /** Every part's events are written here, one after the other; a part takes its bytes as a view. */
   private readonly out: JsonBytes;
   private readonly writer: ChangeJsonWriter;
@@ -114,7 +114,8 @@ export class TransactionAssembler {
           commitTimeMs: pgTimestampToUnixMs(message.commitTime),
           context: {
             timestampLsn: Buffer.from(`${JSON.stringify(pgTimestampToIso(message.commitTime))},"lsn":"`, 'latin1'),
-            lsn: this.lastLsnBytes,
+            lsnHigh: 0,
+            lsnLow: 0,
             commitXidSeq: Buffer.from(`","commit_lsn":"${commitLsnText}","xid":${message.xid},"seq":`, 'latin1'),
             seq: 0,
           },
@@ -184,21 +185,21 @@ export class TransactionAssembler {
     // A full chunk is handed on only now that another change follows: so the last part of a
     // split transaction is never empty, and always ends it.
     if (this.out.pending >= this.options.maxPartBytes) this.closeChunk();
-    open.context.seq = seq;
-    open.context.lsn = this.lsnBytes(walStart);
+    const { context } = open;
+    context.seq = seq;
+    if (walStart < EXACT_IN_DOUBLE) {
+      // Exact in a double: no BigInt arithmetic (each allocates) for the common case.
+      const position = Number(walStart);
+      context.lsnHigh = Math.floor(position / 2 ** 32);
+      context.lsnLow = position >>> 0;
+    } else {
+      context.lsnHigh = Number(walStart >> 32n);
+      context.lsnLow = Number(walStart & 0xffffffffn);
+    }
     open.lastSeq = seq;
     open.events += 1;
     open.relations.set(relationId, relation.relation);
     return relation;
-  }
-
-  /** The change's LSN as text; consecutive changes often share one (a COPY's rows, one WAL record). */
-  private lsnBytes(walStart: bigint): Buffer {
-    if (walStart !== this.lastLsn) {
-      this.lastLsn = walStart;
-      this.lastLsnBytes = Buffer.from(formatLsn(walStart as Lsn), 'latin1');
-    }
-    return this.lastLsnBytes;
   }
 
   /** Hands the open transaction's events so far on as a chunk (never an empty one). */
