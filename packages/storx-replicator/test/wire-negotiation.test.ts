@@ -12,6 +12,7 @@ import { BatchDelivery } from '../src/deliver/batch-delivery.js';
 import { RelationMetadata } from '../src/deliver/relation-metadata.js';
 import { WebhookClient } from '../src/deliver/webhook-client.js';
 import { ReplicatorMetrics } from '../src/metrics.js';
+import { encodedEventsOf } from './encoded-events-of.js';
 
 const rsa = generateRsaKeyPair(2048);
 const recipientKey = createPublicKey(rsa.publicKeyPem);
@@ -93,7 +94,7 @@ const emptyBatch = (): OutgoingBatch => ({
   commitLsn: 0x100n as Lsn,
   chunk: { index: 0, last: true },
   ackLsn: undefined,
-  events: [{ operation: 'INSERT', schema: 'public', table: 't', timestamp: '2026-01-01T00:00:00.000000Z', lsn: '0/100', commit_lsn: '0/100', xid: 1, seq: 0, data: { a: '1' }, old_data: null, unchanged_toast: [] }],
+  events: encodedEventsOf([{ operation: 'INSERT', schema: 'public', table: 't', timestamp: '2026-01-01T00:00:00.000000Z', lsn: '0/100', commit_lsn: '0/100', xid: 1, seq: 0, data: { a: '1' }, old_data: null, unchanged_toast: [] }]),
   relations: new Map(),
   bytes: 0,
   lastCommitTimeMs: 0,
