@@ -232,13 +232,13 @@ describe('the receiver under hostile input (a real serve process)', () => {
     expect(await applied()).toEqual(before);
   });
 
-  it('bodies that can never authenticate (4 MiB of 0xFF, two random signatures) cost little: 401 each, /healthz keeps answering', async () => {
+  it('bodies that can never authenticate (4 MiB of 0xFF, two random v1a or v1d signatures, as v2 or v3) cost little: 401 each, /healthz keeps answering', async () => {
     const before = { peak: await peakRssBytes(serve.pid), applied: await applied() };
     const health = sampleHealth(serve.url);
     const answers: (number | undefined)[] = [];
     // Six peers, two at a time: two bodies of the largest size fit the budget together.
     for (let round = 0; round < 3; round += 1) {
-      const requests = [0, 1].map((index) => rawRequest(serve.port, { ...plausibleHeaders(2), 'content-length': String(BODY_LIMIT - 1024) }, { from: `127.0.1.${round * 2 + index + 1}` }));
+      const requests = [0, 1].map((index) => rawRequest(serve.port, { ...plausibleHeaders(2, index === 0 ? 'v1a' : 'v1d'), 'content-length': String(BODY_LIMIT - 1024) }, { from: `127.0.1.${round * 2 + index + 1}` }));
       for (const request of requests) request.socket.write(Buffer.alloc(BODY_LIMIT - 1024, 0xff));
       await waitFor(() => requests.every((request) => request.isClosed() || request.status() !== undefined), { description: 'both answered', timeoutMs: 30_000 });
       for (const request of requests) request.socket.destroy();

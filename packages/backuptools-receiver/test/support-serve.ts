@@ -82,13 +82,16 @@ export function rawRequest(port: number, head: Record<string, string>, options: 
   };
 }
 
-/** Well-formed webhook headers with a fresh timestamp and signatures nobody made: they pass every check that can be made before the body. */
-export function plausibleHeaders(signatures = 1): Record<string, string> {
+/**
+ * Well-formed webhook headers with a fresh timestamp and signatures nobody made: they pass every
+ * check that can be made before the body. `v1d` comes with a v3 content type, `v1a` with v2.
+ */
+export function plausibleHeaders(signatures = 1, scheme: 'v1a' | 'v1d' = 'v1a'): Record<string, string> {
   return {
-    'content-type': 'application/jose',
+    'content-type': scheme === 'v1d' ? 'application/vnd.storx.envelope.v3' : 'application/jose',
     'webhook-id': `probe-${randomBytes(6).toString('hex')}`,
     'webhook-timestamp': String(Math.floor(Date.now() / 1000)),
-    'webhook-signature': Array.from({ length: signatures }, () => `v1a,${randomBytes(64).toString('base64')}`).join(' '),
+    'webhook-signature': Array.from({ length: signatures }, () => `${scheme},${randomBytes(64).toString('base64')}`).join(' '),
   };
 }
 
