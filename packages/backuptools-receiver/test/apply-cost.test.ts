@@ -6,7 +6,8 @@
 //
 // Each variant applies 100 transactions of 1,000 rows plus a watermark update, on one pooled
 // connection, into an emptied table; then one 100,000-row transaction for the loop.
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { sql } from 'kysely';
 import type pg from 'pg';
@@ -14,8 +15,7 @@ import type { ChangeEvent } from '@storx-backup/protocol';
 import { createLogger } from '@storx-backup/service-kit';
 import { createDatabase, storjSchemaDdl } from '@storx-backup/test-postgres';
 import { groupIntoRuns } from '../src/apply/runs.js';
-import { RunExecutor } from '../src/apply/run-executor.js';
-import { executeRun } from '../src/apply/statements.js';
+import { executeInSlices, RunExecutor } from '../src/apply/run-executor.js';
 import { type BackupDb, type BackupTransaction, createBackupDb, transactionWithClient } from '../src/db.js';
 import { readTargetTable, type TargetTable } from '../src/schema/target-table.js';
 
@@ -67,8 +67,9 @@ function backendTicks(pid: number): number {
 
 type Apply = (trx: BackupTransaction, client: pg.PoolClient, events: ChangeEvent[]) => Promise<void>;
 
+// Today's path before COPY: every run through the upsert, MAX_RUN_ROWS rows per statement.
 const upsert: Apply = async (trx, _client, events) => {
-  for (const run of groupIntoRuns(events, () => table)) await executeRun(trx, run);
+  for (const run of groupIntoRuns(events, () => table)) await executeInSlices(trx, run);
 };
 const copy: Apply = async (trx, client, events) => {
   const runs = new RunExecutor(trx, client);
@@ -114,13 +115,23 @@ async function measure(name: string, apply: Apply): Promise<string> {
 describe.runIf(process.env['STORX_APPLY_COST'] === '1')('apply cost (measurement)', () => {
   it('objects, 100 × 1,000-row transactions: upsert vs COPY', { timeout: 1_800_000 }, async () => {
     const lines: string[] = [];
-    // Warm up both paths (plans, caches), then measure each twice, interleaved.
-    await measure('warm-up upsert', upsert);
-    await measure('warm-up copy', copy);
-    for (let round = 0; round < 2; round++) {
-      lines.push(await measure('upsert', upsert));
-      lines.push(await measure('copy  ', copy));
+    // STORX_APPLY_COST_PATHS=copy measures one path only (for a profile).
+    const paths = (process.env['STORX_APPLY_COST_PATHS'] ?? 'upsert,copy').split(',');
+    const variants = ([['upsert', upsert], ['copy  ', copy]] as const).filter(([name]) => paths.includes(name.trim()));
+    // Warm up (plans, caches), then measure each twice, interleaved.
+    for (const [name, apply] of variants) await measure(`warm-up ${name}`, apply);
+    // STORX_APPLY_COST_PROFILE=FILE: a CPU profile of the measured rounds, for Chrome DevTools.
+    const profile = process.env['STORX_APPLY_COST_PROFILE'];
+    const session = new Session();
+    if (profile) {
+      session.connect();
+      await session.post('Profiler.enable');
+      await session.post('Profiler.start');
     }
+    for (let round = 0; round < 2; round++) {
+      for (const [name, apply] of variants) lines.push(await measure(name, apply));
+    }
+    if (profile) writeFileSync(profile, JSON.stringify((await session.post('Profiler.stop')).profile));
     console.log(`\n${lines.join('\n')}\n`);
   });
 });

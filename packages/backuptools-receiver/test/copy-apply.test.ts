@@ -91,11 +91,11 @@ async function watermark(): Promise<string | undefined> {
 }
 
 describe('COPY text encoding', () => {
-  it('escapes backslash, newline, carriage return and tab, writes NULL as \\N, and cuts chunks anywhere', () => {
+  it('escapes backslash, newline, carriage return and tab, writes NULL as \\N, and cuts chunks between rows', () => {
     const rows = [{ a: 'x\ty\nz\r\\', b: null, c: '\\N' }, { a: '', b: 'ü😀\\', c: 'plain' }];
     const text = Buffer.concat([...copyTextChunks(rows, ['a', 'b', 'c'])]).toString('utf8');
     expect(text).toBe('x\\ty\\nz\\r\\\\\t\\N\t\\\\N\n\t' + 'ü😀\\\\\tplain\n');
-    // Tiny chunks: every chunk boundary falls somewhere else, the bytes are the same.
+    // Tiny chunks: a chunk per row, the same bytes.
     const small = [...copyTextChunks(rows, ['a', 'b', 'c'], 4)];
     expect(small.length).toBeGreaterThan(1);
     expect(Buffer.concat(small).toString('utf8')).toBe(text);

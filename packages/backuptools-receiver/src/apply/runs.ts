@@ -7,7 +7,8 @@ import type { TargetTable } from '../schema/target-table.js';
  *
  * - `upsert`: INSERTs, and UPDATEs that send every column without changing the key, of one
  *   table and one column set. A key that repeats is folded: the last row wins. `inserts` says
- *   every row came from an INSERT (none folded with an UPDATE): such a run may go through COPY.
+ *   every row came from an INSERT: such a run may go through COPY, and its rows are not folded
+ *   (see foldByKey) until an upsert applies them.
  * - `update`: UPDATEs of one table and one column set that keep their key (typically those with
  *   unchanged-TOAST columns left out). A repeated key starts a new run: one UPDATE statement must
  *   not meet the same row twice.
@@ -53,8 +54,12 @@ type Classified =
  */
 export function* groupIntoRuns(events: readonly ChangeEvent[], tableOf: (event: ChangeEvent) => TargetTable): Generator<Run> {
   let current: Exclude<Run, { kind: 'single' }> | undefined;
+  // An `update` run's keys (a repeated key starts a new run), and an `upsert` run's fold index
+  // once an UPDATE joined it. Key texts are the costly part of grouping (a string and a hash per
+  // event): a run of INSERTs needs none, since on the source a key is inserted once until it is
+  // deleted, and a DELETE ends the run; the upsert folds it before use should it ever apply one.
   let seenKeys = new Set<string>();
-  let foldIndex = new Map<string, number>();
+  let foldIndex: Map<string, number> | undefined;
 
   for (const event of events) {
     const table = tableOf(event);
@@ -65,27 +70,56 @@ export function* groupIntoRuns(events: readonly ChangeEvent[], tableOf: (event: 
       yield { kind: 'single', table, event };
       continue;
     }
-    const key = keyText(table, next.kind === 'delete' ? next.key : next.row);
-    if (current === undefined || !continues(current, next, table) || (next.kind === 'update' && seenKeys.has(key)) || rowsIn(current) >= rowLimit(current, next)) {
+    const updateKey = next.kind === 'update' ? keyText(table, next.row) : undefined;
+    if (current === undefined || !continues(current, next, table) || (updateKey !== undefined && seenKeys.has(updateKey)) || rowsIn(current) >= rowLimit(current, next)) {
       if (current !== undefined) yield current;
       current = startRun(next, table);
       seenKeys = new Set();
-      foldIndex = new Map();
+      foldIndex = undefined;
     }
-    seenKeys.add(key);
     if (next.kind === 'delete') {
       if (current.kind === 'delete') current.keys.push(next.key);
+    } else if (current.kind === 'update') {
+      seenKeys.add(updateKey!);
+      current.rows.push(next.row);
     } else if (current.kind === 'upsert') {
-      // Without a key, identical rows are distinct rows: nothing to fold.
-      const existing = table.key.length > 0 ? foldIndex.get(key) : undefined;
+      if (current.inserts && next.insert) {
+        current.rows.push(next.row);
+        continue;
+      }
+      // An UPDATE (only keyed tables have upsert UPDATEs) joins: from here on the same key twice
+      // in one statement is folded, the last row winning.
+      if (foldIndex === undefined) ({ rows: current.rows, index: foldIndex } = foldByKey(current.rows, table));
+      current.inserts = false;
+      const key = keyText(table, next.row);
+      const existing = foldIndex.get(key);
       if (existing === undefined) {
         foldIndex.set(key, current.rows.length);
         current.rows.push(next.row);
-      } else current.rows[existing] = next.row; // the same key twice in one statement: last wins
-      if (!next.insert) current.inserts = false;
-    } else if (current.kind === 'update') current.rows.push(next.row);
+      } else current.rows[existing] = next.row;
+    }
   }
   if (current !== undefined) yield current;
+}
+
+/**
+ * `rows` with a repeated key folded into one row, at the first one's place, holding the last
+ * one's values: what applying them one by one as upserts leaves. An upsert statement must not
+ * meet one row twice. Without a key, identical rows are distinct rows: nothing to fold.
+ */
+export function foldByKey(rows: Row[], table: TargetTable): { rows: Row[]; index: Map<string, number> } {
+  const index = new Map<string, number>();
+  if (table.key.length === 0) return { rows, index };
+  const folded: Row[] = [];
+  for (const row of rows) {
+    const key = keyText(table, row);
+    const existing = index.get(key);
+    if (existing === undefined) {
+      index.set(key, folded.length);
+      folded.push(row);
+    } else folded[existing] = row;
+  }
+  return { rows: folded, index };
 }
 
 function rowLimit(run: Exclude<Run, { kind: 'single' }>, next: Exclude<Classified, { kind: 'single' }>): number {
