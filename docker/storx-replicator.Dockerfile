@@ -11,16 +11,14 @@ COPY package.json pnpm-lock.yaml pnpm-workspace.yaml .npmrc tsconfig.base.json .
 # Every package.json must be present: pnpm resolves the workspace as a whole, even when only
 # some packages are installed (.dockerignore keeps tests, builds and node_modules out).
 COPY packages packages
-# Only what this service needs (and the root, for TypeScript): no test-only packages, no
-# embedded PostgreSQL download.
+COPY scripts/install scripts/install
+COPY scripts/lib/pnpm.sh scripts/lib/pnpm.sh
+# The README's production install (scripts/install): only this service's workspace packages are
+# installed and built (no test-only packages, no embedded PostgreSQL download), then
+# `pnpm deploy --prod` cuts /out: the package with its production dependencies only (workspace
+# packages as their built dist/), relative links only. The command is linked below instead.
 RUN --mount=type=cache,id=pnpm-store,target=/root/.local/share/pnpm/store \
-    pnpm install --frozen-lockfile --filter . --filter @storx-backup/protocol --filter @storx-backup/service-kit --filter @storx-backup/storx-replicator
-RUN pnpm --filter @storx-backup/protocol --filter @storx-backup/service-kit --filter @storx-backup/storx-replicator run build
-# `deploy` copies the package with its production dependencies (workspace packages included,
-# as their built dist/) into /out, with relative links only. --legacy: the workspace does not
-# set inject-workspace-packages.
-RUN --mount=type=cache,id=pnpm-store,target=/root/.local/share/pnpm/store \
-    pnpm --filter @storx-backup/storx-replicator deploy --prod --legacy /out
+    scripts/install --no-link storx-replicator /out
 
 # --- runtime: Node and the deployed tree, nothing else ------------------------------------------
 FROM node:20-bookworm-slim AS runtime

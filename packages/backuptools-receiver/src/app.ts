@@ -15,7 +15,8 @@ import { refusalFix } from './refusals/refusal-fixes.js';
 import { RefusalLog } from './refusals/refusal-log.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerWebhookRoute } from './routes/webhook.js';
-import { TableSync } from './schema/table-sync.js';
+import { TableCheck } from './schema/table-check.js';
+import { TableSync, type TableSyncOptions } from './schema/table-sync.js';
 import { RequestVerifier } from './verify/request-verifier.js';
 import { type AllowedTable, TableAllowlist } from './verify/table-allowlist.js';
 
@@ -60,7 +61,9 @@ export function buildApp(options: AppOptions): FastifyInstance & { metrics: Rece
     ...(options.https ? { https: { ...options.https, ...nodeServer } } : { http: nodeServer }),
   }) as unknown as FastifyInstance;
   const metrics = new ReceiverMetrics();
-  const tableSync = new TableSync({ autoCreateTables: options.autoCreateTables, schemaMapping: options.schemaMapping, stateSchema: options.stateSchema });
+  const syncOptions: TableSyncOptions = { autoCreateTables: options.autoCreateTables, schemaMapping: options.schemaMapping, stateSchema: options.stateSchema };
+  const tableSync = new TableSync(syncOptions);
+  const tables = new TableAllowlist(options.allowedTables);
 
   app.setErrorHandler((error: FastifyError | ReceiverError, request, reply) => {
     const receiverError = error instanceof ReceiverError ? error : fromFastifyError(error);
@@ -97,7 +100,8 @@ export function buildApp(options: AppOptions): FastifyInstance & { metrics: Rece
     }),
     applier: new Applier(options.db, options.pool, tableSync, options.stateSchema),
     seedApplier: new SeedEventApplier(options.db, tableSync, options.stateSchema, options.timestampToleranceSeconds, options.defaultSchema),
-    tables: new TableAllowlist(options.allowedTables),
+    tables,
+    tableCheck: new TableCheck(options.db, syncOptions, tables),
     metrics,
     refusals,
     bodyLimitBytes: options.bodyLimitBytes,

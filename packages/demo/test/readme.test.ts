@@ -71,6 +71,7 @@ describe('README.md', () => {
       ...replicatorCommands.map((command) => help('storx-replicator', command.split(' '))),
       ...receiverCommands.map((command) => help('backuptools-receiver', command.split(' '))),
       run(process.execPath, [join(PACKAGES, 'bench', 'bin', 'bench.js'), '--help']).then(({ stdout }) => stdout), // scripts/bench
+      run(join(ROOT, 'scripts', 'install'), ['--help']).then(({ stdout }) => stdout),
     ]);
     const known = new Set([...replicatorCommands.map((c) => `storx-replicator ${c}`), ...receiverCommands.map((c) => `backuptools-receiver ${c}`)]);
     for (const match of readme.matchAll(/`((?:storx-replicator|backuptools-receiver) [a-z]+(?: generate)?)/g)) {

@@ -19,11 +19,21 @@ describe('a broken Dockerfile or .dockerignore fails the dockerfiles check', () 
   });
 
   it('a deploy without --prod, a health check on a port the image does not expose', () => {
-    const broken = withDockerfile('backuptools-receiver', ['deploy --prod --legacy', 'deploy --legacy'], ['EXPOSE 8005', 'EXPOSE 8080']);
+    const broken = withDockerfile('backuptools-receiver', ['scripts/install --no-link backuptools-receiver /out', 'pnpm --filter @storx-backup/backuptools-receiver deploy --legacy /out'], ['EXPOSE 8005', 'EXPOSE 8080']);
     expect(CHECKS.dockerfiles(broken)).toEqual([
       expect.stringContaining('pnpm deploy without --prod'),
       'docker/backuptools-receiver.Dockerfile: the HEALTHCHECK probes port 8005, but the image EXPOSEs 8080',
     ]);
+  });
+
+  it("the production install script: the other service's program, the script not copied into the build stage", () => {
+    const other = withDockerfile('storx-replicator', ['scripts/install --no-link storx-replicator /out', 'scripts/install --no-link backuptools-receiver /out']);
+    expect(CHECKS.dockerfiles(other)).toEqual([
+      'docker/storx-replicator.Dockerfile: deploys @storx-backup/backuptools-receiver, not packages/storx-replicator',
+      'docker/storx-replicator.Dockerfile: ENTRYPOINT runs ./bin/storx-replicator.js, which is not a bin of @storx-backup/backuptools-receiver (./bin/backuptools-receiver.js)',
+    ]);
+    const uncopied = withDockerfile('backuptools-receiver', ['COPY scripts/lib/pnpm.sh scripts/lib/pnpm.sh\n', '']);
+    expect(CHECKS.dockerfiles(uncopied)).toEqual(['docker/backuptools-receiver.Dockerfile: RUN scripts/install, but the build stage does not COPY scripts/lib/pnpm.sh before it']);
   });
 
   it('a COPY of a file that .dockerignore leaves out', () => {

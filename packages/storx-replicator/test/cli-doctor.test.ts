@@ -31,7 +31,8 @@ let database: string;
 const roles: string[] = [];
 
 beforeAll(async () => {
-  pair = await startPair();
+  // nopk: a table the tests below add on the source; the receiver takes it.
+  pair = await startPair({ receiverFlags: { tables: 'objects,segments,nopk' } });
   ({ dir, configPath, emptyConfig } = await configuredBySetup(pair, 'replicator-doctor-'));
   const { rows } = await pair.source.query<{ db: string }>('SELECT current_database() AS db');
   database = rows[0]!.db;
@@ -83,14 +84,16 @@ describe('storx-replicator doctor', () => {
       `✓ signing key loads: ${join(pair.keyDir, 'storx_signing_private.pem')} (ed25519, kid `,
       `✓ webhook URL configured: ${pair.receiver.url}/webhook`,
       `✓ the webhook URL answers and accepts our signature: ${pair.receiver.url}/webhook accepted a signed, encrypted ping (HTTP 200; applied from this source up to nothing yet); batches go as v3, signed v1d`,
+      '✓ the backup database can take "satellite/0".objects (the receiver prepared it as its first batch would, and rolled it back)',
+      '✓ the backup database can take "satellite/0".segments (the receiver prepared it as its first batch would, and rolled it back)',
     ]) {
       expect(lines.some((line) => line.startsWith(expected)), expected).toBe(true);
     }
-    expect(lines).toHaveLength(19);
+    expect(lines).toHaveLength(21);
     expect(run.stdout).toMatch(/^PostgreSQL:\n/);
     expect(run.stdout).toContain('\nStorXMonitor:\n');
     expect(run.stdout).toContain('\nBackuptools:\n');
-    expect(run.stdout).toContain('all 19 checks passed.');
+    expect(run.stdout).toContain('all 21 checks passed.');
 
     const { rows } = await pair.source.query<{ slots: string; publications: string }>(
       'SELECT (SELECT count(*) FROM pg_replication_slots WHERE database = current_database()) AS slots, (SELECT count(*) FROM pg_publication) AS publications',
@@ -162,7 +165,10 @@ describe('storx-replicator doctor', () => {
     url.searchParams.delete('options');
     const run = await doctor('--database', url.toString());
     expect(run.code).toBe(1);
-    expect(failures(run.stdout)).toEqual([`✗ tables exist on the connection's search_path: relation does not exist: "objects", "segments" (search_path is "$user", public)`]);
+    expect(failures(run.stdout)).toEqual([
+      `✗ tables exist on the connection's search_path: relation does not exist: "objects", "segments" (search_path is "$user", public)`,
+      '✗ the backup database can take objects, segments: not checked (none of the tables was found on the source)',
+    ]);
     expect(run.stdout).toContain(
       [
         '      fix: Check schema path in connection string',
@@ -208,6 +214,7 @@ describe('storx-replicator doctor', () => {
     expect(failures(run.stdout)).toEqual([
       `✗ RSA public key loads: failed to load public key: cannot read ${missing} (ENOENT); the file must be PEM starting with -----BEGIN PUBLIC KEY-----; check that it exists and is readable`,
       '✗ the webhook URL answers and accepts our signature: not checked (the keys above did not load)',
+      '✗ the backup database can take objects, segments: not checked (the receiver did not accept the ping above)',
     ]);
     expect(run.stdout).toContain(seedFix);
     // Keeps going: the signing key is still checked.
@@ -244,7 +251,8 @@ describe('storx-replicator doctor', () => {
       const run = await doctor(...flags);
       expect(run.code, flags[0]).toBe(1);
       const failed = failures(run.stdout);
-      expect(failed).toHaveLength(1);
+      expect(failed).toHaveLength(2);
+      expect(failed[1]).toBe('✗ the backup database can take objects, segments: not checked (the receiver did not accept the ping above)');
       expect(failed[0]).toMatch(new RegExp(`^✗ the webhook URL answers and accepts our signature: ${pair.receiver.url}/webhook: the receiver rejects our signature or encryption key \\(HTTP 401`));
       expect(run.stdout).toContain("in its trusted-sender-keys");
       expect(run.stdout).toContain("must be the public key of one of the receiver's private-keys");
@@ -254,7 +262,7 @@ describe('storx-replicator doctor', () => {
   it('reports an unreachable webhook URL and a wrong path', async () => {
     const run = await doctor('--replication.webhook-url', 'http://127.0.0.1:1/webhook');
     expect(run.code).toBe(1);
-    expect(failures(run.stdout)).toEqual(['✗ the webhook URL answers and accepts our signature: http://127.0.0.1:1/webhook: the receiver is unreachable: http://127.0.0.1:1: connect ECONNREFUSED 127.0.0.1:1']);
+    expect(failures(run.stdout)).toEqual(['✗ the webhook URL answers and accepts our signature: http://127.0.0.1:1/webhook: the receiver is unreachable: http://127.0.0.1:1: connect ECONNREFUSED 127.0.0.1:1', '✗ the backup database can take objects, segments: not checked (the receiver did not accept the ping above)']);
     expect(run.stdout).toContain('fix: nothing listens at 127.0.0.1:1: start backuptools-receiver serve there, or fix the host and port in replication.webhook-url; run keeps retrying');
 
     const path = await doctor('--replication.webhook-url', `${pair.receiver.url}/hook`);
@@ -269,6 +277,7 @@ describe('storx-replicator doctor', () => {
       '✗ signing key loads: replication.signing-key is not set',
       '✗ webhook URL configured: replication.webhook-url is not set',
       '✗ the webhook URL answers and accepts our signature: not checked (replication.webhook-url is not set)',
+      '✗ the backup database can take objects, segments: not checked (the receiver did not accept the ping above)',
     ]);
     expect(unset.stdout).toContain('fix: storx-replicator keys generate --out DIR');
 

@@ -11,6 +11,8 @@ export class GateProxy {
   forwarded = 0;
   /** After this many forwarded requests, switch to `unavailable` by itself. */
   closeAfter: number | undefined;
+  /** Rewrites each forwarded answer's body (a test plays an older receiver). */
+  rewrite: ((body: string) => string) | undefined;
   private readonly server: Server;
   private readonly held = new Set<() => void>();
 
@@ -58,7 +60,7 @@ export class GateProxy {
       const forward = request(new URL(this.target.pathname, this.target), { method: 'POST', headers: incoming.headers }, (response) => {
         const body: Buffer[] = [];
         response.on('data', (chunk: Buffer) => body.push(chunk));
-        response.on('end', () => resolve({ status: response.statusCode ?? 502, headers: { 'content-type': response.headers['content-type'] ?? 'application/json' }, body: Buffer.concat(body).toString() }));
+        response.on('end', () => resolve({ status: response.statusCode ?? 502, headers: { 'content-type': response.headers['content-type'] ?? 'application/json' }, body: (this.rewrite ?? ((text: string) => text))(Buffer.concat(body).toString()) }));
       });
       forward.on('error', reject);
       forward.end(Buffer.concat(chunks));

@@ -12,6 +12,7 @@ export type { PgProvidedKey } from './provided-context.js';
 export { TYPE_MATRIX_ROWS, TYPE_MATRIX_SESSION_SETTINGS, typeMatrixBigByteaInsert, typeMatrixTableDdl, typeMatrixTypesDdl } from './type-matrix.js';
 export { freePort } from './free-port.js';
 export { peakRssBytes, rssBytes } from './process-memory.js';
+export { catalogSnapshot } from './catalog-snapshot.js';
 export { EMPTY_DIGEST, sameDigest, tableDigest, tableDigestOrEmpty, type TableDigest } from './table-digest.js';
 export { STORJ_SCHEMA, STORJ_TABLE_KEYS, storjSchemaDdl } from './storj-schema.js';
 export { SERVICE_BINARIES, ServiceProcess, type ServiceProcessOptions } from './service-process.js';

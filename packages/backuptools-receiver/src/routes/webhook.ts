@@ -1,10 +1,11 @@
 import type { FastifyInstance } from 'fastify';
-import { type ChangeEvent, formatLsn, RECEIVER_CAPABILITIES, SEED_MEDIA_TYPE, V2_MEDIA_TYPE, V3_MEDIA_TYPE } from '@storx-backup/protocol';
+import { type ChangeEvent, formatLsn, isPing, RECEIVER_CAPABILITIES, SEED_MEDIA_TYPE, V2_MEDIA_TYPE, V3_MEDIA_TYPE } from '@storx-backup/protocol';
 import { webhookFormat } from '../http/media-type.js';
 import type { ReceiveBudget } from '../http/receive-budget.js';
 import { budgetedBody } from '../http/budgeted-body.js';
 import { receiveReservation, webhookGate } from '../http/webhook-gate.js';
 import type { Applier } from '../apply/applier.js';
+import type { TableCheck } from '../schema/table-check.js';
 import type { SeedEventApplier } from '../apply/seed-event-applier.js';
 import { databaseFailure } from '../apply/database-errors.js';
 import { watermarkToJson } from '../apply/watermark.js';
@@ -20,6 +21,8 @@ export interface WebhookDeps {
   applier: Applier;
   seedApplier: SeedEventApplier;
   tables: TableAllowlist;
+  /** Answers a ping that carries relations: could each table be applied (doctor asks before run)? */
+  tableCheck: TableCheck;
   metrics: ReceiverMetrics;
   /** Records what blocks a source (a permanent refusal of one of its batches) and when it clears. */
   refusals: RefusalLog;
@@ -59,10 +62,14 @@ export function registerWebhookRoute(app: FastifyInstance, deps: WebhookDeps): v
 
     let outcome;
     let batch = verified.batch;
+    // A ping carrying relations asks whether each table could be applied; it is answered per
+    // table, in a transaction always rolled back, and applies nothing (docs/protocol.md).
+    const tableChecks = isPing(batch) && batch.relations.length > 0 ? await deps.tableCheck.check(batch.relations) : undefined;
+    if (tableChecks !== undefined) batch = { ...batch, relations: [] };
     try {
       // Only allowed tables, and only relations that the events (or the table copy) use: a
       // relation without events would create an empty table and nothing else.
-      batch = { ...verified.batch, relations: deps.tables.relationsToApply(verified.batch) };
+      batch = { ...batch, relations: deps.tables.relationsToApply(batch) };
       const stopTimer = deps.metrics.applyDuration.startTimer();
       outcome = await deps.applier.apply(batch);
       stopTimer();
@@ -72,7 +79,7 @@ export function registerWebhookRoute(app: FastifyInstance, deps: WebhookDeps): v
     }
     if (outcome.status === 'ping') {
       const refusal = await deps.refusals.current(batch.source_id, batch.slot);
-      return reply.send({ status: 'ping', watermark: outcome.watermark === undefined ? null : watermarkToJson(outcome.watermark), table_copies: copyStatesToJson(outcome.copies), refusal, origin: outcome.origin === undefined ? null : { system_id: outcome.origin.systemId, timeline: outcome.origin.timeline }, accepts: RECEIVER_CAPABILITIES });
+      return reply.send({ status: 'ping', watermark: outcome.watermark === undefined ? null : watermarkToJson(outcome.watermark), table_copies: copyStatesToJson(outcome.copies), refusal, origin: outcome.origin === undefined ? null : { system_id: outcome.origin.systemId, timeline: outcome.origin.timeline }, accepts: RECEIVER_CAPABILITIES, ...(tableChecks === undefined ? {} : { table_checks: tableChecks }) });
     }
     await deps.refusals.accepted(batch.source_id, batch.slot);
     if (outcome.status === 'applied') {

@@ -40,8 +40,9 @@ function checkEntrypoint(dockerfile: Dockerfile, runtime: Stage, where: string):
   if (!kind) return [`${where}: builds neither service (no ServiceKind has this Dockerfile)`];
   if (entrypoint?.[0] !== 'node' || entrypoint[1] === undefined) return [`${where}: ENTRYPOINT is not ["node", "<the bin script>"] in exec form`];
   const deploy = findDeploy(dockerfile);
-  if (!deploy) return [`${where}: no "pnpm --filter <package> deploy --prod <dir>" in a build stage`];
+  if (!deploy) return [`${where}: no "scripts/install <program> <dir>" (or "pnpm --filter <package> deploy --prod <dir>") in a build stage`];
   const problems: string[] = [];
+  if (deploy.viaScript) problems.push(...checkInstallScriptCopied(dockerfile, deploy.stage, where));
   const pkg = workspacePackages().get(deploy.packageName);
   if (pkg?.dir !== kind.packageDir) problems.push(`${where}: deploys ${deploy.packageName}, not ${repoPath(kind.packageDir)}`);
   if (!deploy.prod) problems.push(`${where}: pnpm deploy without --prod puts development dependencies into the image`);
@@ -93,23 +94,61 @@ interface Deploy {
   packageName: string;
   out: string;
   prod: boolean;
+  /** Through the README's production install, `scripts/install`, rather than pnpm itself. */
+  viaScript: boolean;
 }
 
-/** `pnpm --filter <package> deploy [--prod] [--legacy] <out>` in a named build stage. */
+/** The README's production install: it deploys with `pnpm ... deploy --prod`. */
+export const INSTALL_SCRIPT = 'scripts/install';
+const INSTALL_SCRIPT_FILES = [INSTALL_SCRIPT, 'scripts/lib/pnpm.sh'];
+
+/**
+ * `scripts/install [--no-link | --bin-dir DIR | --skip-build] <program> <out>` (the package is
+ * the one whose bin is <program>; --prod when the script deploys with it), or
+ * `pnpm --filter <package> deploy [--prod] [--legacy] <out>`, in a named build stage.
+ */
 function findDeploy(dockerfile: Dockerfile): Deploy | undefined {
   for (const stage of dockerfile.stages.slice(0, -1)) {
     for (const run of instructions(stage, 'RUN')) {
       for (const part of instructionFlags(run.args).rest.split('&&')) {
-        const words = part.trim().split(' ');
+        const words = part.trim().split(/\s+/);
+        if (stage.name === undefined) continue;
+        if (words[0]?.replace(/^\.\//, '') === INSTALL_SCRIPT) {
+          const positional = words.slice(1).filter((word, index, all) => !word.startsWith('-') && all[index - 1] !== '--bin-dir');
+          const [program = '', out = ''] = positional;
+          const packageName = [...workspacePackages()].find(([, pkg]) => Object.hasOwn(pkg.bin, program))?.[0] ?? `(no package has the bin ${program})`;
+          return { stage: stage.name, packageName, out, prod: installScriptDeploysProd(), viaScript: true };
+        }
         const at = words.indexOf('deploy');
         if (words[0] !== 'pnpm' || at < 0 || stage.name === undefined) continue;
         const packageName = words[words.indexOf('--filter') + 1] ?? '';
         const out = words.slice(at + 1).filter((word) => !word.startsWith('-')).at(-1) ?? '';
-        return { stage: stage.name, packageName, out, prod: words.includes('--prod') || words.includes('-P') };
+        return { stage: stage.name, packageName, out, prod: words.includes('--prod') || words.includes('-P'), viaScript: false };
       }
     }
   }
   return undefined;
+}
+
+function installScriptDeploysProd(): boolean {
+  const path = join(REPO_ROOT, INSTALL_SCRIPT);
+  return existsSync(path) && /\bdeploy --prod\b/.test(readFileSync(path, 'utf8'));
+}
+
+/** The script and the library it sources must be in the build stage before it runs. */
+function checkInstallScriptCopied(dockerfile: Dockerfile, stageName: string, where: string): string[] {
+  const upTo = dockerfile.stages.slice(0, dockerfile.stages.findIndex((stage) => stage.name === stageName) + 1);
+  const copied = upTo.flatMap((stage) =>
+    instructions(stage, 'COPY')
+      .filter((copy) => !instructionFlags(copy.args).flags.has('from'))
+      .flatMap((copy) => {
+        const { rest } = instructionFlags(copy.args);
+        return (execForm(rest) ?? rest.split(' ')).slice(0, -1).map((source) => source.replace(/^\.\//, '').replace(/\/$/, ''));
+      }),
+  );
+  return INSTALL_SCRIPT_FILES.filter((file) => !copied.some((source) => source === '.' || source === file || file.startsWith(`${source}/`))).map(
+    (file) => `${where}: RUN ${INSTALL_SCRIPT}, but the build stage does not COPY ${file} before it`,
+  );
 }
 
 interface WorkspacePackage {

@@ -1,6 +1,7 @@
 import { ConfigError, formatFlagsHelp, formatOptionsHelp, parseCommandLine } from '@storx-backup/service-kit';
 import { DEFAULT_CONFIG_PATH, ENV_PREFIX, loadReplicatorConfig, REPLICATOR_OPTIONS } from '../config.js';
 import { type ChecklistItem, failed, formatChecklist, passed } from '../inspect/checklist-item.js';
+import { checkBackupTables } from '../inspect/backup-tables-check.js';
 import { checkDatabase } from '../inspect/database-checks.js';
 import { checkFailover, failoverItems } from '../inspect/failover-report.js';
 import { checkKeys } from '../inspect/key-checks.js';
@@ -38,7 +39,11 @@ PostgreSQL:   the service can connect; wal_level = logical; the user has REPLICA
               below 17: a failover needs a resnapshot (!); one host and no standby: said so
 StorXMonitor: the configuration loads; the receiver's RSA public key loads; the signing key
               loads (and the webhook CA, if set); the webhook URL is set
-Backuptools:  the webhook URL answers a signed, encrypted ping and accepts our signature
+Backuptools:  the webhook URL answers a signed, encrypted ping and accepts our signature;
+              the backup database can take each table: the ping carries the tables'
+              metadata as the first copy would, and the receiver prepares each (types,
+              enums, the table, its key, its privileges) in a transaction it rolls back;
+              a type the backup lacks comes with its CREATE statement from the source
 
 Every item is checked even after one fails. Nothing is created or changed: no slot, no
 publication, nothing written to the receiver. Exit 0 when every item is ✓ or ! (a warning: the
@@ -72,7 +77,8 @@ ${formatOptionsHelp(REPLICATOR_OPTIONS, ENV_PREFIX)}
     items.push(...keyItems);
     const urlSet = !missingWebhookSettings(config).includes('replication.webhook-url');
     items.push(urlSet ? passed('StorXMonitor', `webhook URL configured: ${config.webhookUrl.href}`) : failed('StorXMonitor', 'webhook URL configured: replication.webhook-url is not set', ["set replication.webhook-url to the receiver's endpoint, e.g. http://backup-host:8005/webhook"]));
-    items.push(await checkReceiver(config, keys, urlSet));
+    const receiver = await checkReceiver(config, keys, urlSet);
+    items.push(receiver, ...(await checkBackupTables(config, keys, receiver.ok)));
 
     const failures = items.filter((item) => !item.ok && !item.warning).length;
     const warnings = items.filter((item) => item.warning).length;

@@ -14,6 +14,7 @@ import {
   readReceiverCapabilities,
   type ReceiverCapabilities,
   type RecipientKey,
+  type Relation,
   sealBatchSeedV1,
   sealBatchV2,
   sealBatchV3,
@@ -163,9 +164,13 @@ export class BatchDelivery {
     return this.receiverCapabilities.formats.includes('v3') ? 'v3' : 'v2';
   }
 
-  /** A signed, encrypted batch with no events: checks URL, keys and signature end to end. */
-  async ping(signal?: AbortSignal): Promise<{ response: WebhookResponse; verdict: Verdict }> {
-    const sealed = await this.pingRequest();
+  /**
+   * A signed, encrypted batch with no events: checks URL, keys and signature end to end. With
+   * `relations`, it also asks whether the receiver could apply each of those tables (doctor;
+   * the answer's `table_checks`, absent from receivers that predate the question).
+   */
+  async ping(signal?: AbortSignal, relations: readonly Relation[] = []): Promise<{ response: WebhookResponse; verdict: Verdict }> {
+    const sealed = await this.pingRequest(relations);
     let response: WebhookResponse;
     try {
       response = await this.postPing(sealed, signal);
@@ -199,8 +204,8 @@ export class BatchDelivery {
     return response;
   }
 
-  private pingRequest(): Promise<SealedRequest> {
-    return sealBatchV2({ version: BATCH_VERSION, source_id: this.options.sourceId, slot: this.options.slot, commit_lsn: '0/0', chunk: { index: 0, last: true }, relations: [], events: [] }, this.options.recipient);
+  private pingRequest(relations: readonly Relation[] = []): Promise<SealedRequest> {
+    return sealBatchV2({ version: BATCH_VERSION, source_id: this.options.sourceId, slot: this.options.slot, commit_lsn: '0/0', chunk: { index: 0, last: true }, relations: [...relations], events: [] }, this.options.recipient);
   }
 
   private countSuccess(webhookId: string): void {

@@ -1,4 +1,4 @@
-import { readReceiverCapabilities, type SignatureScheme, type WireFormat } from '@storx-backup/protocol';
+import { readReceiverCapabilities, type Relation, type SignatureScheme, type WireFormat } from '@storx-backup/protocol';
 import { createLogger } from '@storx-backup/service-kit';
 import type { ReplicatorConfig } from '../config.js';
 import { deliveryFromConfig } from '../deliver/delivery-from-config.js';
@@ -18,7 +18,7 @@ export const PING_TIMEOUT_MS = 10_000;
  * - unexpected: 2xx but not a receiver's ping reply (something else listens at that URL).
  */
 export type PingOutcome =
-  | { kind: 'accepted'; httpStatus: number; watermarkLsn: string | null; refusal: ReceiverRefusal | null; wire: WireChoice }
+  | { kind: 'accepted'; httpStatus: number; watermarkLsn: string | null; refusal: ReceiverRefusal | null; wire: WireChoice; tableChecks: ReceiverTableCheck[] | null }
   | { kind: 'rejected'; httpStatus: number; reason: string }
   | { kind: 'unavailable'; httpStatus: number; reason: string }
   | { kind: 'unreachable'; reason: string }
@@ -31,8 +31,12 @@ export interface WireChoice {
   receiverFormats: readonly string[];
 }
 
-/** Pings the receiver exactly as `run` does before it creates a slot (the same delivery code). */
-export async function pingReceiver(config: ReplicatorConfig, keys: ReplicatorKeys, timeoutMs: number = PING_TIMEOUT_MS): Promise<PingOutcome> {
+/**
+ * Pings the receiver exactly as `run` does before it creates a slot (the same delivery code).
+ * With `relations` (doctor), the ping also asks whether the receiver could apply each table:
+ * the answer is `tableChecks`, null from a receiver that predates the question.
+ */
+export async function pingReceiver(config: ReplicatorConfig, keys: ReplicatorKeys, timeoutMs: number = PING_TIMEOUT_MS, relations: readonly Relation[] = []): Promise<PingOutcome> {
   const { delivery, client } = deliveryFromConfig(config, keys, {
     // A ping carries no relation; nothing is ever resolved (and nothing touches the source).
     catalog: { query: () => Promise.reject(new Error('a ping carries no relation')) },
@@ -41,13 +45,13 @@ export async function pingReceiver(config: ReplicatorConfig, keys: ReplicatorKey
     timeoutMs: Math.min(config.webhookTimeoutMs, timeoutMs),
   });
   try {
-    const { response, verdict } = await delivery.ping();
+    const { response, verdict } = await delivery.ping(undefined, relations);
     switch (verdict.kind) {
       case 'delivered': {
         const reply = parseReply(response.body);
         if (reply?.status !== 'ping') return { kind: 'unexpected', httpStatus: response.status, reason: `HTTP ${response.status} without a ping reply: ${response.body.slice(0, 200) || '(empty body)'}` };
         const wire = { format: delivery.wireFormat, signature: delivery.signatureScheme, receiverFormats: readReceiverCapabilities(reply).formats };
-        return { kind: 'accepted', httpStatus: response.status, watermarkLsn: reply.watermark?.commit_lsn ?? null, refusal: readRefusal(reply.refusal), wire };
+        return { kind: 'accepted', httpStatus: response.status, watermarkLsn: reply.watermark?.commit_lsn ?? null, refusal: readRefusal(reply.refusal), wire, tableChecks: readTableChecks(reply.table_checks) };
       }
       case 'permanent':
         return { kind: 'rejected', httpStatus: response.status, reason: verdict.reason };
@@ -66,6 +70,7 @@ interface PingReply {
   status?: unknown;
   watermark?: { commit_lsn?: string | null } | null;
   refusal?: unknown;
+  table_checks?: unknown;
 }
 
 /** The batch the receiver last refused from this source and slot, while that refusal is in force. */
@@ -88,6 +93,41 @@ function readRefusal(value: unknown): ReceiverRefusal | null {
   const code = text('code');
   if (code === null) return null;
   return { code, http_status: number('http_status'), message: text('message') ?? '', fix: text('fix') ?? `see ${code} in docs/errors.md`, since: text('since') ?? '', commit_lsn: text('commit_lsn'), attempts: number('attempts') };
+}
+
+/** The receiver's verdict on one table of a checking ping (docs/protocol.md, "table_checks"). */
+export interface ReceiverTableCheck {
+  schema: string;
+  table: string;
+  ok: boolean;
+  problems: { code: string; message: string; fix: string; missingType: string | null }[];
+}
+
+/** Reads the ping reply's `table_checks` (absent from receivers older than it: null). */
+function readTableChecks(value: unknown): ReceiverTableCheck[] | null {
+  if (!Array.isArray(value)) return null;
+  const checks: ReceiverTableCheck[] = [];
+  for (const entry of value) {
+    const schema = textField(entry, 'schema');
+    const table = textField(entry, 'table');
+    if (schema === null || table === null) continue;
+    const listed: unknown = objectField(entry, 'problems');
+    const problems = (Array.isArray(listed) ? listed : []).map((problem: unknown) => {
+      const code = textField(problem, 'code') ?? 'UNKNOWN';
+      return { code, message: textField(problem, 'message') ?? '', fix: textField(problem, 'fix') ?? `see ${code} in docs/errors.md`, missingType: textField(problem, 'missing_type') };
+    });
+    checks.push({ schema, table, ok: objectField(entry, 'ok') === true && problems.length === 0, problems });
+  }
+  return checks;
+}
+
+function objectField(value: unknown, name: string): unknown {
+  return typeof value === 'object' && value !== null && Object.hasOwn(value, name) ? (value as Record<string, unknown>)[name] : undefined;
+}
+
+function textField(value: unknown, name: string): string | null {
+  const field = objectField(value, name);
+  return typeof field === 'string' ? field.slice(0, 2000) : null;
 }
 
 function parseReply(body: string): PingReply | undefined {
