@@ -14,9 +14,11 @@ import { ReceiverMetrics } from './metrics.js';
 import { refusalFix } from './refusals/refusal-fixes.js';
 import { RefusalLog } from './refusals/refusal-log.js';
 import { registerHealthRoutes } from './routes/health.js';
+import { registerVerifyRoute } from './routes/verify.js';
 import { registerWebhookRoute } from './routes/webhook.js';
 import { TableCheck } from './schema/table-check.js';
 import { TableSync, type TableSyncOptions } from './schema/table-sync.js';
+import { ReplayGuard } from './verify/replay-guard.js';
 import { RequestVerifier } from './verify/request-verifier.js';
 import { type AllowedTable, TableAllowlist } from './verify/table-allowlist.js';
 
@@ -89,6 +91,7 @@ export function buildApp(options: AppOptions): FastifyInstance & { metrics: Rece
 
   const refusals = new RefusalLog(options.db, options.stateSchema, metrics, options.logger);
   app.addHook('onReady', () => refusals.load());
+  const tables = new TableAllowlist(options.allowedTables);
   const budget = receiveBudget(options.receiveBudgetBytes ?? 2 * options.bodyLimitBytes, options.bodyLimitBytes);
   metrics.receiveBudgetHeld = () => budget.inUse;
   registerWebhookRoute(app, {
@@ -108,6 +111,19 @@ export function buildApp(options: AppOptions): FastifyInstance & { metrics: Rece
     receiveBudget: budget,
     toleranceSeconds: options.timestampToleranceSeconds,
     acceptUnsignedSeedV1: options.acceptUnsignedSeedV1,
+  });
+  registerVerifyRoute(app, {
+    db: options.db,
+    decryptionKeys: options.decryptionKeys,
+    trustedKeys: options.trustedKeys,
+    toleranceSeconds: options.timestampToleranceSeconds,
+    tables,
+    replays: new ReplayGuard(options.timestampToleranceSeconds),
+    metrics,
+    receiveBudget: budget,
+    bodyLimitBytes: options.bodyLimitBytes,
+    stateSchema: options.stateSchema,
+    targetSchema: (schema) => tableSync.targetSchema(schema),
   });
   registerHealthRoutes(app, options.db, metrics);
   return Object.assign(app, { metrics });

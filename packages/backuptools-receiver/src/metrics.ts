@@ -46,6 +46,19 @@ export class ReceiverMetrics {
     registers: [this.registry],
   });
 
+  readonly verifyRequests = new Counter({
+    name: 'backuptools_verify_requests_total',
+    help: 'POST /verify requests: computed (digests answered) or refused before any database work (signature, replay, decryption, payload)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly verifyRowsRead = new Counter({
+    name: 'backuptools_verify_rows_read_total',
+    help: 'Backup rows hashed for verify requests',
+    registers: [this.registry],
+  });
+
   /** What `receiveBudgetHeld` reads; app.ts points it at the receive budget. */
   receiveBudgetHeld: () => number = () => 0;
 

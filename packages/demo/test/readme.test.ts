@@ -65,7 +65,7 @@ describe('README.md', () => {
   });
 
   it('names only commands that exist, and only their flags', async () => {
-    const replicatorCommands = ['run', 'setup', 'status', 'topology', 'doctor', 'snapshot', 'resync', 'keys generate'];
+    const replicatorCommands = ['run', 'setup', 'status', 'topology', 'doctor', 'snapshot', 'resync', 'verify', 'keys generate'];
     const receiverCommands = ['serve', 'status', 'migrate', 'keys generate'];
     const helps = await Promise.all([
       ...replicatorCommands.map((command) => help('storx-replicator', command.split(' '))),

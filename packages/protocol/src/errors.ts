@@ -15,6 +15,7 @@ export const PROTOCOL_ERRORS = {
   WEBHOOK_TIMESTAMP_TOO_OLD: { status: 401, summary: 'webhook-timestamp is older than the tolerance' },
   WEBHOOK_TIMESTAMP_IN_FUTURE: { status: 401, summary: 'webhook-timestamp is further in the future than the tolerance' },
   WEBHOOK_SIGNATURE_INVALID: { status: 401, summary: 'no signature in webhook-signature verifies with a trusted key' },
+  WEBHOOK_REPLAYED: { status: 401, summary: 'a verify request whose webhook-id the receiver has seen before' },
   ENVELOPE_MALFORMED: { status: 401, summary: 'the body is not a well-formed envelope' },
   ENVELOPE_ALGORITHM_NOT_ALLOWED: { status: 401, summary: 'the envelope names an algorithm outside the allowlist' },
   ENVELOPE_UNKNOWN_KEY: { status: 401, summary: 'no configured private key matches the envelope' },

@@ -24,3 +24,5 @@ export * from './json-schema.js';
 export * from './text-settings.js';
 export * from './sql-identifier.js';
 export * from './source-origin.js';
+export * from './row-digest.js';
+export * from './verify-exchange.js';

@@ -7,6 +7,7 @@ import { setupCommand } from './commands/setup.js';
 import { resyncCommand, snapshotCommand } from './commands/snapshot.js';
 import { statusCommand } from './commands/status.js';
 import { topologyCommand } from './commands/topology.js';
+import { verifyCommand } from './commands/verify.js';
 import { ReplicatorError } from './errors.js';
 import { postgresErrorFix } from './source/postgres-error-fixes.js';
 
@@ -15,7 +16,7 @@ const PROGRAM = {
   description: `Streams every committed change of the configured tables from a PostgreSQL logical replication
 slot to the backup receiver, encrypted and signed, and acknowledges the slot only up to what the
 receiver has durably applied.`,
-  commands: [runCommand, setupCommand, statusCommand, topologyCommand, doctorCommand, snapshotCommand, resyncCommand, keysGenerateCommand],
+  commands: [runCommand, setupCommand, statusCommand, topologyCommand, doctorCommand, snapshotCommand, resyncCommand, verifyCommand, keysGenerateCommand],
   explain: (error: unknown) => {
     if (error instanceof ReplicatorError) return { text: `error: ${error.message}\nfix: ${error.fixLines.join('\n     ')}\n`, code: 1 };
     // A key that does not load is a configuration problem: exit 2 like the others.

@@ -19,6 +19,7 @@ const PROGRAMS: { name: string; main: Main; commands: { argv: string[]; flags: s
       { argv: ['doctor'], flags: ['--config', '--database'] },
       { argv: ['snapshot'], flags: ['--config', '--tables', '--database'] },
       { argv: ['resync'], flags: ['--config', '--database', '--replication.tables'] },
+      { argv: ['verify'], flags: ['--config', '--tables', '--json', '--range-rows', '--rechecks', '--catch-up-timeout', '--database'] },
       { argv: ['keys', 'generate'], flags: ['--out', '--name'] },
     ],
   },
@@ -85,5 +86,21 @@ describe('storx-replicator resync', () => {
     const refused = await run(replicatorMain, ['resync']);
     expect(refused.code).toBe(2);
     expect(refused.stderr).toBe('error: resync takes exactly one table name (got none): storx-replicator resync TABLE [options]; "storx-replicator resync --help" explains it\n');
+  });
+});
+
+describe('storx-replicator verify', () => {
+  const configured = ['--database', 'postgres://u@127.0.0.1:1/db', '--replication.webhook-url', 'http://127.0.0.1:1/webhook', '--replication.webhook-public-key', '/nonexistent/r.pem', '--replication.signing-key', '/nonexistent/s.pem'];
+
+  it.each([
+    [['--range-rows', '0'], 'error: --range-rows: "0" is not a whole number from 1 to 1000000'],
+    [['--rechecks', 'x'], 'error: --rechecks: "x" is not a whole number from 0 to 100'],
+    [[...configured, '--tables', 'objects,nope'], 'error: --tables: not in replication.tables: nope (configured: objects, segments)'],
+    [[...configured, 'objects'], 'error: verify takes no table names as arguments: use --tables objects'],
+  ])('%j: one line, exit 2', async (argv, message) => {
+    const refused = await run(replicatorMain, ['verify', ...argv]);
+    expect(refused.code).toBe(2);
+    expect(refused.stdout).toBe('');
+    expect(refused.stderr.split('\n')[0]).toBe(message);
   });
 });

@@ -1,35 +1,17 @@
 import type pg from 'pg';
+import { digestFromRow, digestSql, EMPTY_DIGEST, type TableDigest } from '@storx-backup/protocol';
 
-/**
- * What "the backup equals the source" means for one table, everywhere in this repository
- * (e2e, the replicator's tests, the demo, the bench): the same row count and the same ordered
- * and multiset hashes of every row's text.
- */
-export interface TableDigest {
-  count: number;
-  /** Hash of every row's text in key order; null for an empty table. */
-  ordered: string | null;
-  /** Hash of every row's text sorted by that hash: equal multisets, so duplicates cannot hide. */
-  multiset: string | null;
-}
-
-/** A table that does not exist yet (the receiver creates one with its first row). */
-export const EMPTY_DIGEST: TableDigest = Object.freeze({ count: 0, ordered: null, multiset: null });
+export { EMPTY_DIGEST, sameDigest, type TableDigest } from '@storx-backup/protocol';
 
 /**
  * The digest of `table` (an already quoted, qualified name such as `"satellite/0".objects`),
- * `keyOrder` its key columns. Each row is hashed first, so the aggregate holds 32 bytes per
- * row however wide the rows are (a million 300-byte rows stay far from the 1 GB text limit).
+ * `keyOrder` its key columns (over alias `t`, or bare names): the product's definition of "equal"
+ * (`digestSql` of @storx-backup/protocol, which `storx-replicator verify` uses), over every
+ * column's text (`t::text`), with the multiset hash too.
  */
 export async function tableDigest(client: pg.ClientBase, table: string, keyOrder: string): Promise<TableDigest> {
-  const { rows } = await client.query<{ count: string; ordered: string | null; multiset: string | null }>(
-    `SELECT count(*)::text AS count,
-            md5(string_agg(md5(t::text), '' ORDER BY ${keyOrder})) AS ordered,
-            md5(string_agg(md5(t::text), '' ORDER BY md5(t::text))) AS multiset
-     FROM ${table} t`,
-  );
-  const row = rows[0]!;
-  return { count: Number(row.count), ordered: row.ordered, multiset: row.multiset };
+  const { rows } = await client.query<{ count: string; ordered: string | null; multiset: string | null }>(digestSql({ table, rowText: 't::text', keyOrder }));
+  return digestFromRow(rows[0]!);
 }
 
 /** `tableDigest`, or `EMPTY_DIGEST` when the table does not exist. */
@@ -40,8 +22,4 @@ export async function tableDigestOrEmpty(client: pg.ClientBase, table: string, k
     if ((error as { code?: string }).code === '42P01') return EMPTY_DIGEST;
     throw error;
   }
-}
-
-export function sameDigest(a: TableDigest, b: TableDigest): boolean {
-  return a.count === b.count && a.ordered === b.ordered && a.multiset === b.multiset;
 }

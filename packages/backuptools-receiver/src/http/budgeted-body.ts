@@ -16,6 +16,8 @@ type Done = (error: Error | null, body?: Buffer) => void;
 export function budgetedBody(budget: ReceiveBudget, bodyLimitBytes: number): (request: FastifyRequest, payload: IncomingMessage, done: Done) => void {
   return (request, payload, done) => {
     const reservation = receiveReservation(request);
+    // A route may read less (POST /verify): its own bodyLimit, if lower.
+    const limitBytes = Math.min(bodyLimitBytes, request.routeOptions.bodyLimit ?? bodyLimitBytes);
     const declared = request.headers['content-length'] === undefined ? undefined : Number(request.headers['content-length']);
     const chunks: Buffer[] = [];
     let received = 0;
@@ -29,7 +31,7 @@ export function budgetedBody(budget: ReceiveBudget, bodyLimitBytes: number): (re
     };
     const onData = (chunk: Buffer): void => {
       received += chunk.length;
-      if (received > bodyLimitBytes) return finish(new ReceiverError('BODY_TOO_LARGE', `the body is over body-limit (${bodyLimitBytes} bytes)`));
+      if (received > limitBytes) return finish(new ReceiverError('BODY_TOO_LARGE', `the body is over ${limitBytes === bodyLimitBytes ? 'body-limit' : 'the route\'s limit'} (${limitBytes} bytes)`));
       if (reservation !== undefined && !reservation.grow(chunk.length)) return finish(receiverBusy(budget, reservation.peer));
       chunks.push(chunk);
     };
