@@ -85,7 +85,9 @@ export function verifyWebhookId(sourceId: string, slot: string): string {
   return `${sourceId.replaceAll('.', '-')}:${slot}:verify:${randomBytes(16).toString('hex')}`;
 }
 
-export interface SealedVerifyRequest extends SealedRequest {
+export interface SealedVerifyRequest extends Omit<SealedRequest, 'body' | 'bodyDigest'> {
+  /** A JWE compact serialization (ASCII). */
+  body: string;
   /** Opens the answer (openVerifyResult). Never leaves this process in clear. */
   responseKey: Buffer;
 }

@@ -83,7 +83,7 @@ ${formatOptionsHelp(REPLICATOR_OPTIONS, ENV_PREFIX)}
     const names = requested && requested.length > 0 ? requested : config.tables;
     const unknown = names.filter((name) => !config.tables.includes(name));
     if (unknown.length > 0) throw new UsageError(`--tables: not in replication.tables: ${unknown.join(', ')} (configured: ${config.tables.join(', ')})`);
-    if (config.format !== 'v2') throw new ReplicatorError('VERIFY_NOT_POSSIBLE', 'verify needs format v2: a receiver written from the seed document has no POST /verify');
+    if (config.format === 'seed-v1') throw new ReplicatorError('VERIFY_NOT_POSSIBLE', 'verify needs format v3 or v2: a receiver written from the seed document has no POST /verify');
 
     const logger = createLogger({ name: 'storx-replicator', level: config.logLevel });
     const keys = await loadReplicatorKeys(config);
