@@ -91,7 +91,6 @@ export function buildApp(options: AppOptions): FastifyInstance & { metrics: Rece
 
   const refusals = new RefusalLog(options.db, options.stateSchema, metrics, options.logger);
   app.addHook('onReady', () => refusals.load());
-  const tables = new TableAllowlist(options.allowedTables);
   const budget = receiveBudget(options.receiveBudgetBytes ?? 2 * options.bodyLimitBytes, options.bodyLimitBytes);
   metrics.receiveBudgetHeld = () => budget.inUse;
   registerWebhookRoute(app, {
