@@ -16,7 +16,8 @@ let dir: string;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'production-install-'));
   // An earlier install of the receiver: installing again keeps it for a rollback.
-  await mkdir(join(dir, 'backuptools-receiver'));
+  await mkdir(join(dir, 'backuptools-receiver', 'bin'), { recursive: true });
+  await writeFile(join(dir, 'backuptools-receiver', 'bin', 'backuptools-receiver.js'), '');
   await writeFile(join(dir, 'backuptools-receiver', 'earlier'), '');
   // The README's production install of both services, from this (already built) checkout: pnpm
   // deploy takes the packages from the local store, no network.
@@ -52,5 +53,13 @@ describe('scripts/install: a production install', () => {
 
     const wrong = await run(join(REPO_ROOT, 'scripts/install'), ['storx-demo', join(dir, 'demo')]).catch((error: { code: number; stderr: string }) => error);
     expect(wrong).toMatchObject({ code: 2, stderr: 'error: unknown program storx-demo\nfix: give storx-replicator (source host) or backuptools-receiver (backup host)\n' });
+
+    // A directory that is not an earlier install (a slip: /opt for /opt/storx-replicator) is never replaced.
+    await mkdir(join(dir, 'opt'));
+    await writeFile(join(dir, 'opt', 'keep'), '');
+    const slip = await run(join(REPO_ROOT, 'scripts/install'), ['--skip-build', '--no-link', 'storx-replicator', join(dir, 'opt')]).catch((error: { code: number; stderr: string }) => error);
+    expect(slip).toMatchObject({ code: 2 });
+    expect((slip as { stderr: string }).stderr).toContain('is not an install of storx-replicator');
+    expect(existsSync(join(dir, 'opt', 'keep'))).toBe(true);
   });
 });

@@ -60,7 +60,7 @@ describe('max_wal_senders and max_replication_slots', () => {
     await client.query("SELECT pg_create_physical_replication_slot('someone_else')");
     try {
       const doctor = await cli('doctor');
-      expect(item(doctor.stdout, 'max_replication_slots')).toBe('✗ max_replication_slots leaves room for the replicator: all 1 replication slots are in use (max_replication_slots = 1): slot backuptools_slot cannot be created');
+      expect(item(doctor.stdout, 'max_replication_slots')).toBe('✗ max_replication_slots leaves room for the replicator: the only replication slot is in use (max_replication_slots = 1): slot backuptools_slot cannot be created');
       expect(doctor.stdout).toContain('fix: ALTER SYSTEM SET max_replication_slots = 10;\n');
       expect(doctor.code).toBe(1);
     } finally {

@@ -46,7 +46,8 @@ export async function readTargetTable(db: Executor, schema: string, table: strin
     ORDER BY i.indisprimary DESC, i.indexrelid
     LIMIT 1`.execute(db);
   const { rows: links } = await sql<{ linked: boolean; copyable: boolean }>`
-    SELECT (SELECT relkind IN ('r', 'p') FROM pg_class WHERE oid = ${oid})
+    -- COPY FROM is refused under row-level security (0A000) and ignores rules: such tables take the upsert.
+    SELECT (SELECT relkind IN ('r', 'p') AND NOT relrowsecurity FROM pg_class WHERE oid = ${oid})
         AND NOT EXISTS (SELECT 1 FROM pg_rewrite WHERE ev_class = ${oid} AND rulename <> '_RETURN') AS copyable,
         EXISTS (SELECT 1 FROM pg_constraint WHERE contype = 'f' AND (conrelid = ${oid} OR confrelid = ${oid}))
         OR EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = ${oid} AND NOT tgisinternal)

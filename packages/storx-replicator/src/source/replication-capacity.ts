@@ -62,7 +62,7 @@ export function capacityProblems(capacity: ReplicationCapacity, slotName: string
   } else if (freeSlots < slotsNeeded) {
     problems.push({
       setting: 'max_replication_slots',
-      message: `all ${capacity.maxReplicationSlots} replication slots are in use (max_replication_slots = ${capacity.maxReplicationSlots}): slot ${slotName} cannot be created`,
+      message: `${capacity.maxReplicationSlots === 1 ? 'the only replication slot is' : `all ${capacity.maxReplicationSlots} replication slots are`} in use (max_replication_slots = ${capacity.maxReplicationSlots}): slot ${slotName} cannot be created`,
       fix: [...raiseTo('max_replication_slots', capacity.slotsInUse), '-- or drop a slot nothing uses: SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE NOT active AND slot_name = \'...\';'],
     });
   }
@@ -73,7 +73,7 @@ export function capacityProblems(capacity: ReplicationCapacity, slotName: string
   } else if (freeSenders < sendersNeeded) {
     problems.push({
       setting: 'max_wal_senders',
-      message: `all ${capacity.maxWalSenders} WAL senders are busy (max_wal_senders = ${capacity.maxWalSenders}): the replicator's replication connection would be refused`,
+      message: `${capacity.maxWalSenders === 1 ? 'the only WAL sender is' : `all ${capacity.maxWalSenders} WAL senders are`} busy (max_wal_senders = ${capacity.maxWalSenders}): the replicator's replication connection would be refused`,
       fix: raiseTo('max_wal_senders', capacity.walSendersInUse),
     });
   }
