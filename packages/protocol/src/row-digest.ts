@@ -56,7 +56,7 @@ export function digestSql(options: DigestSqlOptions): string {
   const where = options.where === undefined ? '' : ` WHERE ${options.where}`;
   const rows = options.limit === undefined ? `${options.table} t${where}` : `(SELECT * FROM ${options.table} t${where} ORDER BY ${options.keyOrder} LIMIT ${Math.floor(options.limit)}) t`;
   const hash = rowHashSql(options.rowText);
-  const multiset = options.multiset === false ? 'NULL::text' : `md5(string_agg(${hash}, '' ORDER BY ${hash}))`;
+  const multiset = options.multiset === false ? 'NULL::text' : `md5(string_agg(${hash}, '' ORDER BY ${hash} COLLATE "C"))`;
   return `SELECT count(*)::text AS count, md5(string_agg(${hash}, '' ORDER BY ${options.keyOrder})) AS ordered, ${multiset} AS multiset FROM ${rows}`;
 }
 
@@ -77,6 +77,14 @@ export interface DigestTable {
   table: string;
   columns: readonly string[];
   key: readonly string[];
+  /**
+   * The key columns that have a collation (text, varchar, citext, domains and arrays of them),
+   * as each side's own catalog says (collatedColumnsQuery). They are ordered and compared
+   * under COLLATE "C", byte order, on both sides: each database's own collation ("en_US" on one
+   * host, "C" on the other, or one name under two glibc/ICU versions) would cut and order the
+   * ranges differently, a difference no resync could fix.
+   */
+  collatedKey: readonly string[];
 }
 
 /** A parameterised statement (`$1`...); values are text, typed by PostgreSQL from the key columns they are compared with. */
@@ -85,9 +93,27 @@ export interface DigestQuery {
   values: string[];
 }
 
+/**
+ * The columns of `schema`.`table` that have a collation (`columns`, text[]), read from the
+ * catalog of the side that runs it: DigestTable.collatedKey is the key columns among them.
+ */
+export function collatedColumnsQuery(schema: string, table: string): DigestQuery {
+  return {
+    text: `SELECT coalesce(array_agg(attname::text ORDER BY attnum), '{}') AS columns FROM pg_attribute
+           WHERE attrelid = to_regclass(format('%I.%I', $1::text, $2::text)) AND attnum > 0 AND NOT attisdropped AND attcollation <> 0`,
+    values: [schema, table],
+  };
+}
+
+/** Key column `column` of alias `t` as ordered and compared: under COLLATE "C" when it has a collation (DigestTable.collatedKey). */
+function keyColumnSql(table: DigestTable, column: string): string {
+  const quoted = `t.${quoteIdentifier(column)}`;
+  return table.collatedKey.includes(column) ? `${quoted} COLLATE "C"` : quoted;
+}
+
 function keyOrderSql(table: DigestTable): string {
   // No key: rows are ordered by their hash, so the "ordered" digest is the multiset digest.
-  return table.key.length === 0 ? rowHashSql(rowTextSql(table.columns.map(quoteIdentifier))) : table.key.map((column) => `t.${quoteIdentifier(column)}`).join(', ');
+  return table.key.length === 0 ? `${rowHashSql(rowTextSql(table.columns.map(quoteIdentifier)))} COLLATE "C"` : table.key.map((column) => keyColumnSql(table, column)).join(', ');
 }
 
 /**
@@ -111,7 +137,7 @@ export function rangeDigestQuery(table: DigestTable, range: KeyRange, limit?: nu
 
 /** `from ≤ key < to` over alias `t` as a row comparison (the key's index serves it), its bounds appended to `values` as parameters; undefined when unbounded. */
 function rangeCondition(table: DigestTable, range: KeyRange, values: string[]): string | undefined {
-  const keyRow = `(${table.key.map((column) => `t.${quoteIdentifier(column)}`).join(', ')})`;
+  const keyRow = `(${table.key.map((column) => keyColumnSql(table, column)).join(', ')})`;
   const bound = (operator: string, bounds: readonly string[]): string => {
     const placeholders = bounds.map((value) => {
       values.push(value);
@@ -145,7 +171,7 @@ export function bucketDigestsQuery(table: DigestTable, bucketRows: number, range
 export function lastKeyQuery(table: DigestTable, range: KeyRange = { from: null, to: null }): DigestQuery {
   const values: string[] = [];
   const where = rangeCondition(table, range, values);
-  const order = table.key.map((column) => `t.${quoteIdentifier(column)} DESC`).join(', ');
+  const order = table.key.map((column) => `${keyColumnSql(table, column)} DESC`).join(', ');
   return {
     text: `SELECT ARRAY[${table.key.map((column) => `t.${quoteIdentifier(column)}::text`).join(', ')}] AS key FROM ${quoteQualified(table.schema, table.table)} t${where === undefined ? '' : ` WHERE ${where}`} ORDER BY ${order} LIMIT 1`,
     values,

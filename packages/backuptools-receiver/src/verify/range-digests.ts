@@ -1,5 +1,5 @@
 import { CompiledQuery, sql } from 'kysely';
-import { digestFromRow, formatLsn, rangeDigestQuery, type VerifyRequest, type VerifyResult } from '@storx-backup/protocol';
+import { collatedColumnsQuery, digestFromRow, formatLsn, rangeDigestQuery, type VerifyRequest, type VerifyResult } from '@storx-backup/protocol';
 import type { BackupDb } from '../db.js';
 import { readWatermark } from '../apply/watermark-store.js';
 import { readTargetTable } from '../schema/target-table.js';
@@ -38,7 +38,10 @@ export async function computeRangeDigests(db: BackupDb, request: VerifyRequest, 
       const missing = [...request.columns, ...request.key].filter((column) => !target.columns.has(column));
       if (missing.length > 0) return { result: { type: 'verify-result', watermark_lsn, table: 'columns_missing', missing_columns: [...new Set(missing)], ranges: [] }, rowsRead: 0 };
 
-      const table = { schema, table: request.table, columns: request.columns, key: request.key };
+      // Which key columns have a collation, from the backup's own catalog: the source reads its own and both compare those under COLLATE "C".
+      const collated = collatedColumnsQuery(schema, request.table);
+      const { rows: collatedRows } = await trx.executeQuery<{ columns: string[] }>(CompiledQuery.raw(collated.text, collated.values));
+      const table = { schema, table: request.table, columns: request.columns, key: request.key, collatedKey: request.key.filter((column) => collatedRows[0]!.columns.includes(column)) };
       const ranges: VerifyResult['ranges'] = [];
       let rowsRead = 0;
       for (const range of request.ranges) {

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { bucketDigestsQuery, type DigestTable, digestFromRow, type KeyRange, lastKeyQuery, type Lsn, parseLsn, rangeDigestQuery, type RangeDigest } from '@storx-backup/protocol';
+import { bucketDigestsQuery, collatedColumnsQuery, type DigestTable, digestFromRow, type KeyRange, lastKeyQuery, type Lsn, parseLsn, rangeDigestQuery, type RangeDigest } from '@storx-backup/protocol';
 import type { SourceTable } from '../source/source-tables.js';
 
 /** One key range as the source defined it, with its digest on the source. */
@@ -10,7 +10,7 @@ export interface SourceRange extends KeyRange {
   digest: RangeDigest;
 }
 
-/** A table's columns in the source's order (generated columns left out: pgoutput does not send them) and its primary key in key order (empty: none). */
+/** A table's columns in the source's order (generated columns left out: pgoutput does not send them), its primary key in key order (empty: none) and which key columns have a collation. */
 export async function describeTable(client: pg.Client, table: SourceTable): Promise<DigestTable> {
   const { rows } = await client.query<{ columns: string[]; key: string[] | null }>(
     `SELECT (SELECT array_agg(attname::text ORDER BY attnum) FROM pg_attribute WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped AND attgenerated = '') AS columns,
@@ -18,7 +18,10 @@ export async function describeTable(client: pg.Client, table: SourceTable): Prom
                JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum WHERE i.indrelid = $1 AND i.indisprimary) AS key`,
     [table.oid],
   );
-  return { schema: table.schema, table: table.table, columns: rows[0]!.columns, key: rows[0]!.key ?? [] };
+  const key = rows[0]!.key ?? [];
+  const collated = collatedColumnsQuery(table.schema, table.table);
+  const { rows: collatedRows } = await client.query<{ columns: string[] }>(collated.text, collated.values);
+  return { schema: table.schema, table: table.table, columns: rows[0]!.columns, key, collatedKey: key.filter((column) => collatedRows[0]!.columns.includes(column)) };
 }
 
 /**
