@@ -16,6 +16,8 @@ import { RefusalLog } from './refusals/refusal-log.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerVerifyRoute } from './routes/verify.js';
 import { registerWebhookRoute } from './routes/webhook.js';
+import { DEFAULT_PREDECESSOR_WAIT, PredecessorWait, type PredecessorWaitLimits } from './apply/predecessor-wait.js';
+import { readWatermark } from './apply/watermark-store.js';
 import { TableCheck } from './schema/table-check.js';
 import { TableSync, type TableSyncOptions } from './schema/table-sync.js';
 import { ReplayGuard } from './verify/replay-guard.js';
@@ -42,9 +44,14 @@ export interface AppOptions {
   timeouts?: HttpTimeouts;
   timestampToleranceSeconds: number;
   acceptUnsignedSeedV1: boolean;
+  /** Bounds on batches held for their predecessors (tests make them small); default DEFAULT_PREDECESSOR_WAIT. */
+  predecessorWait?: Partial<PredecessorWaitLimits>;
   /** Certificate and key: serve HTTPS. */
   https?: { cert: string | Buffer; key: string | Buffer };
 }
+
+/** 503s that are part of normal operation (load shedding, waits): a warning, not an error with a stack. */
+const EXPECTED_503: ReadonlySet<string> = new Set(['RECEIVER_BUSY', 'PREDECESSOR_NOT_APPLIED', 'ORDER_WAIT_FULL']);
 
 /** Every 401 has this exact body, so a prober cannot tell which check failed. */
 export const UNAUTHORIZED_BODY = { error: 'unauthorized' } as const;
@@ -70,13 +77,13 @@ export function buildApp(options: AppOptions): FastifyInstance & { metrics: Rece
   app.setErrorHandler((error: FastifyError | ReceiverError, request, reply) => {
     const receiverError = error instanceof ReceiverError ? error : fromFastifyError(error);
     metrics.requests.inc({ status: String(receiverError.status), reason: receiverError.code });
-    if (receiverError.status >= 500 && receiverError.code !== 'RECEIVER_BUSY') request.log.error({ err: loggableError(error), code: receiverError.code }, 'request failed');
+    if (receiverError.status >= 500 && !EXPECTED_503.has(receiverError.code)) request.log.error({ err: loggableError(error), code: receiverError.code }, 'request failed');
     else request.log.warn({ code: receiverError.code, reason: boundedText(receiverError.message), ...receiverError.logFields }, 'request rejected');
     // A body left unread (refused before or while reading it) is not read after all: the
     // connection closes once the answer is written.
     if (!request.raw.complete) void reply.header('connection', 'close');
     if (receiverError.status === 401) return reply.code(401).send(UNAUTHORIZED_BODY);
-    if (receiverError.status === 503) void reply.header('retry-after', '5');
+    if (receiverError.status === 503) void reply.header('retry-after', receiverError.code === 'PREDECESSOR_NOT_APPLIED' || receiverError.code === 'ORDER_WAIT_FULL' ? '1' : '5');
     // A refusal says what to do about it: the replicator logs and reports this fix.
     const fix = receiverError.status < 500 ? { fix: refusalFix(receiverError.code) } : {};
     return reply.code(receiverError.status).send({ error: receiverError.code, message: boundedText(receiverError.message), ...fix });
@@ -93,6 +100,8 @@ export function buildApp(options: AppOptions): FastifyInstance & { metrics: Rece
   app.addHook('onReady', () => refusals.load());
   const budget = receiveBudget(options.receiveBudgetBytes ?? 2 * options.bodyLimitBytes, options.bodyLimitBytes);
   metrics.receiveBudgetHeld = () => budget.inUse;
+  const predecessors = new PredecessorWait((sourceId, slot) => readWatermark(options.db, options.stateSchema, sourceId, slot), { ...DEFAULT_PREDECESSOR_WAIT, ...options.predecessorWait });
+  metrics.batchesWaitingNow = () => predecessors.size;
   registerWebhookRoute(app, {
     verifier: new RequestVerifier({
       decryptionKeys: options.decryptionKeys,
@@ -101,6 +110,7 @@ export function buildApp(options: AppOptions): FastifyInstance & { metrics: Rece
       acceptUnsignedSeedV1: options.acceptUnsignedSeedV1,
     }),
     applier: new Applier(options.db, options.pool, tableSync, options.stateSchema),
+    predecessors,
     seedApplier: new SeedEventApplier(options.db, tableSync, options.stateSchema, options.timestampToleranceSeconds, options.defaultSchema),
     tables,
     tableCheck: new TableCheck(options.db, syncOptions, tables),

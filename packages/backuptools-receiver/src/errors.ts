@@ -16,6 +16,8 @@ export const RECEIVER_ERRORS = {
   TABLE_INCOMPATIBLE: { status: 422, retry: false, summary: 'the backup table cannot hold the source rows (missing, type or key differs)' },
   APPLY_REJECTED: { status: 422, retry: false, summary: 'the backup database refused a row (a constraint or a value it cannot read)' },
   RECEIVER_BUSY: { status: 503, retry: true, summary: 'uploads not yet authenticated hold the receive budget (receive-budget), or this peer its share of it; retry shortly' },
+  PREDECESSOR_NOT_APPLIED: { status: 503, retry: true, summary: 'the batch names (follows) a batch the receiver has not applied, and that one did not commit within the wait (10 s by default); the sender sends again from the first unacknowledged batch' },
+  ORDER_WAIT_FULL: { status: 503, retry: true, summary: 'as many batches as the receiver holds for their predecessors (count or bytes) are already waiting; retry shortly' },
   DATABASE_UNAVAILABLE: { status: 503, retry: true, summary: 'the backup database is unreachable or overloaded; retry later' },
   INTERNAL: { status: 500, retry: true, summary: 'an unexpected error; the log has the details' },
 } as const satisfies Record<string, { status: number; retry: boolean; summary: string }>;

@@ -71,6 +71,18 @@ export class ReceiverMetrics {
     },
   });
 
+  /** What `batchesWaiting` reads; app.ts points it at the predecessor wait. */
+  batchesWaitingNow: () => number = () => 0;
+
+  readonly batchesWaiting: Gauge = new Gauge({
+    name: 'backuptools_batches_waiting_for_predecessor',
+    help: 'Verified batches held until the batch they follow is applied (a sender keeps several in flight); bounded, see ORDER_WAIT_FULL',
+    registers: [this.registry],
+    collect: () => {
+      this.batchesWaiting.set(this.batchesWaitingNow());
+    },
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'backuptools_' });
   }

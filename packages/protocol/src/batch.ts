@@ -43,6 +43,15 @@ export const batchSchema = z
       })
       .refine((chunk) => chunk.after_seq === undefined || chunk.index > 0, { path: ['after_seq'], message: 'only on a chunk after the first (index > 0)' }),
     /**
+     * The batch the sender sent before this one on the same stream (its `commit_lsn` and
+     * `chunk`), when it sends several at once: the receiver applies this batch only once its
+     * watermark has reached that one, and until then holds it (verified and decrypted) for a
+     * bounded time instead of refusing it. Absent on the first batch of a sender's session, from
+     * senders that send one at a time, and on table copies (docs/protocol.md, "Several batches
+     * in flight").
+     */
+    follows: z.strictObject({ commit_lsn: lsnTextSchema, chunk_index: z.number().int().nonnegative(), chunk_last: z.boolean() }).optional(),
+    /**
      * The PostgreSQL system and timeline the batch was read from. The receiver records it with
      * its watermark and refuses a batch from another system or from a timeline that forked
      * before what it has applied (see `judgeLineage`). Optional only for pings and senders that
@@ -77,6 +86,15 @@ export const batchSchema = z
     }
     // Zod runs this refinement even when fields inside already failed, so parse defensively.
     const batchCommit = isLsnText(batch.commit_lsn) ? parseLsn(batch.commit_lsn) : undefined;
+    const follows = batch.follows;
+    if (follows !== undefined && batchCommit !== undefined && isLsnText(follows.commit_lsn)) {
+      const before = parseLsn(follows.commit_lsn);
+      // The batch it follows comes before it: an earlier transaction, or an earlier chunk of its own.
+      if (before > batchCommit || (before === batchCommit && (follows.chunk_last || batch.chunk.index === 0))) {
+        ctx.addIssue({ code: 'custom', path: ['follows'], message: 'must name a batch before this one (an earlier commit_lsn, or an earlier chunk of the same transaction)' });
+      }
+    }
+    if (follows !== undefined && batch.snapshot !== undefined) ctx.addIssue({ code: 'custom', path: ['follows'], message: 'a table copy chunk is sent alone and follows nothing' });
     for (const [index, event] of batch.events.entries()) {
       const columns = relations.get(relationKey(event.schema, event.table));
       if (!columns) {

@@ -12,13 +12,20 @@ export type AcceptedFormat = 'v3' | 'v2' | 'seed-v1';
 export interface ReceiverCapabilities {
   formats: readonly AcceptedFormat[];
   signatures: readonly SignatureScheme[];
+  /**
+   * `"follows": true`: the receiver takes a batch's `follows` member and holds a batch whose
+   * predecessor is not applied yet until it is, so the sender may keep several batches in
+   * flight. False for a receiver that does not say so: it gets one batch at a time (it would
+   * refuse the member with 422, never apply a batch out of order).
+   */
+  follows: boolean;
 }
 
 /** What a receiver older than the `accepts` member takes. */
-export const LEGACY_RECEIVER_CAPABILITIES: ReceiverCapabilities = Object.freeze({ formats: Object.freeze(['v2', 'seed-v1'] as const), signatures: Object.freeze([SIGNATURE_VERSION] as const) });
+export const LEGACY_RECEIVER_CAPABILITIES: ReceiverCapabilities = Object.freeze({ formats: Object.freeze(['v2', 'seed-v1'] as const), signatures: Object.freeze([SIGNATURE_VERSION] as const), follows: false });
 
 /** What this version's receiver takes, for its ping answer. */
-export const RECEIVER_CAPABILITIES: ReceiverCapabilities = Object.freeze({ formats: Object.freeze(['v3', 'v2', 'seed-v1'] as const), signatures: SIGNATURE_SCHEMES });
+export const RECEIVER_CAPABILITIES: ReceiverCapabilities = Object.freeze({ formats: Object.freeze(['v3', 'v2', 'seed-v1'] as const), signatures: SIGNATURE_SCHEMES, follows: true });
 
 const KNOWN_FORMATS: ReadonlySet<string> = new Set<AcceptedFormat>(['v3', 'v2', 'seed-v1']);
 const KNOWN_SIGNATURES: ReadonlySet<string> = new Set<string>(SIGNATURE_SCHEMES);
@@ -41,7 +48,7 @@ export function readReceiverCapabilities(reply: unknown): ReceiverCapabilities {
   const formats = list('formats', KNOWN_FORMATS) as AcceptedFormat[] | undefined;
   const signatures = list('signatures', KNOWN_SIGNATURES) as SignatureScheme[] | undefined;
   if (formats === undefined || signatures === undefined) return LEGACY_RECEIVER_CAPABILITIES;
-  return { formats, signatures };
+  return { formats, signatures, follows: (accepts as Record<string, unknown>)['follows'] === true };
 }
 
 /** The signature scheme to use toward a receiver: `v1d` when it verifies it, else `v1a`. */

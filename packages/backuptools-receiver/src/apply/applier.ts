@@ -8,7 +8,7 @@ import type { TargetTable } from '../schema/target-table.js';
 import { classifyDatabaseError, databaseFailure as toReceiverError } from './database-errors.js';
 import { groupedByTable, groupIntoRuns } from './runs.js';
 import { RunExecutor } from './run-executor.js';
-import { advancedWatermark, batchPosition, placeBatch, type Watermark } from './watermark.js';
+import { advancedWatermark, batchPosition, placeBatch, predecessorApplied, predecessorOf, type Watermark } from './watermark.js';
 import { advanceWatermark, lockWatermark, readWatermark } from './watermark-store.js';
 import { type CopyState, placeCopyChunk, streamChangeVersusCopy } from './table-copy.js';
 import { readCopyStates, saveCopyState } from './table-copy-store.js';
@@ -79,6 +79,12 @@ export class Applier {
       // Before the LSN comparison: on another timeline the same LSN is different WAL, so a batch
       // "below the watermark" from a forked server is not a duplicate, it is a divergence.
       await checkAndRecordOrigin(trx, this.stateSchema, batch, watermark, copies);
+      // Under the row lock, the guard of in-order apply with several batches in flight (the route
+      // waited for this; another process may not have): a batch is applied only after the one
+      // it follows, else it would pass changes never applied and make them "duplicates".
+      if (batch.follows !== undefined && !predecessorApplied(watermark, predecessorOf(batch.follows), batch.chunk.after_seq)) {
+        throw new ReceiverError('PREDECESSOR_NOT_APPLIED', `source ${batch.source_id}, slot ${batch.slot}: the batch at ${batch.commit_lsn} (chunk ${batch.chunk.index}) follows one at ${batch.follows.commit_lsn} (chunk ${batch.follows.chunk_index}) that is not applied`);
+      }
       const placement = placeBatch(watermark, position, batch.events);
       if (placement.kind === 'duplicate') return { status: 'duplicate', watermark };
       if (placement.kind === 'gap') throw new ReceiverError('CHUNK_OUT_OF_ORDER', `source ${batch.source_id}, slot ${batch.slot}: ${placement.reason}`);

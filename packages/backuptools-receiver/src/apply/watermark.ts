@@ -105,3 +105,31 @@ function describe(batch: BatchPosition): string {
 function gap(reason: string): Placement {
   return { kind: 'gap', reason };
 }
+
+/** The batch a batch says it follows (its `follows` member). */
+export interface Predecessor {
+  commitLsn: Lsn;
+  chunkIndex: number;
+  chunkLast: boolean;
+}
+
+export function predecessorOf(follows: { commit_lsn: string; chunk_index: number; chunk_last: boolean }): Predecessor {
+  return { commitLsn: parseLsn(follows.commit_lsn), chunkIndex: follows.chunk_index, chunkLast: follows.chunk_last };
+}
+
+/**
+ * True once the watermark has reached the batch a batch follows, so that applying it leaves no
+ * hole. Batches of one source are applied in order, so a watermark at or past the predecessor
+ * means the predecessor and everything before it are in. Inside one split transaction (the
+ * predecessor a chunk that does not end it) the changes count, as for `placeBatch`: those up to
+ * the chunk's `after_seq` must be applied (by index only from a sender without `after_seq`).
+ */
+export function predecessorApplied(watermark: Watermark | undefined, predecessor: Predecessor, afterSeq: number | undefined): boolean {
+  const applied = watermark?.commitLsn;
+  if (watermark === undefined || applied === undefined) return false;
+  if (applied !== predecessor.commitLsn) return applied > predecessor.commitLsn;
+  if (watermark.chunkLast) return true;
+  if (predecessor.chunkLast) return false;
+  if (afterSeq !== undefined && watermark.eventSeq !== undefined) return watermark.eventSeq >= afterSeq;
+  return watermark.chunkIndex >= predecessor.chunkIndex;
+}

@@ -1,10 +1,12 @@
+import type { ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
-import { type ChangeEvent, formatLsn, isPing, RECEIVER_CAPABILITIES, SEED_MEDIA_TYPE, V2_MEDIA_TYPE, V3_MEDIA_TYPE } from '@storx-backup/protocol';
+import { type Batch, type ChangeEvent, formatLsn, isPing, RECEIVER_CAPABILITIES, SEED_MEDIA_TYPE, V2_MEDIA_TYPE, V3_MEDIA_TYPE } from '@storx-backup/protocol';
 import { webhookFormat } from '../http/media-type.js';
 import type { ReceiveBudget } from '../http/receive-budget.js';
 import { budgetedBody } from '../http/budgeted-body.js';
 import { receiveReservation, webhookGate } from '../http/webhook-gate.js';
 import type { Applier } from '../apply/applier.js';
+import type { PredecessorWait } from '../apply/predecessor-wait.js';
 import type { TableCheck } from '../schema/table-check.js';
 import type { SeedEventApplier } from '../apply/seed-event-applier.js';
 import { databaseFailure } from '../apply/database-errors.js';
@@ -19,6 +21,8 @@ import type { TableAllowlist } from '../verify/table-allowlist.js';
 export interface WebhookDeps {
   verifier: RequestVerifier;
   applier: Applier;
+  /** Holds a verified batch whose predecessor (`follows`) is still in flight until it is applied. */
+  predecessors: PredecessorWait;
   seedApplier: SeedEventApplier;
   tables: TableAllowlist;
   /** Answers a ping that carries relations: could each table be applied (doctor asks before run)? */
@@ -70,9 +74,12 @@ export function registerWebhookRoute(app: FastifyInstance, deps: WebhookDeps): v
       // Only allowed tables, and only relations that the events (or the table copy) use: a
       // relation without events would create an empty table and nothing else.
       batch = { ...batch, relations: deps.tables.relationsToApply(batch) };
+      // Verified and decrypted already: a batch sent while its predecessor is in flight waits here.
+      if (batch.follows !== undefined) await waitForPredecessor(deps.predecessors, batch, request.body.length, reply.raw);
       const stopTimer = deps.metrics.applyDuration.startTimer();
       outcome = await deps.applier.apply(batch);
       stopTimer();
+      if (outcome.status !== 'ping') deps.predecessors.applied(batch.source_id, batch.slot, outcome.watermark);
     } catch (error) {
       if (error instanceof ReceiverError) await deps.refusals.refused(batch, error);
       throw error;
@@ -94,6 +101,20 @@ export function registerWebhookRoute(app: FastifyInstance, deps: WebhookDeps): v
     }
     return reply.send({ status: outcome.status, watermark: watermarkToJson(outcome.watermark) });
   });
+}
+
+/** Waits for the batch's predecessor; gives up when the sender closes the connection meanwhile. */
+async function waitForPredecessor(predecessors: PredecessorWait, batch: Batch, bytes: number, response: ServerResponse): Promise<void> {
+  const gone = new AbortController();
+  const onClose = (): void => {
+    if (!response.writableFinished) gone.abort();
+  };
+  response.once('close', onClose);
+  try {
+    await predecessors.untilPredecessorApplied(batch, bytes, gone.signal);
+  } finally {
+    response.off('close', onClose);
+  }
 }
 
 /**
