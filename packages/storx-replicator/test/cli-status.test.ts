@@ -74,6 +74,14 @@ describe('storx-replicator status on a running replicator', () => {
       slot: { name: slot, exists: true, active: true, plugin: 'pgoutput', wal_status: 'reserved', max_lag_bytes: 1024 ** 3 },
       publication: { name: 'backuptools_pub', exists: true, all_tables: false, tables: ['"satellite/0"."objects"', '"satellite/0"."segments"'], missing_tables: [] },
       receiver: { url: `${pair.receiver.url}/webhook`, checked: true, reachable: true, accepted: true, http_status: 200, error: null },
+      backup_tables: {
+        checked: true,
+        note: null,
+        tables: [
+          { table: '"satellite/0".objects', ok: true, problem: null, fix: [] },
+          { table: '"satellite/0".segments', ok: true, problem: null, fix: [] },
+        ],
+      },
       replication: { blocked: false, run_health: null, failure: null },
       problems: [],
     });
@@ -86,7 +94,8 @@ describe('storx-replicator status on a running replicator', () => {
     const human = await cli(['status', '--config', configPath, '--replication.slot-name', slot]);
     expect(human.code).toBe(0);
     const lines = human.stdout.trimEnd().split('\n');
-    expect(lines.map((line) => line.split(' ')[0])).toEqual(['✓', '✓', '✓', '✓', '✓', '✓', '✓', '✓', 'status:']);
+    expect(lines.map((line) => line.split(' ')[0])).toEqual(['✓', '✓', '✓', '✓', '✓', '✓', '✓', '✓', '✓', 'status:']);
+    expect(human.stdout).toContain('✓ backup tables: the backup database can take 2 of 2 (the receiver prepared each as its first batch would, and rolled it back)');
     expect(human.stdout).toContain('✓ failover: no standby configured (database names one host, and no standby streams from it): nothing to fail over to');
     expect(human.stdout).toContain('✓ replication: the receiver records no refusal from this source');
     expect(human.stdout).toContain('✓ wal_level: logical');
@@ -102,6 +111,8 @@ describe('storx-replicator status on a running replicator', () => {
     expect(code).toBe(1);
     expect(report.receiver).toMatchObject({ checked: true, reachable: false, accepted: false, http_status: null });
     expect(report.problems).toEqual([expect.objectContaining({ severity: 'warning', item: 'receiver', message: expect.stringContaining('the receiver is unreachable: http://127.0.0.1:1: connect ECONNREFUSED') as string })]);
+    // The table question is not asked of a receiver that did not answer: a note, not a second problem.
+    expect(report.backup_tables).toEqual({ checked: false, note: 'not checked (the receiver did not accept the ping)', tables: [] });
     const human = await cli(['status', '--config', configPath, '--replication.slot-name', slot, '--replication.webhook-url', 'http://127.0.0.1:1/webhook']);
     expect(human.stdout).toContain('! receiver http://127.0.0.1:1/webhook: unreachable\n    the receiver is unreachable');
     expect(human.stdout).toContain('status: warning');

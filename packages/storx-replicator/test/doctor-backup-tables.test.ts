@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CapturedRun, captureRun } from '@storx-backup/service-kit';
 import { catalogSnapshot } from '@storx-backup/test-postgres';
 import { main } from '../src/cli.js';
+import type { StatusReport } from '../src/inspect/status-report.js';
 import { GateProxy } from './gate-proxy.js';
 import { configuredBySetup, type Pair, SCHEMA, SOURCE_DDL, startPair } from './support.js';
 
@@ -64,6 +65,29 @@ describe('doctor asks the receiver whether the backup can take each table', () =
     ]);
     expect(run.stdout).toContain(`1 of ${run.stdout.match(/^ {2}[✓✗!] /gm)!.length} checks failed.`);
     // Nothing was created on the backup while answering (nor on the source: no slot).
+    expect(await catalogSnapshot(pair.backup)).toEqual(before);
+  });
+
+  it('status asks the same question: the table the backup cannot take is an error with the same statements, and the backup stays unchanged', async () => {
+    const before = await catalogSnapshot(pair.backup);
+    const expected = backupFixStatements((await doctor()).stdout);
+    const run = await captureRun(main, ['status', '--json', '--config', configPath, '--replication.tables', TABLES], {});
+    const report = JSON.parse(run.stdout) as StatusReport;
+    expect(run.code, run.stdout).toBe(2);
+    expect(report.backup_tables.checked).toBe(true);
+    expect(report.backup_tables.tables.map((table) => [table.table, table.ok])).toEqual([
+      ['"satellite/0".objects', true],
+      ['"satellite/0".segments', true],
+      ['"satellite/0".accounts', false],
+    ]);
+    const accounts = report.backup_tables.tables[2]!;
+    expect(accounts.problem).toMatch(/^type "satellite\/0"\.email \(column "email"\) does not exist on the backup database; .* \(TABLE_INCOMPATIBLE\)$/);
+    expect(accounts.fix.slice(1)).toEqual(expected);
+    const problem = report.problems.find((entry) => entry.item === 'backup_tables')!;
+    expect(problem).toMatchObject({ severity: 'error', message: `the backup database cannot take "satellite/0".accounts: ${accounts.problem}` });
+    expect(problem.fix).toContain('CREATE EXTENSION IF NOT EXISTS citext WITH SCHEMA public;');
+    const human = await captureRun(main, ['status', '--config', configPath, '--replication.tables', TABLES], {});
+    expect(human.stdout).toContain('✗ backup tables: the backup database can take 2 of 3 (the receiver prepared each as its first batch would, and rolled it back)\n    the backup database cannot take "satellite/0".accounts: type');
     expect(await catalogSnapshot(pair.backup)).toEqual(before);
   });
 

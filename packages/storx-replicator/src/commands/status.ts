@@ -25,7 +25,8 @@ export const statusCommand: Command = {
 
 Reads the source and pings the receiver, changing nothing (no slot or publication is created;
 the receiver answers a ping without writing), and prints one line per item: ✓ fine, ! warning,
-✗ error, - not checked. The receiver is skipped, with a note, while replication.webhook-url,
+✗ error, - not checked. Like doctor, it asks the receiver whether the backup database could
+take each table (prepared as its first batch would, in a transaction it rolls back). The receiver is skipped, with a note, while replication.webhook-url,
 webhook-public-key or signing-key is not set.
 
 Exit status:
@@ -40,7 +41,8 @@ Exit status:
      in primary_conninfo or wal_level = logical, or without a synced, persistent, valid copy
      of the slot; a source host in the database URL that does not answer)
   2  error: replication blocked (the receiver refuses a batch: its code, fix and since when,
-     from run's /healthz or else from the receiver's record), database unreachable, wal_level not logical,
+     from run's /healthz or else from the receiver's record), the backup database cannot take
+     a table (a type it lacks: the CREATE statements read from the source), database unreachable, wal_level not logical,
      a publication this user can neither create nor change (the owner's statement is the fix), slot missing, not a pgoutput slot of
      this database, or invalidated (wal_status lost: a resnapshot is needed), key files that do
      not load, the receiver rejects our requests (401: signature or encryption key; other 4xx),
@@ -65,6 +67,8 @@ the database is unreachable):
   receiver            { url, checked: boolean, reachable, accepted, http_status,
                         watermark_lsn: last commit the receiver applied (null: nothing yet),
                         error, note: why it was not checked }
+  backup_tables       { checked: boolean, note: why not checked (null when checked),
+                        tables: [{ table, ok: boolean, problem: string|null, fix: [...] }] }
   replication         { blocked: boolean|null (null: neither run nor the receiver could be asked),
                         run_health: "ok"|"unhealthy"|"blocked"|null (run's /healthz on
                           replication.metrics-listen; null: off or run not answering),
@@ -76,7 +80,8 @@ the database is unreachable):
                         findings: [{ level: "ok"|"info"|"warning"|"error", host, text, fix: [...] }] }
                         (info: no standby configured, or the slot not made yet: no problem)
   problems            [{ severity: "warning"|"error",
-                         item: "database"|"wal_level"|"slot"|"lag"|"publication"|"receiver"|"replication"|"failover",
+                         item: "database"|"wal_level"|"slot"|"lag"|"publication"|"receiver"|"backup_tables"|
+                               "replication"|"failover",
                          message, fix }]
 LSNs are PostgreSQL's text form ("16/B374D848").
 

@@ -14,55 +14,88 @@ import { sourceTypeDdl } from './source-type-ddl.js';
 
 const TITLE = 'the backup database can take';
 
+/** One configured table as the receiver answered for it. */
+export interface BackupTableAnswer {
+  /** The table as the other items print it (quote_ident on the source). */
+  name: string;
+  ok: boolean;
+  /** What the receiver found, with its codes (null when ok). */
+  problem: string | null;
+  /** What to do, one line each: the statements that create what the backup lacks (read from the source), then any other fix. */
+  fix: string[];
+}
+
+/**
+ * The receiver's answer to "could you apply each configured table?", or why it was not asked:
+ * - answered: one entry per table sent;
+ * - predates: the receiver answered the ping without the question (an older receiver);
+ * - not_checked: the tables could not be read, or the receiver did not answer.
+ */
+export type BackupTablesAnswer =
+  | { kind: 'answered'; tables: BackupTableAnswer[] }
+  | { kind: 'predates'; reason: string; fix: string[] }
+  | { kind: 'not_checked'; reason: string; fix: string[] };
+
 /**
  * Asks the receiver whether it could apply each configured table, before `run` sends a row: the
  * tables' relation metadata, read from the source as the first table copy would send it, goes in
  * a signed ping; the receiver answers per table after preparing it as its apply would, in a
  * transaction it always rolls back. A type the backup lacks gets its DDL, read from the source.
- * A receiver that predates the question answers the ping without it: one note to upgrade it.
+ * doctor and status both ask it.
  */
-export async function checkBackupTables(config: ReplicatorConfig, keys: ReplicatorKeys | undefined, receiverAnswers: boolean): Promise<ChecklistItem[]> {
-  const tables = config.tables.join(', ');
-  if (keys === undefined || !receiverAnswers) return [failed('Backuptools', `${TITLE} ${tables}: not checked (the receiver did not accept the ping above)`, [])];
+export async function askBackupTables(config: ReplicatorConfig, keys: ReplicatorKeys): Promise<BackupTablesAnswer> {
   let client: pg.Client;
   try {
     client = await connectSource(config.databaseUrl);
   } catch {
-    return [failed('Backuptools', `${TITLE} ${tables}: not checked (no database connection to read the tables from)`, [])];
+    return { kind: 'not_checked', reason: 'no database connection to read the tables from', fix: [] };
   }
   const catalog = new SourceCatalog(config.databaseUrl, createLogger({ name: 'storx-replicator', level: 'silent' }));
   try {
     const { found } = await resolveTables(client, config.tables);
-    // A partitioned table is never sent under its own name (the item above says what to do).
+    // A partitioned table is never sent under its own name (doctor's item about it says what to do).
     const described = found.filter((table) => table.kind !== 'p');
-    if (described.length === 0) return [failed('Backuptools', `${TITLE} ${tables}: not checked (none of the tables was found on the source)`, [])];
+    if (described.length === 0) return { kind: 'not_checked', reason: 'none of the tables was found on the source', fix: [] };
     const metadata = new RelationMetadata(catalog);
     const relations: Relation[] = [];
     for (const table of described) relations.push(await metadata.resolve(await catalogRelation(client, table)));
 
     const outcome = await pingReceiver(config, keys, undefined, relations);
-    if (outcome.kind !== 'accepted') return [failed('Backuptools', `${TITLE} ${tables}: not checked (the receiver did not answer: ${outcome.reason})`, [])];
+    if (outcome.kind !== 'accepted') return { kind: 'not_checked', reason: `the receiver did not answer: ${outcome.reason}`, fix: [] };
     if (outcome.tableChecks === null) {
-      return [
-        warned('Backuptools', `${TITLE} ${tables}: not checked: the receiver at ${config.webhookUrl.href} predates this check`, [
-          'upgrade backuptools-receiver (the receiver first, then the replicator: docs/protocol.md); doctor then asks it whether it can take each table, and run would otherwise find out at the first batch',
-        ]),
-      ];
+      return {
+        kind: 'predates',
+        reason: `the receiver at ${config.webhookUrl.href} predates this check`,
+        fix: ['upgrade backuptools-receiver (the receiver first, then the replicator: docs/protocol.md); doctor then asks it whether it can take each table, and run would otherwise find out at the first batch'],
+      };
     }
-    return await Promise.all(relations.map((relation, index) => itemFor(relation, described[index]!.tableSql, outcome.tableChecks!, catalog)));
+    const tables = await Promise.all(relations.map((relation, index) => answerFor(relation, described[index]!.tableSql, outcome.tableChecks!, catalog)));
+    return { kind: 'answered', tables };
   } catch (error) {
-    return [failed('Backuptools', `${TITLE} ${tables}: not checked: ${(error as Error).message}`, ['check that the source database still accepts this connection, then run doctor again'])];
+    return { kind: 'not_checked', reason: `reading the source failed: ${(error as Error).message}`, fix: ['check that the source database still accepts this connection, then check again'] };
   } finally {
     await client.end().catch(() => undefined);
     await catalog.close();
   }
 }
 
+/** doctor's items: one per table, or one saying why the tables were not checked. `receiverAnswers`: the plain ping above was accepted. */
+export async function checkBackupTables(config: ReplicatorConfig, keys: ReplicatorKeys | undefined, receiverAnswers: boolean): Promise<ChecklistItem[]> {
+  const tables = config.tables.join(', ');
+  if (keys === undefined || !receiverAnswers) return [failed('Backuptools', `${TITLE} ${tables}: not checked (the receiver did not accept the ping above)`, [])];
+  const answer = await askBackupTables(config, keys);
+  if (answer.kind === 'predates') return [warned('Backuptools', `${TITLE} ${tables}: not checked: ${answer.reason}`, answer.fix)];
+  if (answer.kind === 'not_checked') return [failed('Backuptools', `${TITLE} ${tables}: not checked (${answer.reason})`, answer.fix)];
+  return answer.tables.map((table) =>
+    table.ok ? passed('Backuptools', `${TITLE} ${table.name} (the receiver prepared it as its first batch would, and rolled it back)`) : failed('Backuptools', `${TITLE} ${table.name}: ${table.problem ?? ''}`, table.fix),
+  );
+}
+
 /** `name`: the table as the other items print it (quote_ident on the source). */
-async function itemFor(relation: Relation, name: string, checks: readonly ReceiverTableCheck[], catalog: SourceCatalog): Promise<ChecklistItem> {
+async function answerFor(relation: Relation, name: string, checks: readonly ReceiverTableCheck[], catalog: SourceCatalog): Promise<BackupTableAnswer> {
   const check = checks.find((candidate) => candidate.schema === relation.schema && candidate.table === relation.table);
-  if (check === undefined) return failed('Backuptools', `${TITLE} ${name}: the receiver did not answer for this table`, ['compare the versions of replicator and receiver; run doctor again']);
-  if (check.ok) return passed('Backuptools', `${TITLE} ${name} (the receiver prepared it as its first batch would, and rolled it back)`);
+  if (check === undefined) return { name, ok: false, problem: 'the receiver did not answer for this table', fix: ['compare the versions of replicator and receiver; check again'] };
+  if (check.ok) return { name, ok: true, problem: null, fix: [] };
   // The statements that create the missing types, each once and in order (an extension or a
   // schema several types need comes first), then every other fix.
   const statements = new Set<string>();
@@ -74,6 +107,6 @@ async function itemFor(relation: Relation, name: string, checks: readonly Receiv
     else other.add(problem.fix);
   }
   const fix = statements.size === 0 ? [] : ['on the backup database, as the source has them (as its owner, or a user that may create there):', ...statements];
-  const messages = `${check.problems.map((problem) => problem.message).join('; ')} (${[...new Set(check.problems.map((problem) => problem.code))].join(', ')})`;
-  return failed('Backuptools', `${TITLE} ${name}: ${messages}`, [...fix, ...other]);
+  const problem = `${check.problems.map((entry) => entry.message).join('; ')} (${[...new Set(check.problems.map((entry) => entry.code))].join(', ')})`;
+  return { name, ok: false, problem, fix: [...fix, ...other] };
 }

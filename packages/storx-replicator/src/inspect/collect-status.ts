@@ -2,11 +2,12 @@ import type pg from 'pg';
 import { formatLsn } from '@storx-backup/protocol';
 import type { ReplicatorConfig } from '../config.js';
 import { REPLICATOR_ERRORS } from '../errors.js';
-import { loadReplicatorKeys } from '../replicator-keys.js';
+import { loadReplicatorKeys, type ReplicatorKeys } from '../replicator-keys.js';
 import { judgePublication, readPublicationFacts } from '../source/publication-access.js';
 import { walLevel } from '../source/server-checks.js';
 import { readSlot, type SlotState } from '../source/slot.js';
 import { qualified, resolveTables } from '../source/source-tables.js';
+import { askBackupTables } from './backup-tables-check.js';
 import { checkFailover, failoverProblems, failoverSection } from './failover-report.js';
 import { pingProblem } from './ping-problem.js';
 import { pingReceiver, type PingOutcome, signatureRejectedFix } from './receiver-ping.js';
@@ -19,8 +20,9 @@ import { type StatusProblem, type StatusReport, statusLevel } from './status-rep
 import { missingWebhookSettings } from './webhook-settings.js';
 
 /**
- * Looks at the source and the receiver without changing either (plain SELECTs and one ping,
- * which the receiver answers without writing), and judges what it saw.
+ * Looks at the source and the receiver without changing either (plain SELECTs and two pings,
+ * which the receiver answers without writing; the second asks whether it could take each
+ * table, prepared in a transaction it rolls back), and judges what it saw.
  */
 export async function collectStatus(config: ReplicatorConfig, maxLagBytes: number): Promise<StatusReport> {
   const report: StatusReport = {
@@ -34,6 +36,7 @@ export async function collectStatus(config: ReplicatorConfig, maxLagBytes: numbe
     slot: { name: config.slotName, exists: null, active: null, active_pid: null, plugin: null, confirmed_flush_lsn: null, restart_lsn: null, wal_status: null, current_wal_lsn: null, lag_bytes: null, max_lag_bytes: maxLagBytes },
     publication: { name: config.publicationName, exists: null, all_tables: null, tables: [], missing_tables: [] },
     receiver: { url: null, checked: false, reachable: null, accepted: null, http_status: null, watermark_lsn: null, error: null, note: null },
+    backup_tables: { checked: false, note: null, tables: [] },
     replication: { blocked: null, run_health: null, failure: null },
     failover: { checked: false, primary: null, server_version_num: null, standbys: [], findings: [] },
     problems: [],
@@ -46,8 +49,8 @@ export async function collectStatus(config: ReplicatorConfig, maxLagBytes: numbe
   connecting?.catch(() => undefined); // observed below
   const [ping, runHealth, failover] = await Promise.all([checkReceiver(config, report, receiverProblems), readRunHealth(config), checkFailover(config)]);
   report.failover = failoverSection(failover.facts, failover.findings);
-  const watermark = ping?.kind === 'accepted' ? ping.watermarkLsn : undefined;
-  const replication = judgeReplication(runHealth, ping?.kind === 'accepted' ? ping.refusal : undefined);
+  const watermark = ping?.outcome.kind === 'accepted' ? ping.outcome.watermarkLsn : undefined;
+  const replication = judgeReplication(runHealth, ping?.outcome.kind === 'accepted' ? ping.outcome.refusal : undefined);
   report.replication = replication.section;
 
   const sourceProblems: StatusProblem[] = [];
@@ -70,9 +73,12 @@ export async function collectStatus(config: ReplicatorConfig, maxLagBytes: numbe
       await client.end().catch(() => undefined);
     }
   }
+  // Asked once the source answered (the tables are read there): an unreachable host costs no second timeout.
+  const tableProblems = report.database.reachable ? await askTableQuestion(config, report, ping) : [];
+  if (!report.database.reachable) report.backup_tables.note = 'not checked (no database connection)';
   if (report.replication.blocked) explainInactiveSlot(sourceProblems);
   // An unreachable single host is already the database error; failover findings add nothing then.
-  report.problems = [...sourceProblems, ...(report.database.reachable ? failoverProblems(failover.findings) : []), ...receiverProblems, ...replication.problems];
+  report.problems = [...sourceProblems, ...(report.database.reachable ? failoverProblems(failover.findings) : []), ...receiverProblems, ...tableProblems, ...replication.problems];
   Object.assign(report, statusLevel(report.problems));
   return report;
 }
@@ -136,8 +142,31 @@ function explainInactiveSlot(problems: StatusProblem[]): void {
   }
 }
 
+/**
+ * Asks the receiver whether the backup could take each table, as doctor does, once it accepted
+ * the plain ping. A table it could not take is an error: run would be refused at its first
+ * batch (TABLE_INCOMPATIBLE). Not asked (the ping above failed, no tables found, an older
+ * receiver): a note, the problem being reported by its own item.
+ */
+async function askTableQuestion(config: ReplicatorConfig, report: StatusReport, ping: { outcome: PingOutcome; keys: ReplicatorKeys } | undefined): Promise<StatusProblem[]> {
+  if (ping?.outcome.kind !== 'accepted') {
+    report.backup_tables.note = 'not checked (the receiver did not accept the ping)';
+    return [];
+  }
+  const answer = await askBackupTables(config, ping.keys);
+  if (answer.kind !== 'answered') {
+    report.backup_tables.note = `not checked: ${answer.reason}${answer.fix.length > 0 ? `; fix: ${answer.fix.join('; ')}` : ''}`;
+    return [];
+  }
+  report.backup_tables.checked = true;
+  report.backup_tables.tables = answer.tables.map((table) => ({ table: table.name, ok: table.ok, problem: table.problem, fix: table.fix }));
+  return answer.tables
+    .filter((table) => !table.ok)
+    .map((table) => ({ severity: 'error', item: 'backup_tables', message: `the backup database cannot take ${table.name}: ${table.problem ?? ''}`, fix: table.fix.join(' ') }));
+}
+
 /** Pings the receiver; undefined when it could not be pinged (settings or keys missing). */
-async function checkReceiver(config: ReplicatorConfig, report: StatusReport, problems: StatusProblem[]): Promise<PingOutcome | undefined> {
+async function checkReceiver(config: ReplicatorConfig, report: StatusReport, problems: StatusProblem[]): Promise<{ outcome: PingOutcome; keys: ReplicatorKeys } | undefined> {
   const missing = missingWebhookSettings(config);
   if (!missing.includes('replication.webhook-url')) report.receiver.url = config.webhookUrl.href;
   if (missing.length > 0) {
@@ -157,7 +186,7 @@ async function checkReceiver(config: ReplicatorConfig, report: StatusReport, pro
   recordPing(report, outcome);
   const problem = pingProblem(outcome, signatureRejectedFix(config, keys), config.format, config.webhookUrl);
   if (problem) problems.push({ severity: problem.severity, item: 'receiver', message: problem.message, fix: problem.fix.join('; ') });
-  return outcome;
+  return { outcome, keys };
 }
 
 function recordPing(report: StatusReport, outcome: PingOutcome): void {

@@ -43,6 +43,13 @@ export function formatStatus(report: StatusReport): string {
   else if (receiver.reachable === null) item('receiver', `${where}: not pinged (the keys did not load)`);
   else item('receiver', `${where}: ${receiver.reachable ? `answered HTTP ${receiver.http_status ?? '?'}` : 'unreachable'}`);
 
+  const tables = report.backup_tables;
+  if (!tables.checked) item('backup_tables', `backup tables: ${tables.note ?? 'not checked'}`, true);
+  else {
+    const takes = tables.tables.filter((table) => table.ok).length;
+    item('backup_tables', `backup tables: the backup database can take ${takes} of ${tables.tables.length} (the receiver prepared each as its first batch would, and rolled it back)`);
+  }
+
   const { replication } = report;
   const failure = replication.failure;
   if (replication.blocked) item('replication', `replication: blocked since ${failure?.since ?? '?'} (${failure?.code ?? '?'})`);

@@ -49,6 +49,14 @@ export interface StatusReport {
     error: string | null;
     note: string | null;
   };
+  /** Whether the backup database could take each configured table (the question doctor asks: the receiver prepares each as its first batch would, and rolls back). */
+  backup_tables: {
+    /** false: not asked (see `note`). */
+    checked: boolean;
+    /** Why not asked, or why the receiver could not say (an older receiver). */
+    note: string | null;
+    tables: { table: string; ok: boolean; problem: string | null; fix: string[] }[];
+  };
   replication: {
     /** true: the receiver refuses a batch and nothing moves until the cause is fixed; null: not known (neither side could be asked). */
     blocked: boolean | null;
@@ -76,7 +84,7 @@ export type StatusLevel = 'ok' | 'warning' | 'error';
 
 export interface StatusProblem {
   severity: 'warning' | 'error';
-  item: 'database' | 'wal_level' | 'slot' | 'lag' | 'publication' | 'receiver' | 'replication' | 'failover';
+  item: 'database' | 'wal_level' | 'slot' | 'lag' | 'publication' | 'receiver' | 'backup_tables' | 'replication' | 'failover';
   message: string;
   fix: string;
 }
