@@ -35,7 +35,7 @@ export const REPLICATOR_OPTIONS: readonly OptionSpec[] = [
   { path: 'replication.webhook-ca', kind: { type: 'string' }, description: 'CA certificate file (PEM) to trust for an https:// receiver with a private CA' },
   { path: 'replication.max-batch-events', kind: { type: 'integer', min: 1 }, description: 'most events in one batch', default: 5_000 },
   { path: 'replication.max-batch-bytes', kind: { type: 'size', min: 1024 }, description: 'largest batch payload; a bigger transaction is sent as ordered chunks', default: 1024 * 1024 },
-  { path: 'replication.batch-linger', kind: { type: 'duration' }, description: 'how long a batch waits for more transactions while another is being delivered (with nothing in flight it is sent at once)', default: 20 },
+  { path: 'replication.batch-linger', kind: { type: 'duration' }, description: 'longest a batch waits for more transactions while another is being delivered: it goes as soon as that delivery is done (with nothing in flight it is sent at once)', default: 1_000 },
   { path: 'replication.heartbeat-interval', kind: { type: 'duration' }, description: 'write a logical message this often so a quiet database still advances the slot (0: off)', default: 0 },
   { path: 'replication.status-interval', kind: { type: 'duration', min: 100 }, description: 'how often the slot position is reported to the server when nothing else happens', default: 10_000 },
   { path: 'replication.metrics-listen', kind: { type: 'string' }, description: 'host:port for Prometheus /metrics and /healthz (empty: off)', default: '' },
