@@ -68,6 +68,8 @@ interface OpenTransaction {
  * full, so its size bounds how often that happens. Pages are touched only as they are written.
  */
 const PART_BUFFER_BYTES = 4 * 1024 * 1024;
+/** Room for each of a transaction's two shared JSON pieces (both are under 100 bytes). */
+const CONTEXT_REGION_BYTES = 128;
 /** Positions below this (8 PiB of WAL) convert to a double exactly. */
 const EXACT_IN_DOUBLE = 2n ** 53n;
 
@@ -84,6 +86,8 @@ export class TransactionAssembler {
   /** Every part's events are written here, one after the other; a part takes its bytes as a view. */
   private readonly out: JsonBytes;
   private readonly writer: ChangeJsonWriter;
+  /** Where the open transaction's shared JSON pieces are written (see `contextBytes`). */
+  private readonly contextScratch = Buffer.alloc(2 * CONTEXT_REGION_BYTES);
 
   constructor(private readonly options: AssemblerOptions) {
     this.out = new JsonBytes(PART_BUFFER_BYTES);
@@ -113,10 +117,11 @@ export class TransactionAssembler {
           commitLsn: message.finalLsn as Lsn,
           commitTimeMs: pgTimestampToUnixMs(message.commitTime),
           context: {
-            timestampLsn: Buffer.from(`${JSON.stringify(pgTimestampToIso(message.commitTime))},"lsn":"`, 'latin1'),
+            // An ISO timestamp needs no JSON escaping.
+            timestampLsn: this.contextBytes(0, `"${pgTimestampToIso(message.commitTime)}","lsn":"`),
             lsnHigh: 0,
             lsnLow: 0,
-            commitXidSeq: Buffer.from(`","commit_lsn":"${commitLsnText}","xid":${message.xid},"seq":`, 'latin1'),
+            commitXidSeq: this.contextBytes(CONTEXT_REGION_BYTES, `","commit_lsn":"${commitLsnText}","xid":${message.xid},"seq":`),
             seq: 0,
           },
           chunkIndex: 0,
@@ -200,6 +205,18 @@ export class TransactionAssembler {
     open.events += 1;
     open.relations.set(relationId, relation.relation);
     return relation;
+  }
+
+  /**
+   * `text` as latin1 bytes in the context scratch at `offset`: written in place instead of a
+   * Buffer allocated per transaction (measured: two allocations per single-row transaction
+   * were ~10% of the replicator's CPU catching up a backlog of them). Only the open
+   * transaction's context uses the scratch, and a new one begins only after it ended.
+   */
+  private contextBytes(offset: number, text: string): Buffer {
+    if (text.length > CONTEXT_REGION_BYTES) return Buffer.from(text, 'latin1');
+    const written = this.contextScratch.write(text, offset, 'latin1');
+    return this.contextScratch.subarray(offset, offset + written);
   }
 
   /** Hands the open transaction's events so far on as a chunk (never an empty one). */
