@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compareLsn, formatLsn, isLsnText, LSN_ZERO, lsnFromBigInt, lsnToFixedHex, maxLsn, parseLsn } from '../src/index.js';
+import { compareLsn, formatLsn, isLsnText, type Lsn, LSN_ZERO, lsnFromBigInt, lsnToFixedHex, maxLsn, parseLsn } from '../src/index.js';
 
 describe('Lsn', () => {
   it('parses and formats PostgreSQL text form', () => {
@@ -22,6 +22,25 @@ describe('Lsn', () => {
     for (const bad of ['', '0', '0/', '/0', 'G/0', '0/0/0', '123456789/0', ' 0/0', '0x1/0']) {
       expect(isLsnText(bad)).toBe(false);
       expect(() => parseLsn(bad)).toThrow(`invalid LSN ${JSON.stringify(bad)}`);
+    }
+  });
+
+  it('parses exactly what the LSN_TEXT form describes, to the same value, on both sides of 2^53', () => {
+    const reference = (text: string): bigint | undefined => {
+      const match = /^([0-9A-Fa-f]{1,8})\/([0-9A-Fa-f]{1,8})$/.exec(text);
+      return match ? (BigInt(`0x${match[1]}`) << 32n) | BigInt(`0x${match[2]}`) : undefined;
+    };
+    const texts = ['0/0', '1FFFFF/FFFFFFFF', '200000/0', '200000/1', 'ffffffff/0', 'aBcDeF/12', '00000001/00000000', '1/ 0', '1/0 ', '1/+0', '-1/0', '1/g', '1//0', 'Ⅻ/0', '١/0'];
+    let seed = 7;
+    for (let index = 0; index < 300; index += 1) {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      texts.push(`${(seed >>> (index % 24)).toString(16)}/${(seed * 31).toString(16).slice(-8)}`);
+    }
+    for (const text of texts) {
+      const expected = reference(text);
+      if (expected !== undefined) expect(formatLsn(expected as Lsn), text).toBe(`${(expected >> 32n).toString(16).toUpperCase()}/${(expected & 0xffffffffn).toString(16).toUpperCase()}`);
+      if (expected === undefined) expect(() => parseLsn(text), text).toThrow(`invalid LSN ${JSON.stringify(text)}`);
+      else expect(parseLsn(text), text).toBe(expected);
     }
   });
 
