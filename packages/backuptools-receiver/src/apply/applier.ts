@@ -74,11 +74,11 @@ export class Applier {
     const position = batchPosition(batch);
     return transactionWithClient(this.pool, async (trx, client) => {
       const runs = new RunExecutor(trx, client);
-      const watermark = await lockWatermark(trx, this.stateSchema, batch.source_id, batch.slot);
+      const { watermark, origin } = await lockWatermark(trx, this.stateSchema, batch.source_id, batch.slot);
       const copies = await readCopyStates(trx, this.stateSchema, batch.source_id, batch.slot);
       // Before the LSN comparison: on another timeline the same LSN is different WAL, so a batch
       // "below the watermark" from a forked server is not a duplicate, it is a divergence.
-      await checkAndRecordOrigin(trx, this.stateSchema, batch, watermark, copies);
+      await checkAndRecordOrigin(trx, this.stateSchema, batch, watermark, copies, origin);
       // Under the row lock, the guard of in-order apply with several batches in flight (the route
       // waited for this; another process may not have): a batch is applied only after the one
       // it follows, else it would pass changes never applied and make them "duplicates".
@@ -136,10 +136,10 @@ export class Applier {
    */
   private async applyCopyChunk(batch: Batch, chunk: SnapshotChunk): Promise<ApplyOutcome> {
     return transactionWithClient(this.pool, async (trx, client) => {
-      const watermark = await lockWatermark(trx, this.stateSchema, batch.source_id, batch.slot);
+      const { watermark, origin } = await lockWatermark(trx, this.stateSchema, batch.source_id, batch.slot);
       const key = relationKey(chunk.schema, chunk.table);
       const copies = await readCopyStates(trx, this.stateSchema, batch.source_id, batch.slot);
-      await checkAndRecordOrigin(trx, this.stateSchema, batch, watermark, copies);
+      await checkAndRecordOrigin(trx, this.stateSchema, batch, watermark, copies, origin);
       const state = copies.get(key);
       const imageLsn = parseLsn(chunk.image_lsn);
       const placement = placeCopyChunk(state, { imageLsn, index: chunk.index });

@@ -9,20 +9,29 @@ type Trx = Transaction<Record<string, never>>;
 
 /** The origin recorded with the watermark of (source, slot); undefined before the first batch that carried one. */
 export async function readRecordedOrigin(db: BackupDb | Trx, stateSchema: string, sourceId: string, slot: string): Promise<RecordedOrigin | undefined> {
-  const { rows } = await sql<{ source_system_id: string | null; source_timeline: string | null }>`
+  const { rows } = await sql<OriginColumns>`
     SELECT source_system_id, source_timeline::text FROM ${sql.id(stateSchema, 'watermarks')}
     WHERE source_id = ${sourceId} AND slot = ${slot}`.execute(db);
-  const row = rows[0];
-  return row?.source_system_id == null || row.source_timeline == null ? undefined : { systemId: row.source_system_id, timeline: Number(row.source_timeline) };
+  return rows[0] === undefined ? undefined : recordedOrigin(rows[0]);
+}
+
+/** The origin columns of a watermark row, as read (the timeline as text). */
+export interface OriginColumns {
+  source_system_id: string | null;
+  source_timeline: string | null;
+}
+
+export function recordedOrigin(row: OriginColumns): RecordedOrigin | undefined {
+  return row.source_system_id == null || row.source_timeline == null ? undefined : { systemId: row.source_system_id, timeline: Number(row.source_timeline) };
 }
 
 /**
  * Refuses the batch (nothing applied: the caller's transaction rolls back) unless its origin
  * continues the history the backup was applied from; records the origin otherwise. The caller
- * holds the watermark row lock, so the check and the rows it guards are one decision.
+ * holds the watermark row lock, and `recorded` is what that locking read returned, so the check
+ * and the rows it guards are one decision.
  */
-export async function checkAndRecordOrigin(trx: Trx, stateSchema: string, batch: Batch, watermark: Watermark, copies: ReadonlyMap<string, CopyState>): Promise<void> {
-  const recorded = await readRecordedOrigin(trx, stateSchema, batch.source_id, batch.slot);
+export async function checkAndRecordOrigin(trx: Trx, stateSchema: string, batch: Batch, watermark: Watermark, copies: ReadonlyMap<string, CopyState>, recorded: RecordedOrigin | undefined): Promise<void> {
   const verdict = judgeLineage(recorded, appliedPosition(watermark, copies), batch.origin);
   if (verdict.kind === 'refused') throw new ReceiverError(verdict.code, `source ${batch.source_id}, slot ${batch.slot}: ${verdict.reason}; nothing was applied`);
   if (verdict.kind === 'same' || batch.origin === undefined) return;

@@ -1,7 +1,8 @@
 import { sql, type Transaction } from 'kysely';
-import { type Lsn, parseLsn, formatLsn } from '@storx-backup/protocol';
+import { type Lsn, parseLsn, formatLsn, type RecordedOrigin } from '@storx-backup/protocol';
 import type { BackupDb } from '../db.js';
 import type { Watermark } from './watermark.js';
+import { type OriginColumns, recordedOrigin } from './source-lineage-store.js';
 
 type Trx = Transaction<Record<string, never>>;
 
@@ -12,13 +13,14 @@ type Trx = Transaction<Record<string, never>>;
  * The row is created only when the locking read finds none (the first batch of a source): one
  * round trip per batch instead of two, which a stream of small transactions pays per request.
  * Two first batches at once both insert; the second waits for the first one's row and
- * inserts nothing, and its read (a new snapshot) then finds and locks that row.
+ * inserts nothing, and its read (a new snapshot) then finds and locks that row. The same read
+ * returns the source origin recorded on the row (see source-lineage-store.ts): no second query.
  */
-export async function lockWatermark(trx: Trx, stateSchema: string, sourceId: string, slot: string): Promise<Watermark> {
+export async function lockWatermark(trx: Trx, stateSchema: string, sourceId: string, slot: string): Promise<{ watermark: Watermark; origin: RecordedOrigin | undefined }> {
   const table = sql.id(stateSchema, 'watermarks');
-  const lockedRow = async (): Promise<WatermarkColumns | undefined> => {
-    const { rows } = await sql<WatermarkColumns>`
-      SELECT commit_lsn::text, chunk_index, chunk_last, event_seq FROM ${table}
+  const lockedRow = async (): Promise<(WatermarkColumns & OriginColumns) | undefined> => {
+    const { rows } = await sql<WatermarkColumns & OriginColumns>`
+      SELECT commit_lsn::text, chunk_index, chunk_last, event_seq, source_system_id, source_timeline::text FROM ${table}
       WHERE source_id = ${sourceId} AND slot = ${slot} FOR UPDATE`.execute(trx);
     return rows[0];
   };
@@ -27,7 +29,7 @@ export async function lockWatermark(trx: Trx, stateSchema: string, sourceId: str
     await sql`INSERT INTO ${table} (source_id, slot) VALUES (${sourceId}, ${slot}) ON CONFLICT DO NOTHING`.execute(trx);
     row = await lockedRow();
   }
-  return toWatermark(row!);
+  return { watermark: toWatermark(row!), origin: recordedOrigin(row!) };
 }
 
 /** Reads the watermark of (source, slot) without locking it; undefined when there is none. */
