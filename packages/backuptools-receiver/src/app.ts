@@ -102,6 +102,8 @@ export function buildApp(options: AppOptions): FastifyInstance & { metrics: Rece
   metrics.receiveBudgetHeld = () => budget.inUse;
   const predecessors = new PredecessorWait((sourceId, slot) => readWatermark(options.db, options.stateSchema, sourceId, slot), { ...DEFAULT_PREDECESSOR_WAIT, ...options.predecessorWait });
   metrics.batchesWaitingNow = () => predecessors.size;
+  // One guard for both routes: verify requests and pings carrying relations (the table question).
+  const replays = new ReplayGuard(options.timestampToleranceSeconds);
   registerWebhookRoute(app, {
     verifier: new RequestVerifier({
       decryptionKeys: options.decryptionKeys,
@@ -114,6 +116,7 @@ export function buildApp(options: AppOptions): FastifyInstance & { metrics: Rece
     seedApplier: new SeedEventApplier(options.db, tableSync, options.stateSchema, options.timestampToleranceSeconds, options.defaultSchema),
     tables,
     tableCheck: new TableCheck(options.db, syncOptions, tables),
+    replays,
     metrics,
     refusals,
     bodyLimitBytes: options.bodyLimitBytes,
@@ -127,7 +130,7 @@ export function buildApp(options: AppOptions): FastifyInstance & { metrics: Rece
     trustedKeys: options.trustedKeys,
     toleranceSeconds: options.timestampToleranceSeconds,
     tables,
-    replays: new ReplayGuard(options.timestampToleranceSeconds),
+    replays,
     metrics,
     receiveBudget: budget,
     bodyLimitBytes: options.bodyLimitBytes,

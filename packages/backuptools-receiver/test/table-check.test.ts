@@ -128,6 +128,24 @@ describe('a ping carrying relations: could the receiver take each table?', () =>
     expect(rows[0]!.labels).toEqual(['calm']);
   });
 
+  it('refuses a replayed ping carrying relations (401, as /verify refuses one) before any table check; a fresh one is answered', async () => {
+    const captured = await signedRequest(batchOf([OBJECTS], []), receiver.keys);
+    const first = await receiver.app.inject(captured);
+    expect(first.statusCode).toBe(200);
+    expect(first.json()['table_checks']).toEqual([{ schema: 'satellite/0', table: 'objects', ok: true, problems: [] }]);
+    const replay = await receiver.app.inject(captured);
+    expect(replay.statusCode).toBe(401);
+    expect(replay.json()).toEqual({ error: 'unauthorized' });
+    expect(replay.json()).not.toHaveProperty('table_checks');
+    const fresh = await ask(receiver, [OBJECTS]);
+    expect(fresh.status).toBe(200);
+    expect(fresh.body['table_checks']).toEqual([{ schema: 'satellite/0', table: 'objects', ok: true, problems: [] }]);
+    // A plain ping makes the backup do no work: sent again, it is answered (the watermark decides duplicates, not the id).
+    const plain = await signedRequest(batchOf([], []), receiver.keys);
+    expect((await receiver.app.inject(plain)).statusCode).toBe(200);
+    expect((await receiver.app.inject(plain)).statusCode).toBe(200);
+  });
+
   it('a plain ping (no relations) answers as before, without table_checks', async () => {
     const { status, body } = await ask(receiver, []);
     expect(status).toBe(200);

@@ -20,6 +20,7 @@ export const REPLICATOR_ERRORS = {
   SOURCE_TIMELINE_FORKED: { fix: 'this server forked from the history the backup holds: an old primary after a failover must not be replicated (stop it; rebuild it as a standby with scripts/init-replica.sh and drop its copy of the slot); a standby promoted before it had what the backup holds needs a resnapshot (docs/operations.md, "failover")' },
   COPY_NOT_POSSIBLE: { fix: 'see the message: snapshot and resync need format v2, an existing slot that no running replicator holds (stop the service first), and tables from replication.tables' },
   VERIFY_NOT_POSSIBLE: { fix: 'see the message: verify needs format v3 or v2 (not seed-v1), the replication slot, "run" streaming (the backup must reach the source position), and a receiver with POST /verify that accepts our keys' },
+  VALUE_NOT_UTF8: { fix: 'rewrite the value on the source as valid UTF-8 (the message names the table and column), or convert the database to UTF8 (dump and restore into a database created with ENCODING UTF8); then start run again: the slot still holds the change' },
   KEY_PROBLEM: { fix: 'see the message: the key file must exist, be readable and be PEM' },
 } as const satisfies Record<string, { fix: string }>;
 

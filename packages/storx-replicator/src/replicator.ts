@@ -8,6 +8,7 @@ import { deliveryFromConfig } from './deliver/delivery-from-config.js';
 import { sleep } from './deliver/sleep.js';
 import type { WebhookClient } from './deliver/webhook-client.js';
 import { ReplicatorError } from './errors.js';
+import { notUtf8FromServer } from './decode/change-json.js';
 import { ReplicatorMetrics } from './metrics.js';
 import { ReplicationSession } from './replication-session.js';
 import { loadReplicatorKeys } from './replicator-keys.js';
@@ -131,6 +132,8 @@ export class Replicator {
         } catch (error) {
           if (this.stopSignal.signal.aborted) break;
           if (error instanceof ReplicatorError) throw error;
+          const notUtf8 = notUtf8FromServer(error);
+          if (notUtf8 !== undefined) throw notUtf8;
           failures += 1;
           this.metrics.streamRestarts.inc();
           const delay = Math.min(RECONNECT_MAX_DELAY_MS, 500 * 2 ** Math.min(failures, 6));

@@ -7,7 +7,7 @@ import { type Pair, type RunningReplicator, runReplicator, SCHEMA, startPair, wa
 
 // The speed of `verify` on a large `objects` table (the seed's, ~300-byte rows), each side's
 // rows hashed per second. Off unless STORX_VERIFY_SPEED_ROWS is set; run it under the heavy lock:
-//   STORX_VERIFY_SPEED_ROWS=1000000 pnpm exec vitest run --project storx-replicator test/verify-speed.test.ts
+//   STORX_VERIFY_SPEED_ROWS=1000000 pnpm exec vitest run --project replicator test/verify-speed.test.ts
 const ROWS = Number(process.env['STORX_VERIFY_SPEED_ROWS'] ?? 0);
 
 let pair: Pair | undefined;

@@ -15,7 +15,8 @@ import { copyStatesToJson } from '../apply/table-copy-store.js';
 import { ReceiverError } from '../errors.js';
 import type { ReceiverMetrics } from '../metrics.js';
 import type { RefusalLog } from '../refusals/refusal-log.js';
-import type { RequestVerifier } from '../verify/request-verifier.js';
+import type { ReplayGuard } from '../verify/replay-guard.js';
+import { type RequestVerifier, toReceiverError } from '../verify/request-verifier.js';
 import type { TableAllowlist } from '../verify/table-allowlist.js';
 
 export interface WebhookDeps {
@@ -27,6 +28,8 @@ export interface WebhookDeps {
   tables: TableAllowlist;
   /** Answers a ping that carries relations: could each table be applied (doctor asks before run)? */
   tableCheck: TableCheck;
+  /** Refuses a replayed ping carrying relations before the table check works on the backup (the one /verify uses). */
+  replays: ReplayGuard;
   metrics: ReceiverMetrics;
   /** Records what blocks a source (a permanent refusal of one of its batches) and when it clears. */
   refusals: RefusalLog;
@@ -68,7 +71,9 @@ export function registerWebhookRoute(app: FastifyInstance, deps: WebhookDeps): v
     let batch = verified.batch;
     // A ping carrying relations asks whether each table could be applied; it is answered per
     // table, in a transaction always rolled back, and applies nothing (docs/protocol.md).
-    const tableChecks = isPing(batch) && batch.relations.length > 0 ? await deps.tableCheck.check(batch.relations) : undefined;
+    const asksTables = isPing(batch) && batch.relations.length > 0;
+    if (asksTables) admitOnce(deps.replays, verified.webhookId, verified.timestamp);
+    const tableChecks = asksTables ? await deps.tableCheck.check(batch.relations) : undefined;
     if (tableChecks !== undefined) batch = { ...batch, relations: [] };
     try {
       // Only allowed tables, and only relations that the events (or the table copy) use: a
@@ -130,4 +135,13 @@ function countEventsApplied(metrics: ReceiverMetrics, events: readonly ChangeEve
     else entry.count += 1;
   }
   for (const { table, operation, count } of counts.values()) metrics.eventsApplied.inc({ table, operation }, count);
+}
+
+/** A replayed request that would make the backup work is refused (401 WEBHOOK_REPLAYED), as /verify refuses one. */
+function admitOnce(replays: ReplayGuard, webhookId: string, timestamp: number): void {
+  try {
+    replays.admit(webhookId, timestamp);
+  } catch (error) {
+    throw toReceiverError(error);
+  }
 }

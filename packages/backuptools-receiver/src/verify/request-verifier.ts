@@ -15,7 +15,7 @@ import {
 import { ReceiverError } from '../errors.js';
 
 export type VerifiedRequest =
-  | { format: 'v3' | 'v2'; batch: Batch; signerKid: string }
+  | { format: 'v3' | 'v2'; batch: Batch; signerKid: string; webhookId: string; timestamp: number }
   | { format: 'seed-v1'; event: ChangeEvent | SeedChangeEvent; signerKid: string | undefined; webhookId: string | undefined };
 
 export interface VerifierOptions {
@@ -53,7 +53,7 @@ export class RequestVerifier {
       if (format === 'v2' || format === 'v3') {
         // The body is not used after this: v3 decrypts into its bytes (no second body-sized buffer).
         const { webhook, batch } = await openBatchRequest({ ...input, format, unwrappedKeys: this.unwrappedKeys, decryptInPlace: true });
-        return { format, batch, signerKid: webhook.signerKid };
+        return { format, batch, signerKid: webhook.signerKid, webhookId: webhook.id, timestamp: webhook.timestamp };
       }
       if (headers[WEBHOOK_SIGNATURE_HEADER] === undefined && this.options.acceptUnsignedSeedV1) {
         const plaintext = openSeedV1(body, this.options.decryptionKeys.map((entry) => entry.key));

@@ -1,5 +1,6 @@
 import type { JsonBytes } from '@storx-backup/protocol';
 import type { UserTypedValues } from '../batch/user-typed-values.js';
+import { ReplicatorError } from '../errors.js';
 import { unsupportedKind } from './pgoutput-decoder.js';
 import type { TupleAt } from './pgoutput-messages.js';
 import type { RelationJson } from './relation-json.js';
@@ -159,11 +160,29 @@ function truncated(): Error {
   return new Error('pgoutput: tuple runs past the end of the message');
 }
 
-function notUtf8(relation: RelationJson, index: number): Error {
+/**
+ * The same stop when PostgreSQL finds the bytes first: the walsender converts each value to the
+ * connection's client_encoding (UTF8) and, from a SQL_ASCII database, refuses bytes that are not
+ * UTF-8 with SQLSTATE 22021. Retrying would read the same WAL again. Undefined: another error.
+ */
+export function notUtf8FromServer(error: unknown): ReplicatorError | undefined {
+  if (!(error instanceof Error) || (error as { code?: unknown }).code !== '22021') return undefined;
+  return new ReplicatorError('VALUE_NOT_UTF8', `the source sent a value that is not valid UTF-8 (${error.message}): the source database is SQL_ASCII with non-UTF-8 data, which cannot be carried as text without changing it`, { cause: error });
+}
+
+/** A stop (run exits with error and fix), not a retry: reading the same WAL again finds the same bytes. */
+function notUtf8(relation: RelationJson, index: number): ReplicatorError {
   const { schema, table, columns } = relation.relation;
-  return new Error(
-    `column ${JSON.stringify(columns[index]!.name)} of ${JSON.stringify(schema)}.${JSON.stringify(table)} holds bytes that are not valid UTF-8; ` +
-      'the replication connection asks for UTF8 (client_encoding), so the source database is SQL_ASCII with non-UTF-8 data: such a value cannot be carried as text without changing it. ' +
-      'Fix the value (or convert the database to UTF8); nothing after it is acknowledged until then',
+  const column = columns[index]!.name;
+  return new ReplicatorError(
+    'VALUE_NOT_UTF8',
+    `column ${JSON.stringify(column)} of ${JSON.stringify(schema)}.${JSON.stringify(table)} holds bytes that are not valid UTF-8; ` +
+      'the replication connection asks for UTF8 (client_encoding), so the source database is SQL_ASCII with non-UTF-8 data: such a value cannot be carried as text without changing it',
+    {
+      fix: [
+        `rewrite the value of ${JSON.stringify(column)} in ${JSON.stringify(schema)}.${JSON.stringify(table)} on the source as valid UTF-8 (its row is in the transaction the replicator stopped at), or convert the database to UTF8 (dump and restore into a database created with ENCODING UTF8)`,
+        'then start run again: nothing from that transaction on was acknowledged, the slot still holds it',
+      ],
+    },
   );
 }
