@@ -132,7 +132,7 @@ describe('a ping carrying relations: could the receiver take each table?', () =>
     const captured = await signedRequest(batchOf([OBJECTS], []), receiver.keys);
     const first = await receiver.app.inject(captured);
     expect(first.statusCode).toBe(200);
-    expect(first.json()['table_checks']).toEqual([{ schema: 'satellite/0', table: 'objects', ok: true, problems: [] }]);
+    expect(first.json<Record<string, unknown>>()['table_checks']).toEqual([{ schema: 'satellite/0', table: 'objects', ok: true, problems: [] }]);
     const replay = await receiver.app.inject(captured);
     expect(replay.statusCode).toBe(401);
     expect(replay.json()).toEqual({ error: 'unauthorized' });
