@@ -35,6 +35,8 @@ export const REPLICATOR_OPTIONS: readonly OptionSpec[] = [
   { path: 'replication.webhook-ca', kind: { type: 'string' }, description: 'CA certificate file (PEM) to trust for an https:// receiver with a private CA' },
   { path: 'replication.max-batch-events', kind: { type: 'integer', min: 1 }, description: 'most events in one batch', default: 5_000 },
   { path: 'replication.max-batch-bytes', kind: { type: 'size', min: 1024 }, description: 'largest batch payload; a bigger transaction is sent as ordered chunks', default: 1024 * 1024 },
+  { path: 'replication.max-in-flight', kind: { type: 'integer', min: 1 }, description: "batches on the wire at once, toward a receiver whose ping answer says it takes `follows` (it applies them in order, holding an early one until the one before it commits); 1 sends one at a time, as toward an older receiver", default: 4 },
+  { path: 'replication.max-in-flight-bytes', kind: { type: 'size', min: 1024 }, description: 'payload bytes of the batches on the wire at once (the first always goes)', default: 16 * 1024 * 1024 },
   { path: 'replication.batch-linger', kind: { type: 'duration' }, description: 'longest a batch waits for more transactions while another is being delivered: it goes as soon as that delivery is done (with nothing in flight it is sent at once)', default: 1_000 },
   { path: 'replication.heartbeat-interval', kind: { type: 'duration' }, description: 'write a logical message this often so a quiet database still advances the slot (0: off)', default: 0 },
   { path: 'replication.status-interval', kind: { type: 'duration', min: 100 }, description: 'how often the slot position is reported to the server when nothing else happens', default: 10_000 },
@@ -65,6 +67,8 @@ export interface ReplicatorConfig {
   webhookCaPath: string | undefined;
   maxBatchEvents: number;
   maxBatchBytes: number;
+  maxInFlight: number;
+  maxInFlightBytes: number;
   batchLingerMs: number;
   heartbeatIntervalMs: number;
   statusIntervalMs: number;
@@ -148,6 +152,8 @@ export function loadReplicatorConfig(input: ConfigInput, purpose: 'run' | 'inspe
     webhookCaPath: get<string | undefined>('replication.webhook-ca'),
     maxBatchEvents: get<number>('replication.max-batch-events'),
     maxBatchBytes: get<number>('replication.max-batch-bytes'),
+    maxInFlight: get<number>('replication.max-in-flight'),
+    maxInFlightBytes: get<number>('replication.max-in-flight-bytes'),
     batchLingerMs: get<number>('replication.batch-linger'),
     heartbeatIntervalMs: get<number>('replication.heartbeat-interval'),
     statusIntervalMs: get<number>('replication.status-interval'),

@@ -5,18 +5,10 @@ import type { OutgoingBatch } from './batch/outgoing-batch.js';
 import { decodePgoutput } from './decode/pgoutput-decoder.js';
 import { TransactionAssembler } from './decode/transaction-assembler.js';
 import type { BatchDelivery } from './deliver/batch-delivery.js';
+import { DeliveryWindow } from './deliver/delivery-window.js';
 import type { ReplicatorMetrics } from './metrics.js';
 import { ReplicationStream } from './source/replication-stream.js';
 
-/**
- * Batches waiting for delivery (the one on the wire included) before the stream is paused
- * (backpressure), and below which it resumes. It resumes as soon as only the batch on the wire
- * is left, not once that one is delivered too: the next batch fills from the socket while the
- * receiver applies the current one (measured: resuming only when the queue was empty left the
- * stream paused through every other delivery of a backlog, ~40% of the catch-up time).
- */
-const PAUSE_AT_QUEUED = 2;
-const RESUME_BELOW_QUEUED = 2;
 
 export interface SessionOptions {
   databaseUrl: string;
@@ -32,6 +24,10 @@ export interface SessionOptions {
   /** Turn the slot into a failover slot before streaming (PostgreSQL 17+, when it is not one). */
   enableFailover?: boolean;
   delivery: BatchDelivery;
+  /** Batches on the wire at once toward a receiver that takes `follows` (`replication.max-in-flight`); default 1. */
+  maxInFlight?: number;
+  /** Their payload bytes together (`replication.max-in-flight-bytes`); default unbounded. */
+  maxInFlightBytes?: number;
   metrics: ReplicatorMetrics;
   logger: Logger;
 }
@@ -52,6 +48,7 @@ export class ReplicationSession {
   private readonly queue: OutgoingBatch[] = [];
   private readonly assembler: TransactionAssembler;
   private readonly batcher: Batcher;
+  private readonly window: DeliveryWindow;
   private readonly abort = new AbortController();
   /** Set at stop(): no more retries, but a request on the wire may finish. */
   private readonly stopRetrying = new AbortController();
@@ -70,6 +67,7 @@ export class ReplicationSession {
       this.fail = reject;
     });
     this.done.catch(() => undefined);
+    this.window = new DeliveryWindow(options.delivery, { maxBatches: options.maxInFlight ?? 1, maxBytes: options.maxInFlightBytes ?? Number.POSITIVE_INFINITY }, this.abort.signal);
     this.batcher = new Batcher({ maxEvents: options.maxBatchEvents, maxBytes: options.maxBatchBytes, lingerMs: options.batchLingerMs, pipelineIdle: () => this.queue.length === 0 && this.delivering === undefined, emit: (batch) => this.enqueue(batch) });
     this.assembler = new TransactionAssembler({ includedTables: options.includedTables, maxPartBytes: options.maxBatchBytes, emit: (part) => this.batcher.add(part) });
   }
@@ -123,6 +121,7 @@ export class ReplicationSession {
     this.stream?.pause();
     this.batcher.discard();
     this.queue.splice(1);
+    this.window.shutUntilDelivered();
     this.stopRetrying.abort(new Error('replicator stopping'));
     if (this.delivering) {
       const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), timeoutMs).unref());
@@ -167,10 +166,11 @@ export class ReplicationSession {
   private enqueue(batch: OutgoingBatch): void {
     if (this.stopped) return;
     this.queue.push(batch);
-    // The batch after the one on the wire is sealed meanwhile: the receiver applies one batch
-    // while this process encrypts the next, instead of each waiting for the other.
-    if (this.queue.length === 2 && batch.events.count > 0) this.options.delivery.prepare(batch);
-    if (!this.paused && this.queue.length >= PAUSE_AT_QUEUED) {
+    // Batches after the one on the wire go out too (a receiver that takes `follows`), or the next
+    // is sealed meanwhile: the receiver applies one batch while this process encrypts the next.
+    if (this.delivering !== undefined) this.window.fill(this.queue);
+    // Backpressure: a full window and one more batch waiting pause the stream.
+    if (!this.paused && this.queue.length > this.window.maxBatches) {
       this.paused = true;
       this.stream?.pause();
     }
@@ -195,16 +195,19 @@ export class ReplicationSession {
     try {
       while (this.queue.length > 0) {
         const batch = this.queue[0]!;
-        const next = this.queue[1];
-        if (next !== undefined && next.events.count > 0) this.options.delivery.prepare(next);
+        this.window.fill(this.queue);
         // A batch of only filtered-out or empty transactions has nothing to send, but its place
         // in the order still matters: it is acknowledged only after everything before it.
-        if (batch.events.count > 0) await this.options.delivery.deliver(batch, this.abort.signal, this.stopRetrying.signal);
+        if (batch.events.count > 0) await this.window.deliver(batch, this.abort.signal, this.stopRetrying.signal);
         this.queue.shift();
         if (batch.ackLsn !== undefined) this.confirm(batch.ackLsn, batch.lastCommitTimeMs);
-        // Deliveries are done: what gathered meanwhile goes now rather than at the end of its linger.
-        if (this.queue.length === 0 && !this.batcher.isEmpty) this.batcher.flush();
-        if (this.paused && !this.stopped && this.queue.length < RESUME_BELOW_QUEUED) {
+        // The window has room: what gathered meanwhile goes now rather than at the end of its linger.
+        if (this.queue.length < this.window.maxBatches && !this.batcher.isEmpty) this.batcher.flush();
+        // Resume as soon as the queue is down to what may be on the wire, not once it is empty:
+        // the next batch fills from the socket while the receiver applies (measured: resuming only
+        // when the queue was empty left the stream paused through every other delivery of a
+        // backlog, ~40% of the catch-up time).
+        if (this.paused && !this.stopped && this.queue.length <= this.window.maxBatches) {
           this.paused = false;
           this.stream?.resume();
         }

@@ -117,6 +117,8 @@ export class Replicator {
           includedTables: included,
           maxBatchEvents: config.maxBatchEvents,
           maxBatchBytes: config.maxBatchBytes,
+          maxInFlight: config.maxInFlight,
+          maxInFlightBytes: config.maxInFlightBytes,
           batchLingerMs: config.batchLingerMs,
           statusIntervalMs: config.statusIntervalMs,
           confirmed: await this.slotPosition(),

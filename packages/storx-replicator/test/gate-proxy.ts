@@ -9,6 +9,11 @@ export type GateMode = 'pass' | 'unavailable' | 'hang';
 export class GateProxy {
   mode: GateMode = 'pass';
   forwarded = 0;
+  /** Requests answered 503 by the gate itself. */
+  refused = 0;
+  /** Requests being handled now (read, held or forwarded), and the most at once. */
+  concurrent = 0;
+  maxConcurrent = 0;
   /** After this many forwarded requests, switch to `unavailable` by itself. */
   closeAfter: number | undefined;
   /** Rewrites each forwarded answer's body (a test plays an older receiver). */
@@ -49,10 +54,21 @@ export class GateProxy {
   }
 
   private async handle(incoming: IncomingMessage): Promise<{ status: number; headers: Record<string, string>; body: string }> {
+    this.concurrent += 1;
+    this.maxConcurrent = Math.max(this.maxConcurrent, this.concurrent);
+    try {
+      return await this.answer(incoming);
+    } finally {
+      this.concurrent -= 1;
+    }
+  }
+
+  private async answer(incoming: IncomingMessage): Promise<{ status: number; headers: Record<string, string>; body: string }> {
     const chunks: Buffer[] = [];
     for await (const chunk of incoming) chunks.push(chunk as Buffer);
     while (this.mode === 'hang') await new Promise<void>((resolve) => this.held.add(resolve));
     if (this.mode === 'unavailable' || (this.closeAfter !== undefined && this.forwarded >= this.closeAfter)) {
+      this.refused += 1;
       return { status: 503, headers: { 'content-type': 'application/json', 'retry-after': '0' }, body: '{"error":"DATABASE_UNAVAILABLE","message":"gate closed by the test"}' };
     }
     this.forwarded += 1;

@@ -18,6 +18,8 @@ export interface OutgoingBatch {
   bytes: number;
   /** Commit time (Unix ms) of its last transaction. */
   lastCommitTimeMs: number;
+  /** The batch sent before it in this session, when several are in flight (DeliveryWindow; the protocol's `follows`). */
+  follows?: Batch['follows'];
   /** Set on a chunk of a table copy (see the protocol's `snapshot` field). */
   snapshot?: Batch['snapshot'];
 }

@@ -36,6 +36,14 @@ import { backoffDelay, judgeResponse, type Verdict } from './retry-policy.js';
 import { sleep } from './sleep.js';
 import { TransportError, type WebhookClient, type WebhookResponse } from './webhook-client.js';
 
+/** What DeliveryWindow hands `deliver` for a batch it sent ahead of its turn. */
+export interface PipelinedAttempt {
+  /** The answer to the attempt already on the wire: it counts as the first attempt. */
+  first?: Promise<WebhookResponse> | undefined;
+  /** Called when an attempt fails, before any retry (the window then abandons what it sent after). */
+  onRetry?: () => void;
+}
+
 export interface DeliveryOptions {
   sourceId: string;
   slot: string;
@@ -115,7 +123,7 @@ export class BatchDelivery {
    * Resolves once every request of the batch was answered 2xx. `signal` aborts everything;
    * `stopRetrying` (a shutdown) lets a request already on the wire finish but waits for no retry.
    */
-  async deliver(batch: OutgoingBatch, signal: AbortSignal, stopRetrying?: AbortSignal): Promise<void> {
+  async deliver(batch: OutgoingBatch, signal: AbortSignal, stopRetrying?: AbortSignal, pipelined: PipelinedAttempt = {}): Promise<void> {
     this.prepare(batch);
     let requests: SealedRequest[];
     try {
@@ -124,9 +132,28 @@ export class BatchDelivery {
       this.sealed.delete(batch);
     }
     const retrySignal = stopRetrying ? AbortSignal.any([signal, stopRetrying]) : signal;
-    for (const request of requests) await this.send(request, batch, signal, retrySignal, () => this.seal(batch));
+    for (const [index, request] of requests.entries()) await this.send(request, batch, signal, retrySignal, () => this.seal(batch), index === 0 ? pipelined : {});
     this.options.metrics.batchesSent.inc();
     this.options.metrics.eventsSent.inc(batch.events.count);
+  }
+
+  /**
+   * Whether batches may be several in flight: the receiver's ping answer said it takes `follows`
+   * (a receiver that does not would refuse the member). Never for seed-v1.
+   */
+  get pipelining(): boolean {
+    return this.options.format !== 'seed-v1' && this.receiverCapabilities.follows;
+  }
+
+  /**
+   * Seals the batch (if `prepare` has not) and posts its first attempt now, ahead of its turn;
+   * `deliver` takes the answer as its first attempt (DeliveryWindow). Counts nothing itself.
+   */
+  async startAttempt(batch: OutgoingBatch, signal: AbortSignal): Promise<WebhookResponse> {
+    this.prepare(batch);
+    const requests = await this.sealed.get(batch)!;
+    if (requests.length !== 1) throw new Error('only a batch sent as one request is sent ahead of its turn');
+    return this.post(requests[0]!, signal);
   }
 
   /**
@@ -220,7 +247,12 @@ export class BatchDelivery {
     this.options.metrics.healthy.set(1);
   }
 
-  /** Counts a failed attempt; logs it when it starts a new state (or crosses max-retries), else only at debug. */
+  /**
+   * Counts a failed attempt; logs it when it starts a new state, with its fix (an error once
+   * max-retries consecutive attempts failed, whatever states they were in: a 404 followed by an
+   * unreachable receiver is still unhealthy), and when the count crosses max-retries within one
+   * state; every other attempt only at debug.
+   */
   private countFailure(failure: Omit<DeliveryFailure, 'since' | 'attempts'>): void {
     const { logger, metrics, maxRetries } = this.options;
     const previous = this.current;
@@ -236,7 +268,7 @@ export class BatchDelivery {
     if (failure.permanent) {
       if (same) logger.debug(context, 'still refused');
       else logger.error(context, `replication is blocked: the receiver refuses ${failure.commitLsn === undefined ? 'our requests' : 'a batch'} (${failure.code}); nothing is skipped and the slot stays where it is; retrying every ${this.options.blockedRetryIntervalMs} ms once the cause is fixed`);
-    } else if (this.consecutiveFailures === Math.max(1, maxRetries)) {
+    } else if (!same ? this.consecutiveFailures >= Math.max(1, maxRetries) : this.consecutiveFailures === Math.max(1, maxRetries)) {
       logger.error(context, `delivery failed ${this.consecutiveFailures} times in a row: reporting unhealthy, still retrying`);
     } else if (!same) {
       logger.warn(context, 'delivery failed, retrying');
@@ -267,21 +299,25 @@ export class BatchDelivery {
       slot: this.options.slot,
       commit_lsn: formatLsn(batch.commitLsn),
       chunk: batch.chunk,
+      // Only to a receiver that takes it: one that does not refuses the member (422).
+      ...(batch.follows !== undefined && this.pipelining ? { follows: batch.follows } : {}),
       ...(this.origin ? { origin: this.origin } : {}),
       relations,
       ...(batch.snapshot ? { snapshot: batch.snapshot } : {}),
     };
   }
 
-  private async send(request: SealedRequest, batch: OutgoingBatch, signal: AbortSignal, retrySignal: AbortSignal, reseal: () => Promise<SealedRequest[]>): Promise<void> {
+  private async send(request: SealedRequest, batch: OutgoingBatch, signal: AbortSignal, retrySignal: AbortSignal, reseal: () => Promise<SealedRequest[]>, pipelined: PipelinedAttempt): Promise<void> {
     const { metrics } = this.options;
     for (let attempt = 0; ; attempt += 1) {
       let verdict: Verdict;
       const stopTimer = metrics.deliveryDuration.startTimer();
       try {
-        verdict = judgeResponse(await this.post(request, signal), Date.now(), { requireAppliedBody: this.options.format !== 'seed-v1' });
+        const answer = attempt === 0 && pipelined.first !== undefined ? pipelined.first : this.post(request, signal);
+        verdict = judgeResponse(await answer, Date.now(), { requireAppliedBody: this.options.format !== 'seed-v1' });
       } catch (error) {
         if (signal.aborted) throw signal.reason as Error;
+        pipelined.onRetry?.();
         this.countFailure(this.transportFailure(error, request.id, batch));
         metrics.retries.inc();
         await sleep(backoffDelay(attempt, this.options.retryDelayMs, this.options.maxRetryDelayMs), retrySignal);
@@ -295,13 +331,16 @@ export class BatchDelivery {
         return;
       }
 
+      pipelined.onRetry?.();
       this.countFailure(this.httpFailure(verdict, request.id, batch));
       metrics.retries.inc();
       if (verdict.kind === 'permanent') {
         await this.waitWhileRefused(retrySignal);
         // The ping may have found a receiver that takes another format (one older than v3 took
         // its place): the batch goes again in what it takes now. (One request per batch here.)
-        if (this.options.format === 'auto' && (request.contentType === V3_MEDIA_TYPE) !== (this.wireFormat === 'v3')) request = (await reseal())[0]!;
+        // Likewise a receiver that no longer takes `follows` gets the batch without it.
+        const formatChanged = this.options.format === 'auto' && (request.contentType === V3_MEDIA_TYPE) !== (this.wireFormat === 'v3');
+        if (formatChanged || (batch.follows !== undefined && !this.pipelining)) request = (await reseal())[0]!;
       } else {
         const delay = verdict.retryAfterMs !== undefined ? Math.min(verdict.retryAfterMs, this.options.maxRetryDelayMs) : backoffDelay(attempt, this.options.retryDelayMs, this.options.maxRetryDelayMs);
         await sleep(delay, retrySignal);

@@ -13,7 +13,7 @@ export function deliveryFromConfig(
   keys: ReplicatorKeys,
   deps: { catalog: CatalogQuery; metrics: ReplicatorMetrics; logger: Logger; timeoutMs?: number },
 ): { delivery: BatchDelivery; client: WebhookClient } {
-  const client = new WebhookClient(config.webhookUrl, { timeoutMs: deps.timeoutMs ?? config.webhookTimeoutMs, ...(keys.ca ? { ca: keys.ca } : {}) });
+  const client = new WebhookClient(config.webhookUrl, { timeoutMs: deps.timeoutMs ?? config.webhookTimeoutMs, connections: config.maxInFlight, ...(keys.ca ? { ca: keys.ca } : {}) });
   const delivery = new BatchDelivery({
     sourceId: config.sourceId,
     slot: config.slotName,

@@ -30,9 +30,11 @@ export class WebhookClient {
 
   constructor(
     private readonly url: URL,
-    private readonly options: { timeoutMs: number; ca?: Buffer },
+    /** `connections`: keep-alive connections at most (default 1); one per batch in flight (replication.max-in-flight). */
+    private readonly options: { timeoutMs: number; ca?: Buffer; connections?: number },
   ) {
-    this.agent = url.protocol === 'https:' ? new HttpsAgent({ keepAlive: true, maxSockets: 1, ...(options.ca ? { ca: options.ca } : {}) }) : new HttpAgent({ keepAlive: true, maxSockets: 1 });
+    const maxSockets = Math.max(1, options.connections ?? 1);
+    this.agent = url.protocol === 'https:' ? new HttpsAgent({ keepAlive: true, maxSockets, ...(options.ca ? { ca: options.ca } : {}) }) : new HttpAgent({ keepAlive: true, maxSockets });
   }
 
   post(headers: Record<string, string>, body: string | Uint8Array, signal?: AbortSignal): Promise<WebhookResponse> {

@@ -1,0 +1,103 @@
+import { formatLsn } from '@storx-backup/protocol';
+import type { OutgoingBatch } from '../batch/outgoing-batch.js';
+import type { BatchDelivery } from './batch-delivery.js';
+import type { WebhookResponse } from './webhook-client.js';
+
+export interface DeliveryWindowOptions {
+  /** Batches on the wire at once (`replication.max-in-flight`); 1 sends one at a time. */
+  maxBatches: number;
+  /** Their payload bytes together (`replication.max-in-flight-bytes`); the first batch always goes. */
+  maxBytes: number;
+}
+
+/**
+ * Keeps up to `maxBatches` batches of one session on the wire, so that the receiver decrypts and
+ * parses a batch while it applies the one before, and this process seals the next meanwhile.
+ * Only toward a receiver that takes `follows` (BatchDelivery.pipelining): every batch but the
+ * session's first names the batch before it, and the receiver applies them in that order,
+ * holding an early one until its predecessor commits (docs/protocol.md).
+ *
+ * The session still acknowledges in order: it awaits `deliver` for the batch at the head of its
+ * queue, and only then for the next. Only the head ever retries. The others get one attempt
+ * each, started early; when the head fails, every other attempt is abandoned (its connection
+ * closed) and the window stays shut until the head is delivered, alone, with the usual retries:
+ * then the rest go again (whatever the receiver applied of them meanwhile comes back
+ * `duplicate`). So a failure looks exactly as it does one batch at a time.
+ */
+export class DeliveryWindow {
+  /** First attempts started ahead of their turn. */
+  private readonly started = new Map<OutgoingBatch, Promise<WebhookResponse>>();
+  /** Batches already given their place in the `follows` chain. */
+  private readonly placed = new WeakSet<OutgoingBatch>();
+  private last: OutgoingBatch | undefined;
+  private current: OutgoingBatch | undefined;
+  private abandon = new AbortController();
+  /** Set while the head retries: nothing else is started. */
+  private shut = false;
+
+  constructor(
+    private readonly delivery: BatchDelivery,
+    private readonly options: DeliveryWindowOptions,
+    /** Aborts every attempt (the session ends). */
+    private readonly sessionSignal: AbortSignal,
+  ) {}
+
+  /** Batches the session may queue before pausing the stream: one window and one being built. */
+  get maxBatches(): number {
+    return Math.max(1, this.options.maxBatches);
+  }
+
+  /**
+   * Called with the session's queue (in order) whenever it changes: places new batches in the
+   * `follows` chain and starts the first attempt of those that fit the window; one at a time
+   * (an older receiver, or the window shut), it seals the next batch ahead instead.
+   */
+  fill(queue: readonly OutgoingBatch[]): void {
+    for (const batch of queue) {
+      if (batch.events.count === 0 || this.placed.has(batch)) continue;
+      this.placed.add(batch);
+      // A batch with nothing to send holds no place: the receiver never sees it.
+      const previous = this.last;
+      if (previous !== undefined) batch.follows = { commit_lsn: formatLsn(previous.commitLsn), chunk_index: previous.chunk.index, chunk_last: previous.chunk.last };
+      this.last = batch;
+    }
+    if (this.maxBatches === 1 || this.shut || !this.delivery.pipelining) {
+      const next = queue[1];
+      if (next !== undefined && next.events.count > 0) this.delivery.prepare(next);
+      return;
+    }
+    let count = 0;
+    let bytes = 0;
+    for (const batch of queue) {
+      if (batch.events.count === 0) continue;
+      if (count >= this.maxBatches || (count > 0 && bytes + batch.bytes > this.options.maxBytes)) break;
+      count += 1;
+      bytes += batch.bytes;
+      if (batch === this.current || this.started.has(batch)) continue;
+      const response = this.delivery.startAttempt(batch, AbortSignal.any([this.sessionSignal, this.abandon.signal]));
+      response.catch(() => undefined); // observed by deliver, or abandoned
+      this.started.set(batch, response);
+    }
+  }
+
+  /** Resolves once `batch` (the head of the queue) was answered 2xx, using its early attempt if it had one. */
+  async deliver(batch: OutgoingBatch, signal: AbortSignal, stopRetrying?: AbortSignal): Promise<void> {
+    this.current = batch;
+    const first = this.started.get(batch);
+    this.started.delete(batch);
+    try {
+      await this.delivery.deliver(batch, signal, stopRetrying, { first, onRetry: () => this.shutUntilDelivered() });
+    } finally {
+      this.current = undefined;
+    }
+    this.shut = false;
+  }
+
+  /** Abandons every attempt started ahead (stop, or the head failed). */
+  shutUntilDelivered(): void {
+    this.shut = true;
+    this.abandon.abort(new Error('abandoned: the batch before it is sent again first'));
+    this.abandon = new AbortController();
+    this.started.clear();
+  }
+}
