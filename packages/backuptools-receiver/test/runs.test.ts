@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ChangeEvent } from '@storx-backup/protocol';
+import { type ChangeEvent, rowOf } from '@storx-backup/protocol';
 import { foldByKey, groupedByTable, groupIntoRuns, MAX_INSERT_RUN_ROWS, MAX_RUN_ROWS } from '../src/apply/runs.js';
 import type { TargetTable } from '../src/schema/target-table.js';
 
@@ -35,7 +35,7 @@ describe('grouping events into set-based runs', () => {
     const runs = [...groupIntoRuns([insert(1, 'first'), insert(2), update(1, { a: 'last', b: 'b' })], tableOf)];
     expect(runs).toHaveLength(1);
     const run = runs[0]!;
-    expect(run.kind === 'upsert' && run.rows.map((row) => row['a'])).toEqual(['last', 'x']);
+    expect(run.kind === 'upsert' && run.rows.map((row) => rowOf(row)['a'])).toEqual(['last', 'x']);
   });
 
   it('keeps partial updates (unchanged TOAST) apart and splits them when a key repeats', () => {
@@ -59,7 +59,7 @@ describe('grouping events into set-based runs', () => {
     const runs = [...groupIntoRuns([...updates, update(0, { a: 'last', b: 'b' })], tableOf)];
     expect(runs.map((run) => run.kind === 'upsert' && run.rows.length)).toEqual([MAX_RUN_ROWS, 2]);
     const last = runs[1]!;
-    expect(last.kind === 'upsert' && last.rows.map((row) => [row['id'], row['a']])).toEqual([['2000', 'x'], ['0', 'last']]);
+    expect(last.kind === 'upsert' && last.rows.map((source) => [rowOf(source)['id'], rowOf(source)['a']])).toEqual([['2000', 'x'], ['0', 'last']]);
   });
 
   it('marks runs made only of INSERTs (COPY may apply them) and lets them grow to MAX_INSERT_RUN_ROWS', () => {

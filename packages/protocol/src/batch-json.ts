@@ -74,6 +74,21 @@ async function findEventsArray(bytes: Buffer, sliceBytes: number): Promise<Event
   }
 }
 
+/**
+ * Where the top-level `events` array of a batch's JSON text opens (its `[`), the text before it
+ * scanned as findEventsArray scans it; undefined when the text is not shaped as a batch there.
+ * What follows is the caller's to read; `isBatchShell` then checks the text around the array.
+ */
+export function findEventsOpen(bytes: Buffer): number | undefined {
+  const verdict = new EventsArrayScan(bytes, true).scanTo(bytes.length);
+  return typeof verdict === 'object' ? verdict.open : undefined;
+}
+
+/** Whether `shell` (a batch's text with `[]` for its events) is shaped as a batch is: one `events` member, an array. */
+export function isBatchShell(shell: Buffer): boolean {
+  return typeof new EventsArrayScan(shell).scanTo(shell.length) === 'object';
+}
+
 /** The scanner's state between slices (a plain synchronous loop, which V8 optimizes). */
 class EventsArrayScan {
   private at = 0;
@@ -85,7 +100,11 @@ class EventsArrayScan {
   private found: EventsArray | undefined;
   private inArray = false;
 
-  constructor(private readonly bytes: Buffer) {}
+  constructor(
+    private readonly bytes: Buffer,
+    /** Stop at the events array's `[`. */
+    private readonly stopAtOpen = false,
+  ) {}
 
   scanTo(until: number): EventsArray | 'more' | 'not-a-batch' {
     const bytes = this.bytes;
@@ -119,6 +138,7 @@ class EventsArrayScan {
           } else if (this.depth === 2 && this.eventsValue) {
             if (byte !== OPEN_BRACKET) return 'not-a-batch';
             this.found = { open: at, close: -1, commas: [] };
+            if (this.stopAtOpen) return this.found;
             this.inArray = true;
             this.eventsValue = false;
           }
@@ -157,7 +177,7 @@ function isWhitespace(byte: number): boolean {
  * values) byte by byte; a long one with indexOf (native), counting the backslashes before each
  * quote found: an odd number escapes it.
  */
-function closingQuote(bytes: Buffer, open: number): number {
+export function closingQuote(bytes: Buffer, open: number): number {
   const shortEnd = Math.min(bytes.length, open + 256);
   let at = open + 1;
   for (; at < shortEnd; at += 1) {

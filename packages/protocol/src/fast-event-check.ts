@@ -2,6 +2,7 @@ import type { Batch } from './batch.js';
 import type { ChangeEvent } from './change-event.js';
 import { LSN_TEXT, parseLsn } from './lsn.js';
 import { identityProblem } from './event-identity.js';
+import { jsonRowOf } from './json-row.js';
 import { type Relation, relationKey } from './relation.js';
 
 const EVENT_KEYS = ['operation', 'schema', 'table', 'timestamp', 'lsn', 'commit_lsn', 'xid', 'seq', 'data', 'old_data', 'unchanged_toast'] as const;
@@ -22,17 +23,31 @@ export function eventCheck(batch: Omit<Batch, 'events'>): (event: unknown) => bo
   }
   const batchCommit = parseLsn(batch.commit_lsn);
   const afterSeq = batch.chunk.after_seq;
+  // The events of one transaction share their commit LSN: parsed once, not per event.
+  let lastCommitText: string | undefined;
+  let lastCommit = 0n;
   return (event) => {
     if (!isPlainObject(event)) return false;
-    const keys = Object.keys(event);
-    if (keys.length !== EVENT_KEYS.length || !EVENT_KEYS.every((key) => Object.hasOwn(event, key))) return false;
-    const { operation, schema, table, timestamp, lsn, commit_lsn, xid, seq, data, old_data, unchanged_toast } = event;
+    // An INSERT read with its row as JSON bytes has exactly the event's members (insert-event-scan.ts)
+    // and its row was checked as it was read: reading `data` here would decode it.
+    const jsonRow = jsonRowOf(event as ChangeEvent);
+    if (jsonRow === undefined) {
+      const keys = Object.keys(event);
+      if (keys.length !== EVENT_KEYS.length || !EVENT_KEYS.every((key) => Object.hasOwn(event, key))) return false;
+    }
+    const { operation, schema, table, timestamp, lsn, commit_lsn, xid, seq, old_data, unchanged_toast } = event;
+    const data = jsonRow === undefined ? event.data : undefined;
     if (typeof schema !== 'string' || typeof table !== 'string') return false;
     const columns = columnsByTable.get(relationKey(schema, table));
     if (columns === undefined) return false;
     if (typeof timestamp !== 'string' || timestamp.length === 0) return false;
-    if (typeof lsn !== 'string' || !LSN_TEXT.test(lsn) || typeof commit_lsn !== 'string' || !LSN_TEXT.test(commit_lsn)) return false;
-    const commit = parseLsn(commit_lsn);
+    if (typeof lsn !== 'string' || !LSN_TEXT.test(lsn) || typeof commit_lsn !== 'string') return false;
+    if (commit_lsn !== lastCommitText) {
+      if (!LSN_TEXT.test(commit_lsn)) return false;
+      lastCommit = parseLsn(commit_lsn);
+      lastCommitText = commit_lsn;
+    }
+    const commit = lastCommit;
     if (commit > batchCommit || parseLsn(lsn) > commit) return false;
     if (!Number.isSafeInteger(xid) || (xid as number) < 0 || !Number.isSafeInteger(seq) || (seq as number) < 0) return false;
     if (afterSeq !== undefined && commit === batchCommit && (seq as number) <= afterSeq) return false;
@@ -40,7 +55,7 @@ export function eventCheck(batch: Omit<Batch, 'events'>): (event: unknown) => bo
     if (batch.snapshot && (operation !== 'INSERT' || schema !== batch.snapshot.schema || table !== batch.snapshot.table)) return false;
     switch (operation) {
       case 'INSERT':
-        if (!isRow(data, columns) || old_data !== null || unchanged_toast.length > 0) return false;
+        if ((jsonRow === undefined && !isRow(data, columns)) || old_data !== null || unchanged_toast.length > 0) return false;
         break;
       case 'UPDATE':
         if (!isRow(data, columns) || !(old_data === null || isRow(old_data, columns))) return false;

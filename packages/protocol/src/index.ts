@@ -7,6 +7,7 @@ export * from './event-identity.js';
 export * from './batch.js';
 export * from './batch-payload.js';
 export * from './json-bytes.js';
+export * from './json-row.js';
 export * from './errors.js';
 export * from './payload-codec.js';
 export * from './keys.js';

@@ -2,7 +2,10 @@ import type { z } from 'zod';
 import { type Batch, batchSchema } from './batch.js';
 import { type ChangeEvent, type SeedChangeEvent, changeEventSchema, seedChangeEventSchema } from './change-event.js';
 import { type PayloadIssue, ProtocolError } from './errors.js';
+import { isUtf8 } from 'node:buffer';
 import { parseBatchJson } from './batch-json.js';
+import { parseWithJsonRows } from './batch-json-rows.js';
+import { plainEvent } from './json-row.js';
 import { eventCheck, eventsPassFastCheck } from './fast-event-check.js';
 import { yieldToLoop } from './loop-slices.js';
 
@@ -24,9 +27,12 @@ export function decodeBatch(plaintext: Uint8Array): Batch {
  * wrong): a sender's bug, not the hot path.
  */
 export async function decodeBatchInSlices(plaintext: Uint8Array): Promise<Batch> {
+  const bytes = Buffer.from(plaintext.buffer, plaintext.byteOffset, plaintext.byteLength);
+  // JSON is UTF-8 (RFC 8259); decoding bytes that are not would replace them, silently.
+  if (!isUtf8(bytes)) throw new ProtocolError('PAYLOAD_NOT_JSON', 'decrypted payload is not valid UTF-8, so not JSON');
   let value: unknown;
   try {
-    value = await parseBatchJson(Buffer.from(plaintext.buffer, plaintext.byteOffset, plaintext.byteLength));
+    value = (await parseWithJsonRows(bytes, (shell) => batchShell(shell)?.batch.relations)) ?? (await parseBatchJson(bytes));
   } catch (cause) {
     throw notJson(cause);
   }
@@ -45,6 +51,8 @@ export async function decodeBatchInSlices(plaintext: Uint8Array): Promise<Batch>
     }
     if (allPass) return { ...shell.batch, events: shell.events as ChangeEvent[] };
   }
+  // zod judges (and names the faults of) what JSON.parse would have made.
+  if (typeof value === 'object' && value !== null && Array.isArray((value as { events?: unknown }).events)) value = { ...value, events: (value as { events: unknown[] }).events.map(plainEvent) };
   return validate(batchSchema, value, 'batch');
 }
 

@@ -1,4 +1,4 @@
-import { cellOf, type ChangeEvent, type Row } from '@storx-backup/protocol';
+import { cellOf, type ChangeEvent, jsonRowOf, type Row, rowOf, type RowSource } from '@storx-backup/protocol';
 import type { TargetTable } from '../schema/target-table.js';
 
 /**
@@ -18,7 +18,7 @@ import type { TargetTable } from '../schema/target-table.js';
  *   matched by their whole old value), TRUNCATE.
  */
 export type Run =
-  | { kind: 'upsert'; table: TargetTable; columns: readonly string[]; rows: Row[]; inserts: boolean }
+  | { kind: 'upsert'; table: TargetTable; columns: readonly string[]; rows: RowSource[]; inserts: boolean }
   | { kind: 'update'; table: TargetTable; columns: readonly string[]; rows: Row[] }
   | { kind: 'delete'; table: TargetTable; keys: Row[] }
   | { kind: 'single'; table: TargetTable; event: ChangeEvent };
@@ -43,7 +43,8 @@ export const MAX_RUN_ROWS = 2_000;
 export const MAX_INSERT_RUN_ROWS = 10_000;
 
 type Classified =
-  | { kind: 'upsert' | 'update'; columns: readonly string[]; row: Row; insert: boolean }
+  | { kind: 'upsert'; columns: readonly string[]; row: RowSource; insert: boolean }
+  | { kind: 'update'; columns: readonly string[]; row: Row; insert: false }
   | { kind: 'delete'; key: Row }
   | { kind: 'single' };
 
@@ -81,7 +82,7 @@ export function* groupIntoRuns(events: readonly ChangeEvent[], tableOf: (event: 
       if (current.kind === 'delete') current.keys.push(next.key);
     } else if (current.kind === 'update') {
       seenKeys.add(updateKey!);
-      current.rows.push(next.row);
+      current.rows.push(next.row as Row);
     } else if (current.kind === 'upsert') {
       if (current.inserts && next.insert) {
         current.rows.push(next.row);
@@ -91,12 +92,13 @@ export function* groupIntoRuns(events: readonly ChangeEvent[], tableOf: (event: 
       // in one statement is folded, the last row winning.
       if (foldIndex === undefined) ({ rows: current.rows, index: foldIndex } = foldByKey(current.rows, table));
       current.inserts = false;
-      const key = keyText(table, next.row);
+      const row = rowOf(next.row);
+      const key = keyText(table, row);
       const existing = foldIndex.get(key);
       if (existing === undefined) {
         foldIndex.set(key, current.rows.length);
-        current.rows.push(next.row);
-      } else current.rows[existing] = next.row;
+        current.rows.push(row);
+      } else current.rows[existing] = row;
     }
   }
   if (current !== undefined) yield current;
@@ -107,11 +109,12 @@ export function* groupIntoRuns(events: readonly ChangeEvent[], tableOf: (event: 
  * one's values: what applying them one by one as upserts leaves. An upsert statement must not
  * meet one row twice. Without a key, identical rows are distinct rows: nothing to fold.
  */
-export function foldByKey(rows: Row[], table: TargetTable): { rows: Row[]; index: Map<string, number> } {
+export function foldByKey(rows: readonly RowSource[], table: TargetTable): { rows: Row[]; index: Map<string, number> } {
   const index = new Map<string, number>();
-  if (table.key.length === 0) return { rows, index };
+  if (table.key.length === 0) return { rows: rows.map(rowOf), index };
   const folded: Row[] = [];
-  for (const row of rows) {
+  for (const source of rows) {
+    const row = rowOf(source);
     const key = keyText(table, row);
     const existing = index.get(key);
     if (existing === undefined) {
@@ -144,13 +147,17 @@ function startRun(first: Exclude<Classified, { kind: 'single' }>, table: TargetT
 function classify(event: ChangeEvent, table: TargetTable, current: Run | undefined): Classified {
   const keyed = table.key.length > 0;
   switch (event.operation) {
-    case 'INSERT':
+    case 'INSERT': {
+      // A row still as JSON bytes stays so: COPY writes it from them (copy-text.ts).
+      const json = jsonRowOf(event);
+      if (json !== undefined) return { kind: 'upsert', columns: columnsOfJsonRow(json.columns, table), row: json, insert: true };
       return { kind: 'upsert', columns: columnsOf(event.data, table, current), row: event.data, insert: true };
+    }
     case 'UPDATE': {
       if (!keyed || keyChanged(event, table)) return { kind: 'single' };
       const columns = columnsOf(event.data, table, current);
       const complete = event.unchanged_toast.length === 0 && columns.length === table.columns.size;
-      return { kind: complete ? 'upsert' : 'update', columns, row: event.data, insert: false };
+      return complete ? { kind: 'upsert', columns, row: event.data, insert: false } : { kind: 'update', columns, row: event.data, insert: false };
     }
     case 'DELETE':
       if (!keyed || !table.key.every((column) => cellOf(event.old_data, column) !== undefined)) return { kind: 'single' };
@@ -188,8 +195,23 @@ function columnsOf(row: Row, table: TargetTable, current: Run | undefined): read
   return [...table.columns.keys()].filter((column) => Object.hasOwn(row, column));
 }
 
+/**
+ * columnsOf for a row read as JSON bytes, from its member names (one shared list per shape of
+ * row, so the answer is kept per list).
+ */
+function columnsOfJsonRow(names: readonly string[], table: TargetTable): readonly string[] {
+  const known = jsonRowColumns.get(names);
+  if (known !== undefined && known.table === table) return known.columns;
+  const present = new Set(names);
+  const columns = [...table.columns.keys()].filter((column) => present.has(column));
+  jsonRowColumns.set(names, { table, columns });
+  return columns;
+}
+
+const jsonRowColumns = new WeakMap<readonly string[], { table: TargetTable; columns: readonly string[] }>();
+
 function sameColumns(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((column, index) => column === b[index]);
+  return a === b || (a.length === b.length && a.every((column, index) => column === b[index]));
 }
 
 function keyText(table: TargetTable, row: Row): string {

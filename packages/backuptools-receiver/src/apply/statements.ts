@@ -1,5 +1,5 @@
 import { type RawBuilder, sql } from 'kysely';
-import { cellOf, type ChangeEvent, type Row } from '@storx-backup/protocol';
+import { cellOf, type ChangeEvent, type Row, rowOf } from '@storx-backup/protocol';
 import { ReceiverError } from '../errors.js';
 import type { Executor } from '../schema/executor.js';
 import type { TargetTable } from '../schema/target-table.js';
@@ -14,7 +14,7 @@ import type { Run } from './runs.js';
 export async function executeRun(db: Executor, run: Run): Promise<void> {
   switch (run.kind) {
     case 'upsert':
-      return upsert(db, run.table, run.columns, run.rows);
+      return upsert(db, run.table, run.columns, run.rows.map(rowOf));
     case 'update':
       return update(db, run.table, run.columns, run.rows);
     case 'delete':
