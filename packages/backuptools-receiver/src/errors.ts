@@ -12,6 +12,7 @@ export const RECEIVER_ERRORS = {
   BODY_TOO_LARGE: { status: 413, retry: false, summary: 'the body is over the configured body limit' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, retry: false, summary: 'content-type is none of application/vnd.storx.envelope.v3 (v3), application/jose (v2), text/plain (seed-v1)' },
   PAYLOAD_INVALID: { status: 422, retry: false, summary: 'the decrypted payload does not match the schema' },
+  COPY_DATA_INVALID: { status: 422, retry: false, summary: "a table copy chunk's COPY data does not match what it declares (columns, row count, lines), or PostgreSQL could not read it as COPY text" },
   TABLE_NOT_ALLOWED: { status: 422, retry: false, summary: 'the batch touches a table outside the allowlist' },
   TABLE_INCOMPATIBLE: { status: 422, retry: false, summary: 'the backup table cannot hold the source rows (missing, type or key differs)' },
   APPLY_REJECTED: { status: 422, retry: false, summary: 'the backup database refused a row (a constraint or a value it cannot read)' },

@@ -3,11 +3,14 @@ import { loadavg } from 'node:os';
 import { promisify } from 'node:util';
 import { SERVICE_BINARIES as BINARIES, waitFor } from '@storx-backup/test-postgres';
 import type { BenchEnvironment } from './bench-environment.js';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { nativeInitialCopy } from './native-replication.js';
 import { attempt } from './outcome.js';
 import { hasSnapshotCommand } from './our-pipeline.js';
 import type { CopyRep, CopySide, NotAvailable, Outcome } from './results.js';
 import { qualified } from './schema.js';
+import { profileDirFor } from './side-run.js';
 import type { RunContext } from './throughput-run.js';
 import type { CopyWorkload } from './workloads.js';
 
@@ -40,7 +43,7 @@ export async function runCopyRep(ctx: RunContext, workload: CopyWorkload, rep: n
     },
     () => Promise.resolve(),
   );
-  const ours = await oursInitialCopy(ctx, workload);
+  const ours = await oursInitialCopy(ctx, workload, profileDirFor(ctx.cpuProfDir, `${workload.id}-rep${rep}`));
   const rate = (side: Outcome<CopySide> | NotAvailable): string => (side.status === 'ok' ? `${Math.round(side.rowsPerSecond).toLocaleString('en-US')} rows/s` : side.status);
   log(`  ${workload.id} copy rep ${rep}: native ${rate(native)}, ours ${rate(ours)}`);
   return { rep, loadavg: loadavg()[0]!, native, ours };
@@ -56,7 +59,7 @@ export async function runCopyRep(ctx: RunContext, workload: CopyWorkload, rep: n
  * the backup table holds every row. Adjust the invocation here if the command changes;
  * everything around it (timing, verification, results) stays.
  */
-async function oursInitialCopy(ctx: RunContext, workload: CopyWorkload): Promise<Outcome<CopySide> | NotAvailable> {
+async function oursInitialCopy(ctx: RunContext, workload: CopyWorkload, cpuProfDir: string | undefined): Promise<Outcome<CopySide> | NotAvailable> {
   if (!(await hasSnapshotCommand())) return { status: 'not available', reason: 'storx-replicator has no "snapshot" command yet (issue #6)' };
   const { env, log } = ctx;
   const table = qualified(workload.table);
@@ -65,10 +68,12 @@ async function oursInitialCopy(ctx: RunContext, workload: CopyWorkload): Promise
     log,
     async (): Promise<CopySide> => {
       await env.targets.ours.query(`TRUNCATE ${table}`);
-      await env.ours.startReceiver();
+      await env.ours.startReceiver(cpuProfDir);
       try {
+        const profile = cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', join(cpuProfDir, 'replicator')];
+        if (cpuProfDir !== undefined) await mkdir(join(cpuProfDir, 'replicator'), { recursive: true });
         const started = performance.now();
-        await run(process.execPath, [BINARIES.replicator, 'snapshot', '--tables', workload.table, '--config', env.ours.replicatorConfigPath], { maxBuffer: 64 * 1024 * 1024 });
+        await run(process.execPath, [...profile, BINARIES.replicator, 'snapshot', '--tables', workload.table, '--config', env.ours.replicatorConfigPath], { maxBuffer: 64 * 1024 * 1024 });
         await waitFor(
           async () => {
             const { rows } = await env.targets.ours.query<{ count: string }>(`SELECT count(*)::text AS count FROM ${table}`);

@@ -1,5 +1,6 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { ContentKeys } from './content-keys.js';
+import { COPY_CONTENT_TYPE } from './copy-payload.js';
 import { decryptFailed } from './envelope-errors.js';
 import { type DecryptionKey, type RecipientKey, V2_CONTENT_ENCRYPTION, V2_CONTENT_TYPE, V2_KEY_ALGORITHM } from './envelope-v2.js';
 import { ProtocolError } from './errors.js';
@@ -31,9 +32,15 @@ const MIN_WRAPPED_KEY_BYTES = 256;
 const MAX_WRAPPED_KEY_BYTES = 1024;
 const ALLOWED_HEADER_MEMBERS = new Set(['alg', 'enc', 'kid', 'cty']);
 
+/**
+ * What a v3 plaintext can be, named by the header's `cty`: a batch's JSON, or a table-copy chunk
+ * whose rows are COPY text (copy-payload.ts).
+ */
+export const V3_CONTENT_TYPES: readonly string[] = Object.freeze([V2_CONTENT_TYPE, COPY_CONTENT_TYPE]);
+
 /** The protected header, exactly as the sender writes it and a receiver requires it (member order and all). */
-export function v3Header(kid: KeyId | string): Buffer {
-  return Buffer.from(JSON.stringify({ alg: V2_KEY_ALGORITHM, enc: V2_CONTENT_ENCRYPTION, kid, cty: V2_CONTENT_TYPE }), 'utf8');
+export function v3Header(kid: KeyId | string, contentType: string = V2_CONTENT_TYPE): Buffer {
+  return Buffer.from(JSON.stringify({ alg: V2_KEY_ALGORITHM, enc: V2_CONTENT_ENCRYPTION, kid, cty: contentType }), 'utf8');
 }
 
 /**
@@ -41,8 +48,8 @@ export function v3Header(kid: KeyId | string): Buffer {
  * content key is shared by many frames (content-keys.ts), each with its own random IV; without,
  * the frame gets a key of its own.
  */
-export function sealV3(plaintext: Uint8Array, recipient: RecipientKey, contentKeys: ContentKeys = new ContentKeys()): Buffer {
-  const header = v3Header(recipient.kid);
+export function sealV3(plaintext: Uint8Array, recipient: RecipientKey, contentKeys: ContentKeys = new ContentKeys(), contentType: string = V2_CONTENT_TYPE): Buffer {
+  const header = v3Header(recipient.kid, contentType);
   const { key, wrapped } = contentKeys.next(recipient, plaintext.byteLength);
   if (plaintext.byteLength > 0xffffffff) throw new RangeError('a v3 frame holds at most 4 GiB of ciphertext');
   const iv = randomBytes(IV_BYTES);
@@ -66,6 +73,8 @@ export function sealV3(plaintext: Uint8Array, recipient: RecipientKey, contentKe
 export interface V3Frame {
   header: Record<string, unknown>;
   kid: string;
+  /** The header's `cty`: one of V3_CONTENT_TYPES. */
+  contentType: string;
   wrappedKey: Buffer;
   iv: Buffer;
   /** Every byte before the ciphertext: the additional authenticated data. */
@@ -109,6 +118,7 @@ export function parseV3Frame(body: Uint8Array): V3Frame {
   return {
     header,
     kid: header.kid as string,
+    contentType: header.cty as string,
     wrappedKey: bytes.subarray(wrappedStart, ivStart),
     iv: bytes.subarray(ivStart, lengthAt),
     aad: bytes.subarray(0, ciphertextStart),
@@ -135,6 +145,11 @@ export interface OpenV3Options {
  * ENVELOPE_DECRYPT_FAILED (all 401 on a receiver).
  */
 export async function openV3(body: Uint8Array, keys: readonly DecryptionKey[], options: OpenV3Options = {}): Promise<Buffer> {
+  return (await openV3Frame(body, keys, options)).plaintext;
+}
+
+/** `openV3`, with the frame's `cty` (what its plaintext is). */
+export async function openV3Frame(body: Uint8Array, keys: readonly DecryptionKey[], options: OpenV3Options = {}): Promise<{ plaintext: Buffer; contentType: string }> {
   const frame = parseV3Frame(body);
   const match = keys.find((candidate) => candidate.kid === frame.kid);
   if (!match) throw new ProtocolError('ENVELOPE_UNKNOWN_KEY', `no private key with kid ${JSON.stringify(frame.kid)} is configured`);
@@ -163,7 +178,7 @@ export async function openV3(body: Uint8Array, keys: readonly DecryptionKey[], o
     if (options.inPlace) output.fill(0);
     throw decryptFailed(cause);
   }
-  return output;
+  return { plaintext: output, contentType: frame.contentType };
 }
 
 function decodeHeader(bytes: Buffer): Record<string, unknown> {
@@ -178,15 +193,15 @@ function decodeHeader(bytes: Buffer): Record<string, unknown> {
   for (const member of Object.keys(record)) {
     if (!ALLOWED_HEADER_MEMBERS.has(member)) throw new ProtocolError('ENVELOPE_ALGORITHM_NOT_ALLOWED', `protected header member ${JSON.stringify(member)} is not allowed`);
   }
-  if (record.alg !== V2_KEY_ALGORITHM || record.enc !== V2_CONTENT_ENCRYPTION || record.cty !== V2_CONTENT_TYPE) {
+  if (record.alg !== V2_KEY_ALGORITHM || record.enc !== V2_CONTENT_ENCRYPTION || typeof record.cty !== 'string' || !V3_CONTENT_TYPES.includes(record.cty)) {
     throw new ProtocolError(
       'ENVELOPE_ALGORITHM_NOT_ALLOWED',
-      `alg ${JSON.stringify(record.alg)} / enc ${JSON.stringify(record.enc)} / cty ${JSON.stringify(record.cty)} not allowed; only ${V2_KEY_ALGORITHM} / ${V2_CONTENT_ENCRYPTION} / ${V2_CONTENT_TYPE}`,
+      `alg ${JSON.stringify(record.alg)} / enc ${JSON.stringify(record.enc)} / cty ${JSON.stringify(record.cty)} not allowed; only ${V2_KEY_ALGORITHM} / ${V2_CONTENT_ENCRYPTION} / ${V3_CONTENT_TYPES.join(' or ')}`,
     );
   }
   if (typeof record.kid !== 'string' || !/^[A-Za-z0-9_-]{1,128}$/.test(record.kid)) throw malformed('v3 protected header kid must be a key thumbprint (base64url)');
   // One spelling only: no whitespace, no repeated member (JSON.parse keeps the last), this order.
-  if (!v3Header(record.kid).equals(bytes)) throw malformed('v3 protected header is not in its canonical form {"alg":...,"enc":...,"kid":...,"cty":...}');
+  if (!v3Header(record.kid, record.cty).equals(bytes)) throw malformed('v3 protected header is not in its canonical form {"alg":...,"enc":...,"kid":...,"cty":...}');
   return record;
 }
 

@@ -22,6 +22,7 @@ export const PROTOCOL_ERRORS = {
   ENVELOPE_DECRYPT_FAILED: { status: 401, summary: 'the envelope did not decrypt (wrong key or tampered)' },
   PAYLOAD_NOT_JSON: { status: 400, summary: 'the decrypted payload is not JSON' },
   PAYLOAD_INVALID: { status: 422, summary: 'the decrypted payload does not match the schema' },
+  PAYLOAD_COPY_INVALID: { status: 422, summary: "a copy chunk's COPY data does not match its copy header (columns, row count, lines)" },
 } as const satisfies Record<string, { status: number; summary: string }>;
 
 export type ProtocolErrorCode = keyof typeof PROTOCOL_ERRORS;

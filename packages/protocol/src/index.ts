@@ -6,6 +6,8 @@ export * from './relation.js';
 export * from './event-identity.js';
 export * from './batch.js';
 export * from './batch-payload.js';
+export * from './copy-payload.js';
+export * from './copy-text-rows.js';
 export * from './json-bytes.js';
 export * from './json-row.js';
 export * from './errors.js';

@@ -1,3 +1,4 @@
+import { COPY_FORMATS, type CopyFormat } from './copy-payload.js';
 import { DIGEST_SIGNATURE_VERSION, SIGNATURE_SCHEMES, SIGNATURE_VERSION, type SignatureScheme } from './signed-content.js';
 
 /** Body formats a receiver can name in its ping answer. */
@@ -19,16 +20,22 @@ export interface ReceiverCapabilities {
    * refuse the member with 422, never apply a batch out of order).
    */
   follows: boolean;
+  /**
+   * Row encodings of table-copy chunks it takes in a v3 frame besides JSON events
+   * (`"copy": ["text"]`: COPY text, copy-payload.ts); empty for a receiver older than the member.
+   */
+  copy: readonly CopyFormat[];
 }
 
 /** What a receiver older than the `accepts` member takes. */
-export const LEGACY_RECEIVER_CAPABILITIES: ReceiverCapabilities = Object.freeze({ formats: Object.freeze(['v2', 'seed-v1'] as const), signatures: Object.freeze([SIGNATURE_VERSION] as const), follows: false });
+export const LEGACY_RECEIVER_CAPABILITIES: ReceiverCapabilities = Object.freeze({ formats: Object.freeze(['v2', 'seed-v1'] as const), signatures: Object.freeze([SIGNATURE_VERSION] as const), follows: false, copy: Object.freeze([]) });
 
 /** What this version's receiver takes, for its ping answer. */
-export const RECEIVER_CAPABILITIES: ReceiverCapabilities = Object.freeze({ formats: Object.freeze(['v3', 'v2', 'seed-v1'] as const), signatures: SIGNATURE_SCHEMES, follows: true });
+export const RECEIVER_CAPABILITIES: ReceiverCapabilities = Object.freeze({ formats: Object.freeze(['v3', 'v2', 'seed-v1'] as const), signatures: SIGNATURE_SCHEMES, follows: true, copy: COPY_FORMATS });
 
 const KNOWN_FORMATS: ReadonlySet<string> = new Set<AcceptedFormat>(['v3', 'v2', 'seed-v1']);
 const KNOWN_SIGNATURES: ReadonlySet<string> = new Set<string>(SIGNATURE_SCHEMES);
+const KNOWN_COPY_FORMATS: ReadonlySet<string> = new Set<string>(COPY_FORMATS);
 
 /**
  * Reads `accepts` from a parsed ping answer. Unknown entries are dropped (a newer receiver may
@@ -48,7 +55,9 @@ export function readReceiverCapabilities(reply: unknown): ReceiverCapabilities {
   const formats = list('formats', KNOWN_FORMATS) as AcceptedFormat[] | undefined;
   const signatures = list('signatures', KNOWN_SIGNATURES) as SignatureScheme[] | undefined;
   if (formats === undefined || signatures === undefined) return LEGACY_RECEIVER_CAPABILITIES;
-  return { formats, signatures, follows: (accepts as Record<string, unknown>)['follows'] === true };
+  // Absent in receivers older than copy chunks: they take table copies as JSON events only.
+  const copy = (list('copy', KNOWN_COPY_FORMATS) ?? []) as CopyFormat[];
+  return { formats, signatures, follows: (accepts as Record<string, unknown>)['follows'] === true, copy };
 }
 
 /** The signature scheme to use toward a receiver: `v1d` when it verifies it, else `v1a`. */

@@ -4,7 +4,9 @@ import type { EncodedBatch } from './batch-payload.js';
 import { type ChangeEvent, type SeedChangeEvent } from './change-event.js';
 import type { ContentKeys } from './content-keys.js';
 import { type DecryptionKey, openV2, type RecipientKey, sealV2, V2_MEDIA_TYPE } from './envelope-v2.js';
-import { openV3, sealV3, V3_MEDIA_TYPE } from './envelope-v3.js';
+import { openV3Frame, sealV3, V3_MEDIA_TYPE } from './envelope-v3.js';
+import { COPY_CONTENT_TYPE, type CopySection, decodeCopyPayload, encodeCopyPayload } from './copy-payload.js';
+import type { BatchHeader } from './batch-payload.js';
 import type { UnwrappedKeyCache } from './unwrapped-key-cache.js';
 import { openSeedV1, SEED_MEDIA_TYPE, sealSeedV1 } from './envelope-seed.js';
 import { ProtocolError } from './errors.js';
@@ -61,6 +63,16 @@ export function sealBatchV3(batch: Batch | EncodedBatch, recipient: RecipientKey
   return { id: batchWebhookId(encoded), body: sealV3(encoded.payload, recipient, contentKeys), contentType: V3_MEDIA_TYPE };
 }
 
+/**
+ * Seals a table-copy chunk whose rows are COPY text (copy-payload.ts) in a v3 frame with `cty`
+ * storx-copy+text; only for a receiver whose ping answer names `"copy": ["text"]`. Its webhook-id
+ * is the batch's, as for a chunk sent as JSON events.
+ */
+export function sealCopyChunkV3(header: BatchHeader, copy: CopySection, recipient: RecipientKey, contentKeys?: ContentKeys): SealedBinaryRequest {
+  const payload = encodeCopyPayload(header, copy);
+  return { id: batchWebhookId({ header, eventCount: Math.max(1, copy.rows), payload }), body: sealV3(payload, recipient, contentKeys, COPY_CONTENT_TYPE), contentType: V3_MEDIA_TYPE };
+}
+
 function encodedBatch(batch: Batch | EncodedBatch): EncodedBatch {
   return 'payload' in batch ? batch : { header: batch, eventCount: batch.events.length, payload: encodeBatch(batch) };
 }
@@ -107,17 +119,17 @@ export interface OpenRequestInput {
  * unauthenticated caller: headers → timestamp → signature → decrypt → schema. (The size cap
  * comes first, in the HTTP layer.) Throws a ProtocolError whose `status` is the answer.
  */
-export async function openBatchRequest(input: OpenRequestInput): Promise<{ webhook: VerifiedWebhook; batch: Batch }> {
+export async function openBatchRequest(input: OpenRequestInput): Promise<{ webhook: VerifiedWebhook; batch: Batch; copy?: CopySection }> {
   const webhook = await verifyWebhookOffLoop({ headers: input.headers, body: input.body, trustedKeys: input.trustedKeys, toleranceSeconds: input.toleranceSeconds, now: input.now });
   input.onAuthenticated?.();
-  let plaintext: Uint8Array;
   if (input.format === 'v3') {
     if (typeof input.body === 'string') throw new ProtocolError('ENVELOPE_MALFORMED', 'a v3 body is bytes, not text');
-    plaintext = await openV3(input.body, input.decryptionKeys, { ...(input.unwrappedKeys ? { unwrappedKeys: input.unwrappedKeys } : {}), inPlace: input.decryptInPlace ?? false });
-  } else {
-    plaintext = await openV2(input.body, input.decryptionKeys, input.unwrappedKeys);
+    const { plaintext, contentType } = await openV3Frame(input.body, input.decryptionKeys, { ...(input.unwrappedKeys ? { unwrappedKeys: input.unwrappedKeys } : {}), inPlace: input.decryptInPlace ?? false });
+    // A copy chunk with COPY text rows: its own layout, named by the authenticated header.
+    if (contentType === COPY_CONTENT_TYPE) return { webhook, ...(await decodeCopyPayload(plaintext)) };
+    return { webhook, batch: await decodeBatchInSlices(plaintext) };
   }
-  return { webhook, batch: await decodeBatchInSlices(plaintext) };
+  return { webhook, batch: await decodeBatchInSlices(await openV2(input.body, input.decryptionKeys, input.unwrappedKeys)) };
 }
 
 /** The same for one seed-format request that carries our signature headers. */

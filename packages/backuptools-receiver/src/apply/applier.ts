@@ -1,4 +1,4 @@
-import { type Batch, type ChangeEvent, formatLsn, isPing, parseLsn, type RecordedOrigin, type Relation, relationKey } from '@storx-backup/protocol';
+import { type Batch, type ChangeEvent, type CopySection, formatLsn, isPing, parseLsn, type RecordedOrigin, type Relation, relationKey } from '@storx-backup/protocol';
 import { sql } from 'kysely';
 import type pg from 'pg';
 import { type BackupDb, transactionWithClient } from '../db.js';
@@ -8,6 +8,7 @@ import type { TargetTable } from '../schema/target-table.js';
 import { classifyDatabaseError, databaseFailure as toReceiverError } from './database-errors.js';
 import { groupedByTable, groupIntoRuns } from './runs.js';
 import { RunExecutor } from './run-executor.js';
+import { applyCopySection } from './copy-section.js';
 import { advancedWatermark, batchPosition, placeBatch, predecessorApplied, predecessorOf, type Watermark } from './watermark.js';
 import { advanceWatermark, lockWatermark, readWatermark } from './watermark-store.js';
 import { type CopyState, placeCopyChunk, streamChangeVersusCopy } from './table-copy.js';
@@ -36,19 +37,20 @@ export class Applier {
     private readonly stateSchema: string,
   ) {}
 
-  async apply(batch: Batch): Promise<ApplyOutcome> {
+  /** `copy`: a table copy chunk's rows as COPY text (then `batch.events` is empty). */
+  async apply(batch: Batch, copy?: CopySection): Promise<ApplyOutcome> {
     // A ping reads (never writes) the watermark: the sender compares it with its slot at start.
     if (isPing(batch)) return this.withDatabaseErrors(() => this.ping(batch));
     // Labels the source's enums gained go in first, each committed on its own: PostgreSQL
     // refuses a label in the transaction that added it.
     await this.withDatabaseErrors(() => this.tableSync.addEnumLabels(this.db, batch.relations));
     try {
-      return await this.applyOnce(batch);
+      return await this.applyOnce(batch, copy);
     } catch (error) {
       // DDL in the failed transaction was rolled back: forget what the sync cached from it.
       this.tableSync.invalidate();
       const classified = classifyDatabaseError(error);
-      if (classified.kind === 'schema-changed') return this.applyOnce(batch).catch((retryError: unknown) => Promise.reject(toReceiverError(retryError)));
+      if (classified.kind === 'schema-changed') return this.applyOnce(batch, copy).catch((retryError: unknown) => Promise.reject(toReceiverError(retryError)));
       throw toReceiverError(error);
     }
   }
@@ -69,8 +71,8 @@ export class Applier {
     return { status: 'ping', watermark, copies: [...copies.values()], origin };
   }
 
-  private async applyOnce(batch: Batch): Promise<ApplyOutcome> {
-    if (batch.snapshot) return this.applyCopyChunk(batch, batch.snapshot);
+  private async applyOnce(batch: Batch, copy: CopySection | undefined): Promise<ApplyOutcome> {
+    if (batch.snapshot) return this.applyCopyChunk(batch, batch.snapshot, copy);
     const position = batchPosition(batch);
     return transactionWithClient(this.pool, async (trx, client) => {
       const runs = new RunExecutor(trx, client);
@@ -134,7 +136,7 @@ export class Applier {
    * table first, so a copy restarted after a crash (or a resync) leaves nothing stale behind.
    * The watermark lock serializes it with the source's stream batches.
    */
-  private async applyCopyChunk(batch: Batch, chunk: SnapshotChunk): Promise<ApplyOutcome> {
+  private async applyCopyChunk(batch: Batch, chunk: SnapshotChunk, copy: CopySection | undefined): Promise<ApplyOutcome> {
     return transactionWithClient(this.pool, async (trx, client) => {
       const { watermark, origin } = await lockWatermark(trx, this.stateSchema, batch.source_id, batch.slot);
       const key = relationKey(chunk.schema, chunk.table);
@@ -154,9 +156,14 @@ export class Applier {
         await sql`TRUNCATE ONLY ${sql.id(target.schema, target.table)}`.execute(trx);
         await supersedeStaged(trx, this.stateSchema, batch.source_id, chunk.schema, chunk.table, imageLsn);
       }
-      const runs = new RunExecutor(trx, client);
-      for (const run of groupIntoRuns(batch.events, () => target)) await runs.execute(run);
+      if (copy !== undefined) {
+        await applyCopySection(trx, client, target, batch, copy);
+      } else {
+        const runs = new RunExecutor(trx, client);
+        for (const run of groupIntoRuns(batch.events, () => target)) await runs.execute(run);
+      }
 
+      const rows = copy?.rows ?? batch.events.length;
       const rowsBefore = placement.kind === 'start' ? 0n : state!.rowsCopied;
       await saveCopyState(trx, this.stateSchema, batch.source_id, batch.slot, {
         schema: chunk.schema,
@@ -164,9 +171,9 @@ export class Applier {
         imageLsn,
         nextChunk: chunk.index + 1,
         done: chunk.last,
-        rowsCopied: rowsBefore + BigInt(batch.events.length),
+        rowsCopied: rowsBefore + BigInt(rows),
       });
-      return { status: 'applied', watermark, events: batch.events.length };
+      return { status: 'applied', watermark, events: rows };
     });
   }
 }

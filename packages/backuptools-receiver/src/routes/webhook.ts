@@ -82,7 +82,7 @@ export function registerWebhookRoute(app: FastifyInstance, deps: WebhookDeps): v
       // Verified and decrypted already: a batch sent while its predecessor is in flight waits here.
       if (batch.follows !== undefined) await waitForPredecessor(deps.predecessors, batch, request.body.length, reply.raw);
       const stopTimer = deps.metrics.applyDuration.startTimer();
-      outcome = await deps.applier.apply(batch);
+      outcome = await deps.applier.apply(batch, verified.copy);
       stopTimer();
       if (outcome.status !== 'ping') deps.predecessors.applied(batch.source_id, batch.slot, outcome.watermark);
     } catch (error) {
@@ -96,6 +96,7 @@ export function registerWebhookRoute(app: FastifyInstance, deps: WebhookDeps): v
     await deps.refusals.accepted(batch.source_id, batch.slot);
     if (outcome.status === 'applied') {
       countEventsApplied(deps.metrics, batch.events);
+      if (verified.copy !== undefined && batch.snapshot !== undefined) deps.metrics.eventsApplied.inc({ table: batch.snapshot.table, operation: 'INSERT' }, verified.copy.rows);
       const labels = { source_id: batch.source_id, slot: batch.slot };
       if (outcome.watermark.commitLsn !== undefined) deps.metrics.watermarkLsn.set(labels, Number(outcome.watermark.commitLsn));
       const committedAt = Date.parse(batch.events.at(-1)?.timestamp ?? '');

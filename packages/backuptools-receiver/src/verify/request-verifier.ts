@@ -1,6 +1,7 @@
 import {
   type Batch,
   type ChangeEvent,
+  type CopySection,
   type DecryptionKey,
   decodeSeedEvent,
   openBatchRequest,
@@ -15,7 +16,7 @@ import {
 import { ReceiverError } from '../errors.js';
 
 export type VerifiedRequest =
-  | { format: 'v3' | 'v2'; batch: Batch; signerKid: string; webhookId: string; timestamp: number }
+  | { format: 'v3' | 'v2'; batch: Batch; signerKid: string; webhookId: string; timestamp: number; copy?: CopySection }
   | { format: 'seed-v1'; event: ChangeEvent | SeedChangeEvent; signerKid: string | undefined; webhookId: string | undefined };
 
 export interface VerifierOptions {
@@ -52,8 +53,8 @@ export class RequestVerifier {
     try {
       if (format === 'v2' || format === 'v3') {
         // The body is not used after this: v3 decrypts into its bytes (no second body-sized buffer).
-        const { webhook, batch } = await openBatchRequest({ ...input, format, unwrappedKeys: this.unwrappedKeys, decryptInPlace: true });
-        return { format, batch, signerKid: webhook.signerKid, webhookId: webhook.id, timestamp: webhook.timestamp };
+        const { webhook, batch, copy } = await openBatchRequest({ ...input, format, unwrappedKeys: this.unwrappedKeys, decryptInPlace: true });
+        return { format, batch, signerKid: webhook.signerKid, webhookId: webhook.id, timestamp: webhook.timestamp, ...(copy ? { copy } : {}) };
       }
       if (headers[WEBHOOK_SIGNATURE_HEADER] === undefined && this.options.acceptUnsignedSeedV1) {
         const plaintext = openSeedV1(body, this.options.decryptionKeys.map((entry) => entry.key));
@@ -73,6 +74,7 @@ export class RequestVerifier {
 export function toReceiverError(error: unknown): ReceiverError {
   if (!(error instanceof ProtocolError)) return new ReceiverError('INTERNAL', `verifying the request failed: ${String(error)}`, { cause: error });
   if (error.status === 401) return new ReceiverError('UNAUTHORIZED', `${error.code}: ${error.message}`, { cause: error });
+  if (error.code === 'PAYLOAD_COPY_INVALID') return new ReceiverError('COPY_DATA_INVALID', error.message, { cause: error });
   if (error.status === 422) return new ReceiverError('PAYLOAD_INVALID', error.message, { cause: error });
   return new ReceiverError('MALFORMED_REQUEST', error.message, { cause: error });
 }

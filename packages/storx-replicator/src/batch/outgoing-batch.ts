@@ -1,4 +1,4 @@
-import type { Batch, Lsn } from '@storx-backup/protocol';
+import type { Batch, CopySection, Lsn } from '@storx-backup/protocol';
 import type { DecodedRelation } from '../decode/decoded-relation.js';
 import type { EncodedEvents } from './encoded-events.js';
 
@@ -22,4 +22,6 @@ export interface OutgoingBatch {
   follows?: Batch['follows'];
   /** Set on a chunk of a table copy (see the protocol's `snapshot` field). */
   snapshot?: Batch['snapshot'];
+  /** A table copy chunk's rows as COPY text (then `events` is empty): sealed as a copy frame. */
+  copy?: CopySection;
 }

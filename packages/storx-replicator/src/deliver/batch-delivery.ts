@@ -2,6 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import {
   type BatchHeader,
   BATCH_VERSION,
+  type CopyFormat,
   bodyDigest,
   ContentKeys,
   type FormatSetting,
@@ -18,6 +19,7 @@ import {
   sealBatchSeedV1,
   sealBatchV2,
   sealBatchV3,
+  sealCopyChunkV3,
   type SealedRequest,
   SIGNATURE_VERSION,
   type SignatureScheme,
@@ -134,7 +136,7 @@ export class BatchDelivery {
     const retrySignal = stopRetrying ? AbortSignal.any([signal, stopRetrying]) : signal;
     for (const [index, request] of requests.entries()) await this.send(request, batch, signal, retrySignal, () => this.seal(batch), index === 0 ? pipelined : {});
     this.options.metrics.batchesSent.inc();
-    this.options.metrics.eventsSent.inc(batch.events.count);
+    this.options.metrics.eventsSent.inc(batch.copy?.rows ?? batch.events.count);
   }
 
   /**
@@ -169,6 +171,12 @@ export class BatchDelivery {
 
   private async seal(batch: OutgoingBatch): Promise<SealedRequest[]> {
     const header = await this.header(batch);
+    if (batch.copy !== undefined) {
+      // The receiver was replaced by one that takes no copy frames (its ping said so): the copy
+      // stops here, and `run` (or the command again) redoes it as JSON events.
+      if (this.copyFormat !== batch.copy.format) throw new Error(`the receiver no longer takes table copies as COPY ${batch.copy.format} (its ping answer); run the copy again`);
+      return [sealCopyChunkV3(header, batch.copy, this.options.recipient, this.contentKeys)];
+    }
     switch (this.wireFormat) {
       case 'v3':
         return [sealBatchV3({ header, eventCount: batch.events.count, payload: encodeBatchPayload(header, batch.events) }, this.options.recipient, this.contentKeys)];
@@ -189,6 +197,15 @@ export class BatchDelivery {
     const { format } = this.options;
     if (format !== 'auto') return format;
     return this.receiverCapabilities.formats.includes('v3') ? 'v3' : 'v2';
+  }
+
+  /**
+   * How table copies carry their rows: `text` (COPY text, untouched from the source's COPY TO)
+   * when batches go as v3 and the receiver's ping answer names `"copy": ["text"]`; otherwise
+   * undefined: one JSON event per row, what every receiver takes.
+   */
+  get copyFormat(): CopyFormat | undefined {
+    return this.wireFormat === 'v3' && this.receiverCapabilities.copy.includes('text') ? 'text' : undefined;
   }
 
   /**

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { to as copyTo } from 'pg-copy-streams';
 import { formatLsn, JsonBytes, type Lsn, quoteIdentifier } from '@storx-backup/protocol';
 import { EncodedEvents } from '../batch/encoded-events.js';
 import type { OutgoingBatch } from '../batch/outgoing-batch.js';
@@ -9,6 +10,7 @@ import { sourceClient } from '../source/source-connection.js';
 import { qualified, type SourceTable } from '../source/source-tables.js';
 import { catalogRelation } from './catalog-relation.js';
 import type { CopyProgress } from './copy-progress.js';
+import { type CopyTextChunk, CopyTextChunker } from './copy-text-chunks.js';
 import type { ExportedSnapshot } from './exported-snapshot.js';
 
 const FETCH_ROWS = 1000;
@@ -53,7 +55,71 @@ async function copyTable(client: pg.Client, table: SourceTable, options: CopyOpt
   const { rows: estimate } = await client.query<{ rows: string }>('SELECT reltuples::bigint::text AS rows FROM pg_class WHERE oid = $1', [table.oid]);
   const estimated = Number(estimate[0]?.rows ?? -1);
   options.progress.tableStarted(name, estimated >= 0 ? estimated : undefined);
+  if (options.delivery.copyFormat === 'text') await copyTextPassthrough(client, table, relation, options);
+  else await copyAsEvents(client, table, relation, options);
+  options.progress.tableDone(name);
+}
 
+/**
+ * The rows as the source's `COPY ... TO STDOUT` writes them, carried untouched to the backup's
+ * `COPY ... FROM STDIN` (a receiver that names `"copy": ["text"]`). Reading and delivering
+ * overlap: the next chunk is read from the source while the previous one is on the wire, so at
+ * most three chunks are held (one delivering, one finished, one filling).
+ */
+async function copyTextPassthrough(client: pg.Client, table: SourceTable, relation: DecodedRelation, options: CopyOptions): Promise<void> {
+  const { schema, table: name } = relation;
+  const imageLsn = formatLsn(options.snapshot.consistentPoint);
+  const columnNames = relation.columns.map((column) => column.name);
+  let index = 0;
+  const send = async (chunk: CopyTextChunk, last: boolean): Promise<void> => {
+    const batch: OutgoingBatch = {
+      commitLsn: options.snapshot.consistentPoint,
+      chunk: { index: 0, last: true },
+      ackLsn: undefined,
+      events: new EncodedEvents(),
+      relations: new Map([[relation.relationId, relation]]),
+      bytes: chunk.bytes,
+      lastCommitTimeMs: Date.now(),
+      snapshot: { schema, table: name, image_lsn: imageLsn, index: index++, last },
+      copy: { format: 'text', columns: columnNames, rows: chunk.rows, data: chunk.pieces },
+    };
+    await options.delivery.deliver(batch, options.signal);
+    options.progress.rowsCopied(`${schema}.${name}`, chunk.rows);
+  };
+
+  // ONLY: an inheritance child's rows are its own table's (pgoutput publishes them under its name).
+  const columns = relation.columns.map((column) => quoteIdentifier(column.name)).join(', ');
+  const stream = client.query(copyTo(`COPY (SELECT ${columns} FROM ONLY ${qualified(table)}) TO STDOUT`));
+  const chunker = new CopyTextChunker(options.maxBatchBytes);
+  let finished: CopyTextChunk | undefined;
+  let inFlight: Promise<void> = Promise.resolve();
+  // A chunk goes as not-last only once more rows follow it: the table's last chunk is never
+  // empty unless the table is.
+  const sendFinished = async (): Promise<void> => {
+    await inFlight;
+    const next = send(finished!, false);
+    next.catch(() => undefined); // awaited before the next send, or at the end
+    inFlight = next;
+    finished = undefined;
+  };
+  try {
+    for await (const piece of stream as AsyncIterable<Buffer>) {
+      options.signal.throwIfAborted();
+      if (finished !== undefined && piece.length > 0) await sendFinished();
+      finished = chunker.add(piece) ?? finished;
+    }
+  } catch (error) {
+    await inFlight.catch(() => undefined);
+    throw error;
+  }
+  const rest = chunker.finish();
+  if (finished !== undefined && rest.rows > 0) await sendFinished();
+  await inFlight;
+  await send(finished ?? rest, true);
+}
+
+/** Each row as its INSERT event's JSON, for a receiver that takes no COPY text. */
+async function copyAsEvents(client: pg.Client, table: SourceTable, relation: DecodedRelation, options: CopyOptions): Promise<void> {
   const columns = relation.columns.map((column) => `${quoteIdentifier(column.name)}::text`).join(', ');
   // ONLY: an inheritance child's rows are its own table's (pgoutput publishes them under its name).
   await client.query(`DECLARE storx_copy NO SCROLL CURSOR FOR SELECT ${columns} FROM ONLY ${qualified(table)}`);
@@ -71,7 +137,6 @@ async function copyTable(client: pg.Client, table: SourceTable, options: CopyOpt
   }
   await chunk.send(true);
   await client.query('CLOSE storx_copy');
-  options.progress.tableDone(name);
 }
 
 /**
