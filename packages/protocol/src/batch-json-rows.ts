@@ -62,7 +62,9 @@ export async function parseWithJsonRows(bytes: Buffer, relationsOf: (shell: unkn
     if (bytes[at] === CLOSE_BRACKET) close = at;
     else if (bytes[at] !== COMMA) return undefined;
     else at += 1;
-    if (at - sliceStart >= SLICE_BYTES) {
+    // At the closing `]` the loop ends and parseUnscanned(close) below takes the rest; `at - 1`
+    // is only the end of the last element after a comma.
+    if (close < 0 && at - sliceStart >= SLICE_BYTES) {
       parseUnscanned(at - 1);
       sliceStart = at;
       await yieldToLoop();

@@ -30,6 +30,17 @@ describe('decodeBatchInSlices, the receiver path', () => {
     expect(await decodeBatchInSlices(plaintext)).toEqual(decodeBatch(plaintext));
   });
 
+  it('decodes a batch whose last event is not an INSERT and ends a slice (one big UPDATE; UPDATEs past two slices)', async () => {
+    const batch = sampleBatch();
+    const update = batch.events.find((event) => event.operation === 'UPDATE')!;
+    const big = { ...update, data: { ...update.data, metadata: JSON.stringify('x'.repeat(600 * 1024)) } };
+    const updates = Array.from({ length: 3_000 }, (_, seq) => ({ ...update, seq, data: { ...update.data, metadata: JSON.stringify('y'.repeat(300 + (seq % 7))) } }));
+    for (const events of [[big], updates, [...updates.slice(0, 1_500), big]]) {
+      const plaintext = encodeBatch({ ...batch, events } as Batch);
+      expect(await decodeBatchInSlices(plaintext)).toEqual(decodeBatch(plaintext));
+    }
+  });
+
   it('refuses what decodeBatch refuses, with the same code and message', async () => {
     const batch = largeBatch();
     const events = structuredClone(batch.events) as unknown as Record<string, unknown>[];
