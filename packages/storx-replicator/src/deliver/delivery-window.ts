@@ -27,11 +27,12 @@ export interface DeliveryWindowOptions {
 export class DeliveryWindow {
   /** First attempts started ahead of their turn. */
   private readonly started = new Map<OutgoingBatch, Promise<WebhookResponse>>();
+  /** One per attempt started ahead, so that abandoning the others never cuts the head's. */
+  private readonly attempts = new Map<OutgoingBatch, AbortController>();
   /** Batches already given their place in the `follows` chain. */
   private readonly placed = new WeakSet<OutgoingBatch>();
   private last: OutgoingBatch | undefined;
   private current: OutgoingBatch | undefined;
-  private abandon = new AbortController();
   /** Set while the head retries: nothing else is started. */
   private shut = false;
 
@@ -42,9 +43,12 @@ export class DeliveryWindow {
     private readonly sessionSignal: AbortSignal,
   ) {}
 
-  /** Batches the session may queue before pausing the stream: one window and one being built. */
+  /**
+   * Batches the session may have on the wire before the next one waits: the window toward a
+   * receiver that takes `follows`, else 1. The session pauses the stream with one more queued.
+   */
   get maxBatches(): number {
-    return Math.max(1, this.options.maxBatches);
+    return this.delivery.pipelining ? Math.max(1, this.options.maxBatches) : 1;
   }
 
   /**
@@ -74,7 +78,9 @@ export class DeliveryWindow {
       count += 1;
       bytes += batch.bytes;
       if (batch === this.current || this.started.has(batch)) continue;
-      const response = this.delivery.startAttempt(batch, AbortSignal.any([this.sessionSignal, this.abandon.signal]));
+      const attempt = new AbortController();
+      this.attempts.set(batch, attempt);
+      const response = this.delivery.startAttempt(batch, AbortSignal.any([this.sessionSignal, attempt.signal]));
       response.catch(() => undefined); // observed by deliver, or abandoned
       this.started.set(batch, response);
     }
@@ -89,15 +95,23 @@ export class DeliveryWindow {
       await this.delivery.deliver(batch, signal, stopRetrying, { first, onRetry: () => this.shutUntilDelivered() });
     } finally {
       this.current = undefined;
+      this.attempts.delete(batch);
     }
     this.shut = false;
   }
 
-  /** Abandons every attempt started ahead (stop, or the head failed). */
+  /**
+   * Abandons every attempt started ahead of the head (the session stops, or the head failed and
+   * is sent again alone) and starts none until the head is delivered. The head's own attempt is
+   * left alone: a stop lets it finish within `shutdown-timeout`.
+   */
   shutUntilDelivered(): void {
     this.shut = true;
-    this.abandon.abort(new Error('abandoned: the batch before it is sent again first'));
-    this.abandon = new AbortController();
-    this.started.clear();
+    for (const [batch, attempt] of this.attempts) {
+      if (batch === this.current) continue;
+      attempt.abort(new Error('abandoned: the batch before it is sent again first'));
+      this.attempts.delete(batch);
+      this.started.delete(batch);
+    }
   }
 }
