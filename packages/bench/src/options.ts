@@ -36,8 +36,7 @@ Workloads (--workloads, default all):
   d  deletes by key, 1,000 per transaction                      (100k)
   e  narrow-row inserts, 1,000 per transaction                  (200k)
   f  trickle latency: single-row transactions at 50/s           (200)
-  g  initial copy vs native copy_data                           (1M; ours "not available" until
-                                                                 storx-replicator snapshot exists)
+  g  initial copy: storx-replicator snapshot vs native copy_data  (1M)
   a–e run in both modes: live (replication runs during the load) and backlog (load first, then
   replication starts: the catch-up rate, plus the server's own decode ceiling for that WAL).
 

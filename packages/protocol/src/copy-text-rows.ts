@@ -3,6 +3,8 @@ import { ProtocolError } from './errors.js';
 const TAB = 0x09;
 const NEWLINE = 0x0a;
 const BACKSLASH = 0x5c;
+/** COPY FROM refuses bytes that are not UTF-8 in a UTF8 database; so does this, never replacing them. */
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
 const SIMPLE_ESCAPES: Readonly<Record<number, number>> = { 0x62: 0x08, 0x66: 0x0c, 0x6e: 0x0a, 0x72: 0x0d, 0x74: 0x09, 0x76: 0x0b };
 
 /**
@@ -10,7 +12,8 @@ const SIMPLE_ESCAPES: Readonly<Record<number, number>> = { 0x62: 0x08, 0x66: 0x0
  * `\N` for NULL, backslash escapes as COPY FROM reads them: `\b \f \n \r \t \v`, octal `\NNN`,
  * hex `\xHH`, any other character after a backslash stands for itself), each row its values in
  * column order. For a backup table COPY cannot write into (rules, row-level security): its rows
- * take the statements instead. Throws PAYLOAD_COPY_INVALID for a line without `columns` fields.
+ * take the statements instead. Throws PAYLOAD_COPY_INVALID for a line without `columns` fields
+ * and for a value that is not UTF-8 once unescaped.
  */
 export function* copyTextRows(data: Uint8Array, columns: number): Generator<(string | null)[]> {
   const bytes = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
@@ -35,7 +38,7 @@ export function* copyTextRows(data: Uint8Array, columns: number): Generator<(str
 
 function fieldValue(bytes: Buffer, start: number, end: number): string | null {
   const escape = bytes.indexOf(BACKSLASH, start);
-  if (escape === -1 || escape >= end) return bytes.toString('utf8', start, end);
+  if (escape === -1 || escape >= end) return utf8(bytes.subarray(start, end));
   if (end - start === 2 && bytes[start + 1] === 0x4e) return null; // \N
   const out = Buffer.allocUnsafe(end - start);
   let length = 0;
@@ -58,7 +61,15 @@ function fieldValue(bytes: Buffer, start: number, end: number): string | null {
       out[length++] = SIMPLE_ESCAPES[next] ?? next;
     }
   }
-  return out.toString('utf8', 0, length);
+  return utf8(out.subarray(0, length));
+}
+
+function utf8(bytes: Uint8Array): string {
+  try {
+    return UTF8.decode(bytes);
+  } catch {
+    throw new ProtocolError('PAYLOAD_COPY_INVALID', 'copy chunk: a value is not valid UTF-8');
+  }
 }
 
 function isHex(byte: number): boolean {

@@ -82,6 +82,13 @@ describe('COPY text rows', () => {
   it('refuses a line with another number of fields', () => {
     expect(() => [...copyTextRows(Buffer.from('1\ta\n2\n'), 2)]).toThrow(/line 2 has 1 fields/);
   });
+
+  it('refuses a value that is not UTF-8, raw or escaped (COPY FROM would), rather than replacing it', () => {
+    for (const text of [Buffer.from([0x31, 0x09, 0x63, 0xe9, 0x0a]), Buffer.from('1\tcaf\\351\n'), Buffer.from('1\tcaf\\xe9\n')]) {
+      expect(() => [...copyTextRows(text, 2)]).toThrow(/not valid UTF-8/);
+    }
+    expect([...copyTextRows(Buffer.from('1\tcaf\\303\\251\n'), 2)]).toEqual([['1', 'café']]);
+  });
 });
 
 function withCopyHeader(copyHeaderJson: object): Buffer {

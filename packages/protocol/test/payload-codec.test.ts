@@ -36,7 +36,7 @@ describe('decodeBatchInSlices, the receiver path', () => {
     const big = { ...update, data: { ...update.data, metadata: JSON.stringify('x'.repeat(600 * 1024)) } };
     const updates = Array.from({ length: 3_000 }, (_, seq) => ({ ...update, seq, data: { ...update.data, metadata: JSON.stringify('y'.repeat(300 + (seq % 7))) } }));
     for (const events of [[big], updates, [...updates.slice(0, 1_500), big]]) {
-      const plaintext = encodeBatch({ ...batch, events } as Batch);
+      const plaintext = encodeBatch({ ...batch, events });
       expect(await decodeBatchInSlices(plaintext)).toEqual(decodeBatch(plaintext));
     }
   });

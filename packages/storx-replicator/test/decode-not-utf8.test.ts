@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import pg from 'pg';
+import { to as copyTo } from 'pg-copy-streams';
 import { connect } from '@storx-backup/test-postgres';
 import { notUtf8FromServer } from '../src/decode/change-json.js';
 import { decodePgoutput } from '../src/decode/pgoutput-decoder.js';
@@ -64,5 +65,17 @@ describe('a SQL_ASCII source with bytes that are not UTF-8', () => {
     expect(stop).toMatchObject({ code: 'VALUE_NOT_UTF8', message: expect.stringContaining('column "v" of "public"."legacy" holds bytes that are not valid UTF-8') as string });
     expect((stop as ReplicatorError).fixLines[0]).toContain('rewrite the value of "v" in "public"."legacy" on the source as valid UTF-8');
     expect((await source.query(peek)).rows).toHaveLength(rows.length);
+  });
+
+  it("the initial copy's COPY TO meets the same refusal under UTF8, which copyTables turns into the same stop", async () => {
+    await source.query(`SET client_encoding = 'UTF8'`);
+    const refused = await new Promise<unknown>((resolve) => {
+      const stream = source.query(copyTo('COPY legacy (id, v) TO STDOUT'));
+      stream.on('error', resolve);
+      stream.on('end', () => resolve(undefined));
+      stream.resume();
+    });
+    expect(refused).toMatchObject({ code: '22021' });
+    expect(notUtf8FromServer(refused)).toMatchObject({ code: 'VALUE_NOT_UTF8' });
   });
 });

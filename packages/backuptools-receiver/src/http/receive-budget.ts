@@ -8,8 +8,9 @@
  * batch out by declaring. And no one peer (remote address; an IPv6 /64) holds more than
  * `peerLimitBytes`: a caller that does send fast and then stalls leaves the rest of the budget
  * to everyone else until request-timeout closes it. A request's bytes are given back as soon as
- * its signature verifies (an authenticated sender is trusted, and it sends one batch at a
- * time), or when its response is done or its connection closes.
+ * its signature verifies (an authenticated sender is trusted; it keeps at most
+ * `replication.max-in-flight` batches on the wire, bounded by `max-in-flight-bytes`), or when its
+ * response is done or its connection closes.
  */
 export class ReceiveBudget {
   private reserved = 0;

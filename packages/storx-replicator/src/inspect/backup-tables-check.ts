@@ -23,7 +23,15 @@ export interface BackupTableAnswer {
   problem: string | null;
   /** What to do, one line each: the statements that create what the backup lacks (read from the source), then any other fix. */
   fix: string[];
+  /**
+   * The receiver could not check (its database unreachable or overloaded, an internal error):
+   * says nothing about the table, so status reports it as a warning, not as a table it refuses.
+   */
+  transient: boolean;
 }
+
+/** The receiver's codes for a check it could not make (its 5xx answers). */
+const TRANSIENT_CODES = new Set(['DATABASE_UNAVAILABLE', 'INTERNAL']);
 
 /**
  * The receiver's answer to "could you apply each configured table?", or why it was not asked:
@@ -94,8 +102,8 @@ export async function checkBackupTables(config: ReplicatorConfig, keys: Replicat
 /** `name`: the table as the other items print it (quote_ident on the source). */
 async function answerFor(relation: Relation, name: string, checks: readonly ReceiverTableCheck[], catalog: SourceCatalog): Promise<BackupTableAnswer> {
   const check = checks.find((candidate) => candidate.schema === relation.schema && candidate.table === relation.table);
-  if (check === undefined) return { name, ok: false, problem: 'the receiver did not answer for this table', fix: ['compare the versions of replicator and receiver; check again'] };
-  if (check.ok) return { name, ok: true, problem: null, fix: [] };
+  if (check === undefined) return { name, ok: false, problem: 'the receiver did not answer for this table', fix: ['compare the versions of replicator and receiver; check again'], transient: false };
+  if (check.ok) return { name, ok: true, problem: null, fix: [], transient: false };
   // The statements that create the missing types, each once and in order (an extension or a
   // schema several types need comes first), then every other fix.
   const statements = new Set<string>();
@@ -108,5 +116,5 @@ async function answerFor(relation: Relation, name: string, checks: readonly Rece
   }
   const fix = statements.size === 0 ? [] : ['on the backup database, as the source has them (as its owner, or a user that may create there):', ...statements];
   const problem = `${check.problems.map((entry) => entry.message).join('; ')} (${[...new Set(check.problems.map((entry) => entry.code))].join(', ')})`;
-  return { name, ok: false, problem, fix: [...fix, ...other] };
+  return { name, ok: false, problem, fix: [...fix, ...other], transient: check.problems.every((entry) => TRANSIENT_CODES.has(entry.code)) };
 }

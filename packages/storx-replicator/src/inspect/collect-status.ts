@@ -145,7 +145,7 @@ function explainInactiveSlot(problems: StatusProblem[]): void {
 /**
  * Asks the receiver whether the backup could take each table, as doctor does, once it accepted
  * the plain ping. A table it could not take is an error: run would be refused at its first
- * batch (TABLE_INCOMPATIBLE). Not asked (the ping above failed, no tables found, an older
+ * batch (TABLE_INCOMPATIBLE); one it could not check (its database unavailable) a warning. Not asked (the ping above failed, no tables found, an older
  * receiver): a note, the problem being reported by its own item.
  */
 async function askTableQuestion(config: ReplicatorConfig, report: StatusReport, ping: { outcome: PingOutcome; keys: ReplicatorKeys } | undefined): Promise<StatusProblem[]> {
@@ -162,7 +162,11 @@ async function askTableQuestion(config: ReplicatorConfig, report: StatusReport, 
   report.backup_tables.tables = answer.tables.map((table) => ({ table: table.name, ok: table.ok, problem: table.problem, fix: table.fix }));
   return answer.tables
     .filter((table) => !table.ok)
-    .map((table) => ({ severity: 'error', item: 'backup_tables', message: `the backup database cannot take ${table.name}: ${table.problem ?? ''}`, fix: table.fix.join(' ') }));
+    .map((table) =>
+      table.transient
+        ? { severity: 'warning', item: 'backup_tables', message: `the receiver could not check ${table.name}: ${table.problem ?? ''}`, fix: table.fix.join(' ') }
+        : { severity: 'error', item: 'backup_tables', message: `the backup database cannot take ${table.name}: ${table.problem ?? ''}`, fix: table.fix.join(' ') },
+    );
 }
 
 /** Pings the receiver; undefined when it could not be pinged (settings or keys missing). */

@@ -3,6 +3,7 @@ import { to as copyTo } from 'pg-copy-streams';
 import { formatLsn, JsonBytes, type Lsn, quoteIdentifier } from '@storx-backup/protocol';
 import { EncodedEvents } from '../batch/encoded-events.js';
 import type { OutgoingBatch } from '../batch/outgoing-batch.js';
+import { notUtf8FromServer } from '../decode/change-json.js';
 import type { DecodedRelation } from '../decode/decoded-relation.js';
 import { RelationJson } from '../decode/relation-json.js';
 import type { BatchDelivery } from '../deliver/batch-delivery.js';
@@ -30,9 +31,10 @@ export interface CopyOptions {
 
 /**
  * Copies the tables' rows as they are in the exported snapshot, one table after another, in
- * chunks sealed, signed and delivered like stream batches; each chunk is delivered before the
- * next is read, so memory holds one chunk. The snapshot is imported first and then released
- * (a temporary slot is dropped); the copy's own REPEATABLE READ transaction keeps it.
+ * chunks sealed, signed and delivered like stream batches (at most a few chunks held: see each
+ * path below). The snapshot is imported first and then released (a temporary slot is dropped);
+ * the copy's own REPEATABLE READ transaction keeps it. A value that is not UTF-8 (a SQL_ASCII
+ * source: the server refuses it with 22021, as the walsender does) stops with VALUE_NOT_UTF8.
  */
 export async function copyTables(options: CopyOptions): Promise<void> {
   const client = sourceClient(options.databaseUrl, { applicationName: 'storx-replicator:copy' });
@@ -43,6 +45,8 @@ export async function copyTables(options: CopyOptions): Promise<void> {
     await options.snapshot.release();
     for (const table of options.tables) await copyTable(client, table, options);
     await client.query('COMMIT');
+  } catch (error) {
+    throw notUtf8FromServer(error) ?? error;
   } finally {
     await options.snapshot.release().catch(() => undefined);
     await client.end().catch(() => undefined);
