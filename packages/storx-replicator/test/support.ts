@@ -150,6 +150,19 @@ export async function slotConfirmed(source: pg.Client, slot: string): Promise<st
 
 export const OBJECTS_KEY = 'project_id, bucket_name, object_key, version';
 
+/** The command-line flags that point a command (verify, say) at the pair as `config` does, for `tables`. */
+export function pairFlags(pair: Pair, config: ReplicatorConfig, tables: string): string[] {
+  return [
+    '--database', pair.sourceUrl,
+    '--replication.webhook-url', config.webhookUrl.href,
+    '--replication.webhook-public-key', join(pair.keyDir, 'backuptools_public.pem'),
+    '--replication.signing-key', join(pair.keyDir, 'storx_signing_private.pem'),
+    '--replication.slot-name', config.slotName,
+    '--replication.tables', tables,
+    '--log-level', 'silent',
+  ];
+}
+
 /**
  * A config file written by the real `setup` command with the pair's settings (as an operator
  * would), and an empty one, in a fresh directory.

@@ -1,10 +1,9 @@
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rangeDigestQuery } from '@storx-backup/protocol';
 import { captureRun } from '@storx-backup/service-kit';
 import { main } from '../src/cli.js';
 import type { VerifyReport } from '../src/verify/format-verify.js';
-import { type Pair, type RunningReplicator, runReplicator, SCHEMA, startPair, waitForTableEqual } from './support.js';
+import { type Pair, pairFlags, type RunningReplicator, runReplicator, SCHEMA, startPair, waitForTableEqual } from './support.js';
 
 // A text key whose collation differs between the hosts: ICU's root collation on the source
 // ('_x' < 'a' < 'B'), "C" on the backup ('B' < '_x' < 'a'). The rows are the same; each
@@ -31,15 +30,7 @@ beforeAll(async () => {
   const config = pair.config({ 'replication.tables': 'words' });
   running = runReplicator(config);
   await waitForTableEqual(pair, 'words', 't.k COLLATE "C", t.n');
-  argv = [
-    '--database', pair.sourceUrl,
-    '--replication.webhook-url', config.webhookUrl.href,
-    '--replication.webhook-public-key', join(pair.keyDir, 'backuptools_public.pem'),
-    '--replication.signing-key', join(pair.keyDir, 'storx_signing_private.pem'),
-    '--replication.slot-name', config.slotName,
-    '--replication.tables', 'words',
-    '--log-level', 'silent',
-  ];
+  argv = pairFlags(pair, config, 'words');
 });
 afterAll(async () => {
   await running?.stop().catch(() => undefined);

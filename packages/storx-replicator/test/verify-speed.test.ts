@@ -1,9 +1,8 @@
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { captureRun } from '@storx-backup/service-kit';
 import { main } from '../src/cli.js';
 import type { VerifyReport } from '../src/verify/format-verify.js';
-import { type Pair, type RunningReplicator, runReplicator, SCHEMA, startPair, waitForTableEqual, OBJECTS_KEY } from './support.js';
+import { type Pair, pairFlags, type RunningReplicator, runReplicator, SCHEMA, startPair, waitForTableEqual, OBJECTS_KEY } from './support.js';
 
 // The speed of `verify` on a large `objects` table (the seed's, ~300-byte rows), each side's
 // rows hashed per second. Off unless STORX_VERIFY_SPEED_ROWS is set; run it under the heavy lock:
@@ -31,14 +30,7 @@ describe.runIf(ROWS > 0)('verify speed', () => {
     await waitForTableEqual(pair, 'objects', OBJECTS_KEY, 1_500_000);
     const started = performance.now();
     const run = await captureRun(main, [
-      'verify', '--json',
-      '--database', pair.sourceUrl,
-      '--replication.webhook-url', config.webhookUrl.href,
-      '--replication.webhook-public-key', join(pair.keyDir, 'backuptools_public.pem'),
-      '--replication.signing-key', join(pair.keyDir, 'storx_signing_private.pem'),
-      '--replication.slot-name', config.slotName,
-      '--replication.tables', 'objects',
-      '--log-level', 'silent',
+      'verify', '--json', ...pairFlags(pair, config, 'objects'),
     ], { STORX_CONFIG: '' });
     const seconds = (performance.now() - started) / 1000;
     expect(run.stderr).toBe('');

@@ -1,10 +1,9 @@
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { captureRun } from '@storx-backup/service-kit';
 import { connect } from '@storx-backup/test-postgres';
 import { main } from '../src/cli.js';
 import type { VerifyReport } from '../src/verify/format-verify.js';
-import { type Pair, type RunningReplicator, runReplicator, SCHEMA, startPair, waitForTableEqual } from './support.js';
+import { type Pair, pairFlags, type RunningReplicator, runReplicator, SCHEMA, startPair, waitForTableEqual } from './support.js';
 
 // `storx-replicator verify` against a real receiver and two real databases, while `run` streams.
 const ROWS = 5000;
@@ -29,15 +28,7 @@ beforeAll(async () => {
   running = runReplicator(config);
   await waitForTableEqual(pair, 'items', 'id');
   await waitForTableEqual(pair, 'notes', 't::text');
-  argv = [
-    '--database', pair.sourceUrl,
-    '--replication.webhook-url', config.webhookUrl.href,
-    '--replication.webhook-public-key', join(pair.keyDir, 'backuptools_public.pem'),
-    '--replication.signing-key', join(pair.keyDir, 'storx_signing_private.pem'),
-    '--replication.slot-name', config.slotName,
-    '--replication.tables', 'items,notes',
-    '--log-level', 'silent',
-  ];
+  argv = pairFlags(pair, config, 'items,notes');
 });
 afterAll(async () => {
   await running?.stop().catch(() => undefined);
