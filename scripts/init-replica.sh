@@ -6,7 +6,9 @@
 # PostgreSQL 17+ master sync_replication_slots = on and wal_level = logical. It does not
 # start the server: the container's entrypoint (or pg_ctl, as the postgres user) does.
 # Idempotent: a PGDATA that already is a standby is left alone; a PGDATA holding another
-# cluster is refused, never overwritten.
+# cluster is refused, never overwritten. Resumable: the copy is made in PGDATA/.init-replica and
+# configured there, then moved into place; a run stopped during the copy is started again, one
+# stopped while moving the finished copy is finished.
 #
 # Environment: POSTGRES_MASTER_HOST (required), POSTGRES_MASTER_PORT (5432),
 # POSTGRES_REPLICATOR_USER, POSTGRES_REPLICATOR_PASSWORD (required), POSTGRES_DB (dbname in
@@ -27,6 +29,31 @@ need_number POSTGRES_MASTER_WAIT_SECONDS "$POSTGRES_MASTER_WAIT_SECONDS"
 need_number POSTGRES_MASTER_PORT "$POSTGRES_MASTER_PORT"
 need_name POSTGRES_REPLICA_SLOT "$POSTGRES_REPLICA_SLOT"
 
+# Inside PGDATA (often a volume's mount point, which cannot be renamed); moved up file by file.
+staging="$PGDATA/.init-replica"
+move_into_place() {
+  for entry in "$staging"/*; do
+    [ -e "$entry" ] || continue
+    mv "$entry" "$PGDATA/"
+  done
+  rm -f "$staging/.configured"
+  rmdir "$staging"
+  if [ "$(id -u)" = 0 ]; then
+    id "$POSTGRES_OS_USER" >/dev/null 2>&1 || die "running as root, but user $POSTGRES_OS_USER does not exist: set POSTGRES_OS_USER to the user PostgreSQL runs as"
+    chown -R "$POSTGRES_OS_USER" "$PGDATA"
+  fi
+}
+if [ -d "$staging" ]; then
+  if [ -f "$staging/.configured" ]; then
+    echo "an earlier init-replica.sh stopped while moving its finished copy into $PGDATA: finishing that"
+    move_into_place
+  elif [ -z "$(ls -A "$PGDATA" | grep -Fvx '.init-replica')" ]; then
+    echo "an earlier init-replica.sh stopped during its copy: removing the partial copy and copying again"
+    rm -rf "$staging"
+  else
+    die "$PGDATA holds files beside an unfinished copy in $staging: move them away (or empty $PGDATA) and run it again"
+  fi
+fi
 if [ -f "$PGDATA/PG_VERSION" ]; then
   if [ -f "$PGDATA/standby.signal" ]; then
     echo "$PGDATA is already a standby: nothing to do (scripts/check-replication-status.sh replica shows its state)"
@@ -65,9 +92,11 @@ master_version=$(psql -X -At "$replication" -c 'SHOW server_version_num' 2>&1) |
 need_number "the master's server_version_num" "$master_version"
 mkdir -p "$PGDATA"
 chmod 700 "$PGDATA"
-echo "copying the master with pg_basebackup into $PGDATA ..."
-pg_basebackup -h "$POSTGRES_MASTER_HOST" -p "$POSTGRES_MASTER_PORT" -U "$POSTGRES_REPLICATOR_USER" -D "$PGDATA" -X stream -S "$POSTGRES_REPLICA_SLOT" -c fast --no-password ||
+echo "copying the master with pg_basebackup into $staging ..."
+if ! pg_basebackup -h "$POSTGRES_MASTER_HOST" -p "$POSTGRES_MASTER_PORT" -U "$POSTGRES_REPLICATOR_USER" -D "$staging" -X stream -S "$POSTGRES_REPLICA_SLOT" -c fast --no-password; then
+  rm -rf "$staging"
   die "pg_basebackup failed (above): an older pg_basebackup than the master's major version cannot copy it; check the password and pg_hba.conf on the master"
+fi
 
 conninfo="host=$(conninfo_value "$POSTGRES_MASTER_HOST") port=$POSTGRES_MASTER_PORT user=$(conninfo_value "$POSTGRES_REPLICATOR_USER") password=$(conninfo_value "$POSTGRES_REPLICATOR_PASSWORD") dbname=$(conninfo_value "$POSTGRES_DB") application_name=$(conninfo_value "$POSTGRES_REPLICA_SLOT")"
 {
@@ -82,11 +111,10 @@ conninfo="host=$(conninfo_value "$POSTGRES_MASTER_HOST") port=$POSTGRES_MASTER_P
     echo "sync_replication_slots = on"
     echo "wal_level = logical"
   fi
-} >>"$PGDATA/postgresql.auto.conf"
-touch "$PGDATA/standby.signal"
-chmod 600 "$PGDATA/postgresql.auto.conf"
-if [ "$(id -u)" = 0 ]; then
-  id "$POSTGRES_OS_USER" >/dev/null 2>&1 || die "running as root, but user $POSTGRES_OS_USER does not exist: set POSTGRES_OS_USER to the user PostgreSQL runs as"
-  chown -R "$POSTGRES_OS_USER" "$PGDATA"
-fi
+} >>"$staging/postgresql.auto.conf"
+touch "$staging/standby.signal"
+chmod 600 "$staging/postgresql.auto.conf"
+# From here a rerun finishes the move instead of copying again.
+touch "$staging/.configured"
+move_into_place
 echo "$PGDATA is a standby of $POSTGRES_MASTER_HOST:$POSTGRES_MASTER_PORT (slot $POSTGRES_REPLICA_SLOT): start PostgreSQL on it (as $POSTGRES_OS_USER, never root)"

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -91,9 +91,26 @@ describe.skipIf(!hasBaseBackup)('the seed\'s PostgreSQL scripts (pg_basebackup 1
     expect(await script('setup-master.sh', [], { ...masterEnv, REPLICA_ADDRESS: ':::::/64' })).toMatchObject({ code: 2, output: expect.stringContaining('PostgreSQL refuses the pg_hba.conf line') as string });
     expect(await readFile(join(master.dataDir!, 'pg_hba.conf'), 'utf8')).toBe(hba);
 
+    // A run stopped during its copy left a partial copy in PGDATA/.init-replica: it is started
+    // again, unless something else lies beside it.
+    const staging = join(standbyData, '.init-replica');
+    await mkdir(join(staging, 'base'), { recursive: true });
+    await writeFile(join(staging, 'base', 'half-copied'), 'x');
+    await writeFile(join(standbyData, 'stray'), 'x');
+    expect(await script('init-replica.sh', [], standbyEnv)).toMatchObject({ code: 2, output: expect.stringContaining('holds files beside an unfinished copy') as string });
+    await rm(join(standbyData, 'stray'));
     const made = await script('init-replica.sh', [], standbyEnv);
+    expect(made.output).toContain('stopped during its copy: removing the partial copy and copying again');
     expect(made.output).toContain('is a standby of');
     expect(made.code).toBe(0);
+    expect(await readdir(standbyData)).not.toContain('.init-replica');
+    // A run stopped while moving its configured copy into place: the next one finishes the move
+    // (the standby started below is that one).
+    await mkdir(staging);
+    for (const entry of ['base', 'global', 'standby.signal', 'postgresql.auto.conf']) await rename(join(standbyData, entry), join(staging, entry));
+    await writeFile(join(staging, '.configured'), '');
+    expect(await script('init-replica.sh', [], standbyEnv)).toMatchObject({ code: 0, output: expect.stringContaining('stopped while moving its finished copy') as string });
+    expect(await readdir(standbyData)).not.toContain('.init-replica');
     expect(await script('init-replica.sh', [], standbyEnv)).toMatchObject({ code: 0, output: expect.stringContaining('already a standby: nothing to do') as string });
     const auto = await readFile(join(standbyData, 'postgresql.auto.conf'), 'utf8');
     expect(auto).toMatch(/primary_conninfo = '.*password=''it\\+''s secret'' dbname=''postgres''.*'/);
