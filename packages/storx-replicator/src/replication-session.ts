@@ -68,7 +68,7 @@ export class ReplicationSession {
     });
     this.done.catch(() => undefined);
     this.window = new DeliveryWindow(options.delivery, { maxBatches: options.maxInFlight ?? 1, maxBytes: options.maxInFlightBytes ?? Number.POSITIVE_INFINITY }, this.abort.signal);
-    this.batcher = new Batcher({ maxEvents: options.maxBatchEvents, maxBytes: options.maxBatchBytes, lingerMs: options.batchLingerMs, pipelineIdle: () => this.queue.length === 0 && this.delivering === undefined, emit: (batch) => this.enqueue(batch) });
+    this.batcher = new Batcher({ maxEvents: options.maxBatchEvents, maxBytes: options.maxBatchBytes, lingerMs: options.batchLingerMs, windowHasRoom: () => this.window.hasRoom(this.queue.length), emit: (batch) => this.enqueue(batch) });
     this.assembler = new TransactionAssembler({ includedTables: options.includedTables, maxPartBytes: options.maxBatchBytes, emit: (part) => this.batcher.add(part) });
   }
 

@@ -119,22 +119,22 @@ describe('batcher', () => {
   });
 });
 
-describe('batcher linger and an idle pipeline', () => {
-  it('sends at once (after the current read) when nothing is in flight, and lingers while deliveries are busy', async () => {
-    let idle = true;
+describe('batcher linger and the delivery window', () => {
+  it('sends at once (after the current read) when the delivery window has room, and lingers while it is full', async () => {
+    let room = true;
     const out: OutgoingBatch[] = [];
-    const batcher = new Batcher({ maxEvents: 10, maxBytes: 1_000_000, lingerMs: 60_000, pipelineIdle: () => idle, emit: (batch) => out.push(batch) });
+    const batcher = new Batcher({ maxEvents: 10, maxBytes: 1_000_000, lingerMs: 60_000, windowHasRoom: () => room, emit: (batch) => out.push(batch) });
     batcher.add(part(10, 1));
     batcher.add(part(20, 1)); // the same read: joins the batch
     expect(out).toHaveLength(0);
     await new Promise((resolve) => setImmediate(resolve));
     expect(shape(out)).toEqual([{ commit: 20, ack: 21, events: 2, chunk: { index: 0, last: true } }]);
 
-    idle = false;
+    room = false;
     batcher.add(part(30, 1));
     await new Promise((resolve) => setTimeout(resolve, 20));
-    expect(out, 'busy: the batch lingers to fill').toHaveLength(1);
-    batcher.flush(); // what the session does once deliveries are done
+    expect(out, 'window full: the batch lingers to fill').toHaveLength(1);
+    batcher.flush(); // what the session does once a delivery is done
     expect(shape(out).at(-1)).toEqual({ commit: 30, ack: 31, events: 1, chunk: { index: 0, last: true } });
   });
 });

@@ -78,6 +78,29 @@ describe('several batches in flight', () => {
     }
   });
 
+  it('a transaction committed while a batch is on the wire goes at once, not after it: the trickle does not wait', async () => {
+    // A linger far longer than the test: with the old rule (wait for the delivery in flight) the
+    // second transaction would stay in the batcher while the first batch is held at the gate.
+    const config = pair.config({ 'replication.webhook-url': gate.url, 'replication.source-id': 'inflight-trickle', 'replication.max-in-flight': '4', 'replication.batch-linger': '10m', 'replication.initial-snapshot': 'false', 'shutdown-timeout': '200ms' });
+    const running = runReplicator(config);
+    try {
+      await waitFor(async () => (await slotConfirmed(pair.source, config.slotName)) !== null, { description: 'slot created', timeoutMs: 30_000 });
+      gate.setMode('hang');
+      await orderedWorkload('inflight-trickle', 1, 1);
+      await waitFor(() => gate.concurrent >= 1, { description: 'the first batch held at the gate', timeoutMs: 30_000 });
+      const confirmedWhileHeld = parseLsn((await slotConfirmed(pair.source, config.slotName))!);
+      await orderedWorkload('inflight-trickle', 2, 1);
+      await waitFor(() => gate.concurrent >= 2, { description: 'the second transaction on the wire while the first is still held', timeoutMs: 30_000 });
+      // Nothing is acknowledged while both are unanswered.
+      expect(parseLsn((await slotConfirmed(pair.source, config.slotName))!)).toBe(confirmedWhileHeld);
+      gate.setMode('pass');
+      await caughtUp(config, 'inflight-trickle');
+    } finally {
+      gate.setMode('pass');
+      await running.stop();
+    }
+  });
+
   it('a failure with batches in flight, then a crash with batches in flight: nothing lost, nothing twice', async () => {
     const config = pipelined('inflight-failure');
     let running = runReplicator(config);

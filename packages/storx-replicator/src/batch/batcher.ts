@@ -9,11 +9,13 @@ export interface BatcherOptions {
   /** How long a batch waits for more transactions; 0 flushes once the current read is processed. */
   lingerMs: number;
   /**
-   * True when nothing is being delivered or waiting: a batch then goes as soon as the current
-   * read is processed instead of lingering (nothing to gain by waiting; latency to lose). While
-   * deliveries are busy it lingers and fills, and the session flushes it when they are done.
+   * True when the delivery window has room for one more batch (nothing in flight, or fewer than
+   * `max-in-flight` toward a receiver that takes `follows`): a batch then goes as soon as the
+   * current read is processed instead of lingering (nothing to gain by waiting; latency to lose).
+   * While the window is full it lingers and fills, and the session flushes it when a delivery is
+   * done, so a backlog still goes as few large batches.
    */
-  pipelineIdle?: () => boolean;
+  windowHasRoom?: () => boolean;
   emit: (batch: OutgoingBatch) => void;
 }
 
@@ -80,7 +82,7 @@ export class Batcher {
 
   private armTimer(): void {
     if (this.timer !== undefined) return;
-    const linger = this.options.pipelineIdle?.() === true ? 0 : this.options.lingerMs;
+    const linger = this.options.windowHasRoom?.() === true ? 0 : this.options.lingerMs;
     this.timer = linger > 0 ? { kind: 'timeout', handle: setTimeout(() => this.flush(), linger) } : { kind: 'immediate', handle: setImmediate(() => this.flush()) };
   }
 

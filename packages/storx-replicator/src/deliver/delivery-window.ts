@@ -52,6 +52,17 @@ export class DeliveryWindow {
   }
 
   /**
+   * True when a batch made now would go on the wire at once: fewer than `maxBatches` are queued
+   * (the queue holds those on the wire) and no failed head is being sent again alone. The batcher
+   * then sends a transaction as soon as it is read instead of lingering: a trickle of small
+   * transactions does not wait for the delivery ahead of it (measured: that wait was the whole
+   * tail of the trickle latency).
+   */
+  hasRoom(queued: number): boolean {
+    return !this.shut && queued < this.maxBatches;
+  }
+
+  /**
    * Called with the session's queue (in order) whenever it changes: places new batches in the
    * `follows` chain and starts the first attempt of those that fit the window; one at a time
    * (an older receiver, or the window shut), it seals the next batch ahead instead.
