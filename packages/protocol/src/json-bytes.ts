@@ -40,8 +40,8 @@ function writeEscape(out: Buffer, at: number, byte: number): number {
   return at;
 }
 
-/** Writes a 32-bit unsigned integer as upper-case hex without leading zeros; returns where it ends. */
-function writeUpperHex(out: Buffer, at: number, value: number): number {
+/** Writes a 32-bit unsigned integer as upper-case hex without leading zeros (an LSN half, as PostgreSQL prints it); returns where it ends. */
+export function writeUpperHex(out: Buffer, at: number, value: number): number {
   let digits = 1;
   while (digits < 8 && value >>> (4 * digits) !== 0) digits += 1;
   for (let digit = digits - 1; digit >= 0; digit -= 1) out[at++] = UPPER_HEX_DIGITS[(value >>> (4 * digit)) & 0x0f]!;
@@ -92,15 +92,20 @@ export class JsonBytes {
 
   /** Writes bytes as they are (a fragment of JSON text made beforehand). */
   raw(fragment: Uint8Array): void {
-    const count = fragment.length;
+    this.rawRange(fragment, 0, fragment.length);
+  }
+
+  /** Writes `source[start, end)` as it is: `raw` of a fragment kept in a larger buffer, with no view made of it. */
+  rawRange(source: Uint8Array, start: number, end: number): void {
+    const count = end - start;
     this.ensure(count);
     const out = this.buffer;
     let at = this.length;
     if (count >= NATIVE_COPY_BYTES) {
-      out.set(fragment, at);
+      out.set(start === 0 && end === source.length ? source : source.subarray(start, end), at);
       at += count;
     } else {
-      for (let index = 0; index < count; index += 1) out[at++] = fragment[index]!;
+      for (let index = start; index < end; index += 1) out[at++] = source[index]!;
     }
     this.length = at;
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { pgTimestampToIso, pgTimestampToUnixMs } from '../src/decode/commit-time.js';
+import { pgTimestampToIso, pgTimestampToUnixMs, writeIsoTimestamp } from '../src/decode/commit-time.js';
 
 describe('pgoutput timestamps', () => {
   it('keep all six fractional digits (a JS Date alone keeps three)', () => {
@@ -29,8 +29,13 @@ describe('pgoutput timestamps', () => {
       seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
       instants.push(BigInt(seed) * 1_000_003n - 10n ** 15n);
     }
+    const out = Buffer.alloc(64, 0x7e);
     for (const micros of instants) {
       expect(pgTimestampToIso(micros), String(micros)).toBe(reference(micros));
+      // The bytes written in place (the assembler's path) are the same text, and nothing past it.
+      const end = writeIsoTimestamp(micros, out, 3);
+      expect(out.toString('latin1', 3, end), String(micros)).toBe(reference(micros));
+      expect(out[end], String(micros)).toBe(0x7e);
       expect(pgTimestampToUnixMs(micros), String(micros)).toBe(Number((micros + 946_684_800_000_000n) / 1000n));
     }
   });

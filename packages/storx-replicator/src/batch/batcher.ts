@@ -57,7 +57,7 @@ export class Batcher {
     }
     const batch = this.current;
     batch.events.append(part.events);
-    for (const [id, relation] of part.relations) batch.relations.set(id, relation);
+    part.relations.forEach((relation, id) => batch.relations.set(id, relation));
     batch.commitLsn = part.commitLsn;
     batch.ackLsn = part.endLsn;
     batch.bytes += part.bytes;

@@ -33,15 +33,21 @@ const enum Columns {
   KeyOnly,
 }
 
-/** What every change of one transaction shares, and where the change is. */
+/**
+ * What every change of one transaction shares, and where the change is. The shared JSON pieces
+ * are ranges of `shared` (written once per transaction, see transaction-context.ts), not Buffers
+ * of their own: no allocation per transaction.
+ */
 export interface ChangeContext {
-  /** `"<commit time>","lsn":"` */
-  timestampLsn: Buffer;
+  shared: Buffer;
+  /** `"<commit time>","lsn":"` is `shared[0, timestampLsnEnd)`. */
+  timestampLsnEnd: number;
+  /** `","commit_lsn":"<commit lsn>","xid":<xid>,"seq":` is `shared[commitXidSeqStart, commitXidSeqEnd)`. */
+  commitXidSeqStart: number;
+  commitXidSeqEnd: number;
   /** The change's LSN, its two 32-bit halves (written as PostgreSQL's text). */
   lsnHigh: number;
   lsnLow: number;
-  /** `","commit_lsn":"<commit lsn>","xid":<xid>,"seq":` */
-  commitXidSeq: Buffer;
   seq: number;
 }
 
@@ -105,9 +111,9 @@ export class ChangeJsonWriter {
   private start(relation: RelationJson, context: ChangeContext): void {
     const out = this.out;
     out.raw(relation.head);
-    out.raw(context.timestampLsn);
+    out.rawRange(context.shared, 0, context.timestampLsnEnd);
     out.lsn(context.lsnHigh, context.lsnLow);
-    out.raw(context.commitXidSeq);
+    out.rawRange(context.shared, context.commitXidSeqStart, context.commitXidSeqEnd);
     out.uint(context.seq);
   }
 

@@ -1,11 +1,12 @@
-import { formatLsn, JsonBytes, type Lsn } from '@storx-backup/protocol';
+import { JsonBytes, type Lsn } from '@storx-backup/protocol';
 import { EncodedEvents } from '../batch/encoded-events.js';
 import { UserTypedValues } from '../batch/user-typed-values.js';
 import { ChangeJsonWriter, type ChangeContext } from './change-json.js';
-import { pgTimestampToIso, pgTimestampToUnixMs } from './commit-time.js';
+import { pgTimestampToUnixMs } from './commit-time.js';
 import { type DecodedRelation, hasOtherWithName } from './decoded-relation.js';
 import type { PgoutputMessage } from './pgoutput-messages.js';
 import { RelationJson } from './relation-json.js';
+import { TRANSACTION_CONTEXT_BYTES, writeTransactionContext } from './transaction-context.js';
 
 export { type DecodedRelation, hasOtherWithName } from './decoded-relation.js';
 
@@ -49,8 +50,6 @@ interface OpenTransaction {
   changes: number;
   commitLsn: Lsn;
   commitTimeMs: number;
-  /** What the JSON of each change of this transaction shares (see ChangeContext). */
-  context: ChangeContext;
   chunkIndex: number;
   /** `seq` of the last change handed on in an earlier chunk. */
   afterSeq: number | undefined;
@@ -58,8 +57,8 @@ interface OpenTransaction {
   lastSeq: number | undefined;
   /** Changes written in the current chunk (its bytes are `out.pending`). */
   events: number;
-  /** Values of user-typed columns in the current chunk. */
-  typed: UserTypedValues;
+  /** Values of user-typed columns in the current chunk (made at the first one: most tables have none). */
+  typed: UserTypedValues | undefined;
   relations: Map<number, DecodedRelation>;
 }
 
@@ -68,8 +67,6 @@ interface OpenTransaction {
  * full, so its size bounds how often that happens. Pages are touched only as they are written.
  */
 const PART_BUFFER_BYTES = 4 * 1024 * 1024;
-/** Room for each of a transaction's two shared JSON pieces (both are under 100 bytes). */
-const CONTEXT_REGION_BYTES = 128;
 /** Positions below this (8 PiB of WAL) convert to a double exactly. */
 const EXACT_IN_DOUBLE = 2n ** 53n;
 
@@ -86,12 +83,17 @@ export class TransactionAssembler {
   /** Every part's events are written here, one after the other; a part takes its bytes as a view. */
   private readonly out: JsonBytes;
   private readonly writer: ChangeJsonWriter;
-  /** Where the open transaction's shared JSON pieces are written (see `contextBytes`). */
-  private readonly contextScratch = Buffer.alloc(2 * CONTEXT_REGION_BYTES);
+  /**
+   * What the open transaction's changes share (its JSON pieces written into one reused buffer,
+   * see transaction-context.ts): only the open transaction uses it, and a new one begins only
+   * after it ended. Measured: allocating these per transaction was ~10% of the replicator's CPU
+   * catching up a backlog of single-row transactions.
+   */
+  private readonly context: ChangeContext = { shared: Buffer.alloc(TRANSACTION_CONTEXT_BYTES), timestampLsnEnd: 0, commitXidSeqStart: 0, commitXidSeqEnd: 0, lsnHigh: 0, lsnLow: 0, seq: 0 };
 
   constructor(private readonly options: AssemblerOptions) {
     this.out = new JsonBytes(PART_BUFFER_BYTES);
-    this.writer = new ChangeJsonWriter(this.out, () => this.requireOpen('a change').typed);
+    this.writer = new ChangeJsonWriter(this.out, () => (this.requireOpen('a change').typed ??= new UserTypedValues()));
   }
 
   /** True while a transaction has begun and not committed. */
@@ -109,26 +111,18 @@ export class TransactionAssembler {
   handle(walStart: bigint, message: PgoutputMessage): void {
     switch (message.tag) {
       case 'begin': {
-        const commitLsnText = formatLsn(message.finalLsn as Lsn);
         this.out.discard();
+        writeTransactionContext(this.context, message.finalLsn, message.commitTime, message.xid);
         this.open = {
           xid: message.xid,
           changes: 0,
           commitLsn: message.finalLsn as Lsn,
           commitTimeMs: pgTimestampToUnixMs(message.commitTime),
-          context: {
-            // An ISO timestamp needs no JSON escaping.
-            timestampLsn: this.contextBytes(0, `"${pgTimestampToIso(message.commitTime)}","lsn":"`),
-            lsnHigh: 0,
-            lsnLow: 0,
-            commitXidSeq: this.contextBytes(CONTEXT_REGION_BYTES, `","commit_lsn":"${commitLsnText}","xid":${message.xid},"seq":`),
-            seq: 0,
-          },
           chunkIndex: 0,
           afterSeq: undefined,
           lastSeq: undefined,
           events: 0,
-          typed: new UserTypedValues(),
+          typed: undefined,
           relations: new Map(),
         };
         return;
@@ -149,23 +143,23 @@ export class TransactionAssembler {
       }
       case 'insert': {
         const relation = this.change(walStart, message.relationId);
-        if (relation !== undefined) this.writer.insert(relation, this.open!.context, message.buffer, message.newTuple);
+        if (relation !== undefined) this.writer.insert(relation, this.context, message.buffer, message.newTuple);
         return;
       }
       case 'update': {
         const relation = this.change(walStart, message.relationId);
-        if (relation !== undefined) this.writer.update(relation, this.open!.context, message.buffer, message.oldTuple, message.oldKind === 'K', message.newTuple);
+        if (relation !== undefined) this.writer.update(relation, this.context, message.buffer, message.oldTuple, message.oldKind === 'K', message.newTuple);
         return;
       }
       case 'delete': {
         const relation = this.change(walStart, message.relationId);
-        if (relation !== undefined) this.writer.delete(relation, this.open!.context, message.buffer, message.oldTuple, message.oldKind === 'K');
+        if (relation !== undefined) this.writer.delete(relation, this.context, message.buffer, message.oldTuple, message.oldKind === 'K');
         return;
       }
       case 'truncate':
         for (const relationId of message.relationIds) {
           const relation = this.change(walStart, relationId);
-          if (relation !== undefined) this.writer.truncate(relation, this.open!.context);
+          if (relation !== undefined) this.writer.truncate(relation, this.context);
         }
         return;
       case 'message':
@@ -190,7 +184,7 @@ export class TransactionAssembler {
     // A full chunk is handed on only now that another change follows: so the last part of a
     // split transaction is never empty, and always ends it.
     if (this.out.pending >= this.options.maxPartBytes) this.closeChunk();
-    const { context } = open;
+    const context = this.context;
     context.seq = seq;
     if (walStart < EXACT_IN_DOUBLE) {
       // Exact in a double: no BigInt arithmetic (each allocates) for the common case.
@@ -205,18 +199,6 @@ export class TransactionAssembler {
     open.events += 1;
     open.relations.set(relationId, relation.relation);
     return relation;
-  }
-
-  /**
-   * `text` as latin1 bytes in the context scratch at `offset`: written in place instead of a
-   * Buffer allocated per transaction (measured: two allocations per single-row transaction
-   * were ~10% of the replicator's CPU catching up a backlog of them). Only the open
-   * transaction's context uses the scratch, and a new one begins only after it ended.
-   */
-  private contextBytes(offset: number, text: string): Buffer {
-    if (text.length > CONTEXT_REGION_BYTES) return Buffer.from(text, 'latin1');
-    const written = this.contextScratch.write(text, offset, 'latin1');
-    return this.contextScratch.subarray(offset, offset + written);
   }
 
   /** Hands the open transaction's events so far on as a chunk (never an empty one). */
@@ -234,7 +216,7 @@ export class TransactionAssembler {
     const events = new EncodedEvents(open.typed);
     events.add(this.out.take(), open.events);
     open.events = 0;
-    open.typed = new UserTypedValues();
+    open.typed = undefined;
     return { xid: open.xid, commitLsn: open.commitLsn, chunkIndex: open.chunkIndex, last, afterSeq: open.afterSeq, endLsn, commitTimeMs: open.commitTimeMs, events, relations: open.relations, bytes: events.byteLength };
   }
 
