@@ -18,6 +18,7 @@ import { registerVerifyRoute } from './routes/verify.js';
 import { registerWebhookRoute } from './routes/webhook.js';
 import { DEFAULT_PREDECESSOR_WAIT, PredecessorWait, type PredecessorWaitLimits } from './apply/predecessor-wait.js';
 import { readWatermark } from './apply/watermark-store.js';
+import { readCopyState } from './apply/table-copy-store.js';
 import { TableCheck } from './schema/table-check.js';
 import { TableSync, type TableSyncOptions } from './schema/table-sync.js';
 import { ReplayGuard } from './verify/replay-guard.js';
@@ -100,7 +101,11 @@ export function buildApp(options: AppOptions): FastifyInstance & { metrics: Rece
   app.addHook('onReady', () => refusals.load());
   const budget = receiveBudget(options.receiveBudgetBytes ?? 2 * options.bodyLimitBytes, options.bodyLimitBytes);
   metrics.receiveBudgetHeld = () => budget.inUse;
-  const predecessors = new PredecessorWait((sourceId, slot) => readWatermark(options.db, options.stateSchema, sourceId, slot), { ...DEFAULT_PREDECESSOR_WAIT, ...options.predecessorWait });
+  const predecessors = new PredecessorWait(
+    (sourceId, slot) => readWatermark(options.db, options.stateSchema, sourceId, slot),
+    { ...DEFAULT_PREDECESSOR_WAIT, ...options.predecessorWait },
+    (sourceId, slot, schema, table) => readCopyState(options.db, options.stateSchema, sourceId, slot, schema, table),
+  );
   metrics.batchesWaitingNow = () => predecessors.size;
   // One guard for both routes: verify requests and pings carrying relations (the table question).
   const replays = new ReplayGuard(options.timestampToleranceSeconds);

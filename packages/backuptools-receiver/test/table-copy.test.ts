@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Batch } from '@storx-backup/protocol';
 import { parseLsn } from '@storx-backup/protocol';
-import { placeCopyChunk, streamChangeVersusCopy } from '../src/apply/table-copy.js';
+import { copyPredecessorApplied, placeCopyChunk, streamChangeVersusCopy } from '../src/apply/table-copy.js';
 import { batchOf, nextLsn, OBJECTS, objectRow, signedRequest, tableText, type TestReceiver, testReceiver } from './support.js';
 
 let receiver: TestReceiver;
@@ -39,6 +39,15 @@ describe('table copy placement', () => {
     expect(placeCopyChunk(state, { imageLsn: parseLsn('0/10'), index: 0 })).toEqual({ kind: 'duplicate' });
     expect(placeCopyChunk(state, { imageLsn: parseLsn('0/C8'), index: 0 })).toEqual({ kind: 'start' });
   });
+  it('lets a chunk sent ahead go once the chunk before it is applied, or once it cannot apply anyway', () => {
+    expect(copyPredecessorApplied(undefined, { imageLsn: parseLsn('0/64'), index: 1 })).toBe(false);
+    expect(copyPredecessorApplied(state, { imageLsn: parseLsn('0/64'), index: 2 })).toBe(true);
+    expect(copyPredecessorApplied(state, { imageLsn: parseLsn('0/64'), index: 3 })).toBe(false);
+    // A newer copy whose chunk 0 has not arrived yet: wait; an older copy's chunk: a duplicate now.
+    expect(copyPredecessorApplied(state, { imageLsn: parseLsn('0/C8'), index: 1 })).toBe(false);
+    expect(copyPredecessorApplied(state, { imageLsn: parseLsn('0/10'), index: 5 })).toBe(true);
+    expect(copyPredecessorApplied({ ...state, done: true }, { imageLsn: parseLsn('0/64'), index: 7 })).toBe(true);
+  });
   it('skips stream changes older than the copy, holds newer ones while it runs', () => {
     expect(streamChangeVersusCopy(state, parseLsn('0/63'))).toBe('skip');
     expect(streamChangeVersusCopy(state, parseLsn('0/64'))).toBe('wait');
@@ -70,6 +79,27 @@ describe('table copies on the backup', () => {
 
     const ping = await post({ ...batchOf([OBJECTS], [], { sourceId: 'copy-test' }), relations: [] });
     expect(ping.body).toMatchObject({ status: 'ping', table_copies: [{ schema: 'satellite/0', table: 'objects', image_lsn: image, done: true, rows_copied: '4' }] });
+  });
+
+  it('holds chunks sent ahead (follows) until the chunk before each is applied, then applies them in order', async () => {
+    const sourceId = 'copy-ahead';
+    const image = nextLsn();
+    const ahead = (index: number, last: boolean, rows: number[]): Batch => ({ ...copyChunk(image, index, last, rows, sourceId), follows: { commit_lsn: image, chunk_index: index - 1, chunk_last: false } });
+    // The last two arrive first. Applied at once they would be refused (a hole), and had they
+    // applied, chunk 0 (which empties the table) would remove their rows.
+    const third = post(ahead(2, true, [7005, 7006]));
+    const second = post(ahead(1, false, [7003, 7004]));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await post(copyChunk(image, 0, false, [7001, 7002], sourceId))).toMatchObject({ status: 200, body: { status: 'applied' } });
+    expect(await second).toMatchObject({ status: 200, body: { status: 'applied' } });
+    expect(await third).toMatchObject({ status: 200, body: { status: 'applied' } });
+    expect(await keysOf()).toBe(6);
+    const ping = await post({ ...batchOf([OBJECTS], [], { sourceId }), relations: [] });
+    expect(ping.body).toMatchObject({ table_copies: [{ image_lsn: image, done: true, rows_copied: '6' }] });
+    // `follows` on a copy chunk must name the chunk before it of the same copy.
+    const wrong = { ...copyChunk(nextLsn(), 2, true, [1], sourceId), follows: { commit_lsn: image, chunk_index: 1, chunk_last: false } };
+    expect(await post(wrong)).toMatchObject({ status: 422, body: { error: 'PAYLOAD_INVALID' } });
+    expect(await keysOf()).toBe(6);
   });
 
   it('skips stream changes that committed before the copy, which already holds them', async () => {

@@ -72,7 +72,7 @@ describe('POST /webhook answers', () => {
     const before = await snapshot();
     const response = await send(await signedRequest(batchOf([OBJECTS], []), receiver.keys));
     expect(response.statusCode).toBe(200);
-    expect(response.json()).toEqual({ status: 'ping', watermark: expect.objectContaining({ commit_lsn: expect.any(String) as string }) as unknown, table_copies: [], refusal: null, origin: null, accepts: { formats: ['v3', 'v2', 'seed-v1'], signatures: ['v1d', 'v1a'], follows: true, copy: ['text'] },
+    expect(response.json()).toEqual({ status: 'ping', watermark: expect.objectContaining({ commit_lsn: expect.any(String) as string }) as unknown, table_copies: [], refusal: null, origin: null, accepts: { formats: ['v3', 'v2', 'seed-v1'], signatures: ['v1d', 'v1a'], follows: true, copy: ['text'], copy_follows: true },
       // A ping carrying relations is also asked whether the backup can take each table (doctor's question).
       table_checks: [{ schema: 'satellite/0', table: 'objects', ok: true, problems: [] }],
     });

@@ -46,9 +46,10 @@ export const batchSchema = z
      * The batch the sender sent before this one on the same stream (its `commit_lsn` and
      * `chunk`), when it sends several at once: the receiver applies this batch only once its
      * watermark has reached that one, and until then holds it (verified and decrypted) for a
-     * bounded time instead of refusing it. Absent on the first batch of a sender's session, from
-     * senders that send one at a time, and on table copies (docs/protocol.md, "Several batches
-     * in flight").
+     * bounded time instead of refusing it. Absent on the first batch of a sender's session and
+     * from senders that send one at a time (docs/protocol.md, "Several batches in flight"). On a
+     * table copy chunk (to a receiver that says `copy_follows`) it names the chunk before it of
+     * the same copy: `{ commit_lsn: image_lsn, chunk_index: index - 1, chunk_last: false }`.
      */
     follows: z.strictObject({ commit_lsn: lsnTextSchema, chunk_index: z.number().int().nonnegative(), chunk_last: z.boolean() }).optional(),
     /**
@@ -87,14 +88,18 @@ export const batchSchema = z
     // Zod runs this refinement even when fields inside already failed, so parse defensively.
     const batchCommit = isLsnText(batch.commit_lsn) ? parseLsn(batch.commit_lsn) : undefined;
     const follows = batch.follows;
-    if (follows !== undefined && batchCommit !== undefined && isLsnText(follows.commit_lsn)) {
+    if (follows !== undefined && batchCommit !== undefined && isLsnText(follows.commit_lsn) && batch.snapshot === undefined) {
       const before = parseLsn(follows.commit_lsn);
       // The batch it follows comes before it: an earlier transaction, or an earlier chunk of its own.
       if (before > batchCommit || (before === batchCommit && (follows.chunk_last || batch.chunk.index === 0))) {
         ctx.addIssue({ code: 'custom', path: ['follows'], message: 'must name a batch before this one (an earlier commit_lsn, or an earlier chunk of the same transaction)' });
       }
     }
-    if (follows !== undefined && batch.snapshot !== undefined) ctx.addIssue({ code: 'custom', path: ['follows'], message: 'a table copy chunk is sent alone and follows nothing' });
+    // On a table copy chunk, `follows` names the chunk before it of the same copy (several in flight).
+    const snapshot = batch.snapshot;
+    if (follows !== undefined && snapshot !== undefined && (follows.commit_lsn !== snapshot.image_lsn || follows.chunk_index !== snapshot.index - 1 || follows.chunk_last)) {
+      ctx.addIssue({ code: 'custom', path: ['follows'], message: 'on a table copy chunk, must name the chunk before it of the same copy: { commit_lsn: snapshot.image_lsn, chunk_index: snapshot.index - 1, chunk_last: false }' });
+    }
     for (const [index, event] of batch.events.entries()) {
       const columns = relations.get(relationKey(event.schema, event.table));
       if (!columns) {

@@ -25,13 +25,20 @@ export interface ReceiverCapabilities {
    * (`"copy": ["text"]`: COPY text, copy-payload.ts); empty for a receiver older than the member.
    */
   copy: readonly CopyFormat[];
+  /**
+   * `"copy_follows": true`: the receiver takes `follows` on a table copy chunk (naming the chunk
+   * before it of the same copy) and holds a chunk until that one is applied, so the sender may
+   * keep several chunks of a copy in flight. False for a receiver that does not say so (it
+   * refuses the member on a copy chunk with 422): one chunk at a time. The wire name is the key.
+   */
+  copy_follows: boolean;
 }
 
 /** What a receiver older than the `accepts` member takes. */
-export const LEGACY_RECEIVER_CAPABILITIES: ReceiverCapabilities = Object.freeze({ formats: Object.freeze(['v2', 'seed-v1'] as const), signatures: Object.freeze([SIGNATURE_VERSION] as const), follows: false, copy: Object.freeze([]) });
+export const LEGACY_RECEIVER_CAPABILITIES: ReceiverCapabilities = Object.freeze({ formats: Object.freeze(['v2', 'seed-v1'] as const), signatures: Object.freeze([SIGNATURE_VERSION] as const), follows: false, copy: Object.freeze([]), copy_follows: false });
 
 /** What this version's receiver takes, for its ping answer. */
-export const RECEIVER_CAPABILITIES: ReceiverCapabilities = Object.freeze({ formats: Object.freeze(['v3', 'v2', 'seed-v1'] as const), signatures: SIGNATURE_SCHEMES, follows: true, copy: COPY_FORMATS });
+export const RECEIVER_CAPABILITIES: ReceiverCapabilities = Object.freeze({ formats: Object.freeze(['v3', 'v2', 'seed-v1'] as const), signatures: SIGNATURE_SCHEMES, follows: true, copy: COPY_FORMATS, copy_follows: true });
 
 const KNOWN_FORMATS: ReadonlySet<string> = new Set<AcceptedFormat>(['v3', 'v2', 'seed-v1']);
 const KNOWN_SIGNATURES: ReadonlySet<string> = new Set<string>(SIGNATURE_SCHEMES);
@@ -57,7 +64,8 @@ export function readReceiverCapabilities(reply: unknown): ReceiverCapabilities {
   if (formats === undefined || signatures === undefined) return LEGACY_RECEIVER_CAPABILITIES;
   // Absent in receivers older than copy chunks: they take table copies as JSON events only.
   const copy = (list('copy', KNOWN_COPY_FORMATS) ?? []) as CopyFormat[];
-  return { formats, signatures, follows: (accepts as Record<string, unknown>)['follows'] === true, copy };
+  const flag = (name: string): boolean => Object.hasOwn(accepts, name) && (accepts as Record<string, unknown>)[name] === true;
+  return { formats, signatures, follows: flag('follows'), copy, copy_follows: flag('copy_follows') };
 }
 
 /** The signature scheme to use toward a receiver: `v1d` when it verifies it, else `v1a`. */

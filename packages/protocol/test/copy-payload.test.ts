@@ -67,6 +67,13 @@ describe('copy chunk payload', () => {
     expect(readReceiverCapabilities({ accepts: { formats: ['v3'], signatures: ['v1d'] } }).copy).toEqual([]);
     expect(readReceiverCapabilities({ accepts: { formats: ['v3'], signatures: ['v1d'], copy: ['binary', 'text'] } }).copy).toEqual(['text']);
   });
+
+  it('several chunks of a copy go in flight only to a receiver that says copy_follows', () => {
+    expect(LEGACY_RECEIVER_CAPABILITIES.copy_follows).toBe(false);
+    expect(readReceiverCapabilities({ accepts: { formats: ['v3'], signatures: ['v1d'], follows: true, copy: ['text'] } }).copy_follows).toBe(false);
+    expect(readReceiverCapabilities({ accepts: { formats: ['v3'], signatures: ['v1d'], copy: ['text'], copy_follows: true } }).copy_follows).toBe(true);
+    expect(readReceiverCapabilities({ accepts: { formats: ['v3'], signatures: ['v1d'], copy_follows: 'yes' } }).copy_follows).toBe(false);
+  });
 });
 
 describe('COPY text rows', () => {

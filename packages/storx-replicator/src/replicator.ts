@@ -88,6 +88,8 @@ export class Replicator {
           delivery,
           maxBatchEvents: config.maxBatchEvents,
           maxBatchBytes: config.maxBatchBytes,
+          maxInFlight: config.maxInFlight,
+          maxInFlightBytes: config.maxInFlightBytes,
           progress: copyProgress({ logger, metrics: this.metrics }),
           signal: this.stopSignal.signal,
         });

@@ -16,6 +16,8 @@ export class GateProxy {
   maxConcurrent = 0;
   /** After this many forwarded requests, switch to `unavailable` by itself. */
   closeAfter: number | undefined;
+  /** After this many forwarded requests, switch to `hang` by itself (once). */
+  hangAfter: number | undefined;
   /** Rewrites each forwarded answer's body (a test plays an older receiver). */
   rewrite: ((body: string) => string) | undefined;
   private readonly server: Server;
@@ -66,6 +68,10 @@ export class GateProxy {
   private async answer(incoming: IncomingMessage): Promise<{ status: number; headers: Record<string, string>; body: string }> {
     const chunks: Buffer[] = [];
     for await (const chunk of incoming) chunks.push(chunk as Buffer);
+    if (this.hangAfter !== undefined && this.forwarded >= this.hangAfter) {
+      this.hangAfter = undefined;
+      this.mode = 'hang';
+    }
     while (this.mode === 'hang') await new Promise<void>((resolve) => this.held.add(resolve));
     if (this.mode === 'unavailable' || (this.closeAfter !== undefined && this.forwarded >= this.closeAfter)) {
       this.refused += 1;

@@ -1,6 +1,7 @@
 // Several batches in flight (replication.max-in-flight): the receiver applies them in order, the
 // slot is acknowledged only up to the highest batch answered with all before it, and a failure
-// or a crash with batches in flight loses and duplicates nothing.
+// or a crash with batches in flight loses and duplicates nothing. Likewise several chunks of a
+// table copy in flight.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseLsn } from '@storx-backup/protocol';
 import { waitFor } from '@storx-backup/test-postgres';
@@ -130,6 +131,55 @@ describe('several batches in flight', () => {
     } finally {
       gate.setMode('pass');
       await running.stop();
+    }
+  });
+});
+
+describe('several chunks of a table copy in flight', () => {
+  async function copyProgress(sourceId: string): Promise<{ done: boolean; rows_copied: string } | undefined> {
+    const { rows } = await pair.backup.query<{ done: boolean; rows_copied: string }>("SELECT done, rows_copied::text FROM backuptools_state.table_copies WHERE source_id = $1 AND table_name = 'objects'", [sourceId]);
+    return rows[0];
+  }
+
+  it('go together and apply in order; a stop and a failure with chunks on the wire lose and repeat nothing', async () => {
+    const sourceId = 'copy-in-flight';
+    await pair.source.query(
+      `INSERT INTO objects (project_id, bucket_name, object_key, version, total_plain_size)
+       SELECT '0b5d3c1e-6f7a-4d2b-9c8e-1a2b3c4d5e6f', 'copy-in-flight', int8send(g), 1, g FROM generate_series(1, 8000) g`,
+    );
+    const { rows } = await pair.source.query<{ count: string }>('SELECT count(*)::text AS count FROM objects');
+    // Chunks of ~16 KiB (~100 rows), four in flight, through the gate.
+    const config = pair.config({ 'replication.webhook-url': gate.url, 'replication.source-id': sourceId, 'replication.max-batch-bytes': '16KiB', 'replication.max-in-flight': '4', 'replication.initial-snapshot': 'true', 'shutdown-timeout': '200ms' });
+    gate.maxConcurrent = 0;
+    gate.forwarded = 0;
+    // The ping and a few chunks pass; then the gate holds what comes: the head and the chunks
+    // sent ahead of it pile up there.
+    gate.hangAfter = 6;
+    let running = runReplicator(config);
+    try {
+      await waitFor(() => gate.mode === 'hang' && gate.concurrent >= 4, { description: 'four copy chunks held at the gate at once', timeoutMs: 30_000 });
+      // A stop with chunks on the wire: the next run copies the table again in a new snapshot,
+      // while the abandoned chunks, released, reach the receiver beside the new copy's.
+      await running.stop().catch(() => undefined);
+      expect((await copyProgress(sourceId))?.done ?? false).toBe(false);
+      running = runReplicator(config);
+      gate.setMode('pass');
+      // A failure with chunks in flight: the receiver refuses everything (503) for a while.
+      gate.closeAfter = gate.forwarded + 8;
+      await waitFor(() => gate.refused >= 3, { description: 'copy chunks refused while several were in flight', timeoutMs: 30_000 });
+      gate.closeAfter = undefined;
+      await waitFor(async () => (await copyProgress(sourceId))?.done === true, { description: 'the copy done', timeoutMs: 60_000 });
+      expect(await copyProgress(sourceId)).toEqual({ done: true, rows_copied: rows[0]!.count });
+      expect(gate.maxConcurrent).toBeGreaterThanOrEqual(4);
+      // The stream joins the copy with no gap and no double effect.
+      const end = await currentWal();
+      await orderedWorkload('copy-in-flight-after', 1, 10);
+      await waitForTableEqual(pair, 'objects', OBJECTS_KEY, 60_000);
+      await waitFor(async () => parseLsn((await slotConfirmed(pair.source, config.slotName))!) >= end, { description: 'slot confirmed past the last write', timeoutMs: 60_000 });
+    } finally {
+      gate.setMode('pass');
+      gate.closeAfter = undefined;
+      await running.stop().catch(() => undefined);
     }
   });
 });

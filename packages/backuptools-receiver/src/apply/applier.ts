@@ -146,6 +146,11 @@ export class Applier {
       const imageLsn = parseLsn(chunk.image_lsn);
       const placement = placeCopyChunk(state, { imageLsn, index: chunk.index });
       if (placement.kind === 'duplicate') return { status: 'duplicate', watermark };
+      // Sent while the chunk before it was in flight (the route waited for it; another process
+      // may not have): transient, the sender sends again from that chunk.
+      if (placement.kind === 'gap' && batch.follows !== undefined) {
+        throw new ReceiverError('PREDECESSOR_NOT_APPLIED', `source ${batch.source_id}, slot ${batch.slot}, copy of ${chunk.schema}.${chunk.table}: chunk ${chunk.index} follows chunk ${batch.follows.chunk_index}, which is not applied`);
+      }
       if (placement.kind === 'gap') throw new ReceiverError('CHUNK_OUT_OF_ORDER', `source ${batch.source_id}, slot ${batch.slot}, copy of ${chunk.schema}.${chunk.table}: ${placement.reason}`);
 
       const tables = await this.tableSync.prepare(trx, batch.relations);

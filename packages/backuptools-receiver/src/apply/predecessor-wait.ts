@@ -1,5 +1,6 @@
-import { type Batch, formatLsn } from '@storx-backup/protocol';
+import { type Batch, formatLsn, parseLsn } from '@storx-backup/protocol';
 import { ReceiverError } from '../errors.js';
+import { type CopyState, copyPredecessorApplied } from './table-copy.js';
 import { type Predecessor, predecessorApplied, predecessorOf, type Watermark } from './watermark.js';
 
 /** How many verified batches may wait for their predecessors, and for how long. */
@@ -38,6 +39,8 @@ export class PredecessorWait {
   constructor(
     private readonly readWatermark: (sourceId: string, slot: string) => Promise<Watermark | undefined>,
     private readonly limits: PredecessorWaitLimits = DEFAULT_PREDECESSOR_WAIT,
+    /** The copy progress of one table, for a table copy chunk that follows the chunk before it. */
+    private readonly readCopyState: (sourceId: string, slot: string, schema: string, table: string) => Promise<CopyState | undefined> = () => Promise.resolve(undefined),
   ) {}
 
   /** Batches waiting now (for metrics and tests). */
@@ -54,7 +57,12 @@ export class PredecessorWait {
     if (batch.follows === undefined) return;
     const predecessor = predecessorOf(batch.follows);
     const key = keyOf(batch.source_id, batch.slot);
-    const reached = async (): Promise<boolean> => predecessorApplied(this.committed.get(key), predecessor, batch.chunk.after_seq) || predecessorApplied(await this.readWatermark(batch.source_id, batch.slot), predecessor, batch.chunk.after_seq);
+    const { snapshot } = batch;
+    // A table copy chunk follows the chunk before it of its copy: judged by the copy's progress.
+    const reached =
+      snapshot !== undefined
+        ? async (): Promise<boolean> => copyPredecessorApplied(await this.readCopyState(batch.source_id, batch.slot, snapshot.schema, snapshot.table), { imageLsn: parseLsn(snapshot.image_lsn), index: snapshot.index })
+        : async (): Promise<boolean> => predecessorApplied(this.committed.get(key), predecessor, batch.chunk.after_seq) || predecessorApplied(await this.readWatermark(batch.source_id, batch.slot), predecessor, batch.chunk.after_seq);
     if (await reached()) return;
     const { maxWaiting, maxWaitingBytes, timeoutMs, pollMs } = this.limits;
     if (this.waiting >= maxWaiting || this.waitingBytes + bytes > maxWaitingBytes) {
@@ -113,5 +121,6 @@ function keyOf(sourceId: string, slot: string): string {
 }
 
 function describe(batch: Batch, predecessor: Predecessor): string {
+  if (batch.snapshot !== undefined) return `source ${batch.source_id}, slot ${batch.slot}: chunk ${batch.snapshot.index} of the copy of ${batch.snapshot.schema}.${batch.snapshot.table} at ${batch.snapshot.image_lsn} follows its chunk ${predecessor.chunkIndex}`;
   return `source ${batch.source_id}, slot ${batch.slot}: chunk ${batch.chunk.index} of the transaction at ${batch.commit_lsn} follows chunk ${predecessor.chunkIndex} of the transaction at ${formatLsn(predecessor.commitLsn)}`;
 }

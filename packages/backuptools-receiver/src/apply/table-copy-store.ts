@@ -26,6 +26,14 @@ export async function readCopyStates(db: BackupDb | Trx, stateSchema: string, so
   return new Map(rows.map((row) => [relationKey(row.schema_name, row.table_name), toState(row)]));
 }
 
+/** One table's copy, read without a lock: for a chunk waiting for the one before it (the applier checks again under the lock). */
+export async function readCopyState(db: BackupDb, stateSchema: string, sourceId: string, slot: string, schema: string, table: string): Promise<CopyState | undefined> {
+  const { rows } = await sql<CopyColumns>`
+    SELECT schema_name, table_name, image_lsn::text, next_chunk, done, rows_copied::text FROM ${sql.id(stateSchema, 'table_copies')}
+    WHERE source_id = ${sourceId} AND slot = ${slot} AND schema_name = ${schema} AND table_name = ${table}`.execute(db);
+  return rows[0] === undefined ? undefined : toState(rows[0]);
+}
+
 /** Records a chunk applied, in the transaction that applied its rows. */
 export async function saveCopyState(trx: Trx, stateSchema: string, sourceId: string, slot: string, state: CopyState): Promise<void> {
   await sql`

@@ -42,3 +42,14 @@ export function streamChangeVersusCopy(state: CopyState | undefined, commitLsn: 
   if (commitLsn < state.imageLsn) return 'skip';
   return state.done ? 'apply' : 'wait';
 }
+
+/**
+ * True once the copy chunk a chunk `follows` (the one before it, `index - 1`, of the copy at
+ * `imageLsn`) is applied, or once the chunk can no longer apply in any case (a newer copy
+ * started, or this one is done: it is a duplicate). The receiver holds a chunk sent ahead until
+ * then; the applier's placement under the watermark lock stays the guard.
+ */
+export function copyPredecessorApplied(state: CopyState | undefined, chunk: CopyChunk): boolean {
+  if (state === undefined || chunk.imageLsn > state.imageLsn) return false;
+  return chunk.imageLsn < state.imageLsn || state.done || state.nextChunk >= chunk.index;
+}

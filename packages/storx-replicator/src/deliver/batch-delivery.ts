@@ -148,6 +148,19 @@ export class BatchDelivery {
   }
 
   /**
+   * Whether chunks of a table copy may be several in flight: the receiver's ping answer said it
+   * takes `follows` on a copy chunk (`copy_follows`).
+   */
+  get copyPipelining(): boolean {
+    return this.options.format !== 'seed-v1' && this.receiverCapabilities.copy_follows;
+  }
+
+  /** Whether the batch's `follows` goes on the wire: the receiver takes it on this kind of batch. */
+  private takesFollows(batch: OutgoingBatch): boolean {
+    return batch.follows !== undefined && (batch.snapshot !== undefined ? this.copyPipelining : this.pipelining);
+  }
+
+  /**
    * Seals the batch (if `prepare` has not) and posts its first attempt now, ahead of its turn;
    * `deliver` takes the answer as its first attempt (DeliveryWindow). Counts nothing itself.
    */
@@ -317,7 +330,7 @@ export class BatchDelivery {
       commit_lsn: formatLsn(batch.commitLsn),
       chunk: batch.chunk,
       // Only to a receiver that takes it: one that does not refuses the member (422).
-      ...(batch.follows !== undefined && this.pipelining ? { follows: batch.follows } : {}),
+      ...(this.takesFollows(batch) ? { follows: batch.follows } : {}),
       ...(this.origin ? { origin: this.origin } : {}),
       relations,
       ...(batch.snapshot ? { snapshot: batch.snapshot } : {}),
@@ -357,7 +370,7 @@ export class BatchDelivery {
         // its place): the batch goes again in what it takes now. (One request per batch here.)
         // Likewise a receiver that no longer takes `follows` gets the batch without it.
         const formatChanged = this.options.format === 'auto' && (request.contentType === V3_MEDIA_TYPE) !== (this.wireFormat === 'v3');
-        if (formatChanged || (batch.follows !== undefined && !this.pipelining)) request = (await reseal())[0]!;
+        if (formatChanged || (batch.follows !== undefined && !this.takesFollows(batch))) request = (await reseal())[0]!;
       } else {
         const delay = verdict.retryAfterMs !== undefined ? Math.min(verdict.retryAfterMs, this.options.maxRetryDelayMs) : backoffDelay(attempt, this.options.retryDelayMs, this.options.maxRetryDelayMs);
         await sleep(delay, retrySignal);

@@ -12,6 +12,7 @@ import { qualified, type SourceTable } from '../source/source-tables.js';
 import { catalogRelation } from './catalog-relation.js';
 import type { CopyProgress } from './copy-progress.js';
 import { type CopyTextChunk, CopyTextChunker } from './copy-text-chunks.js';
+import { CopyWindow } from './copy-window.js';
 import type { ExportedSnapshot } from './exported-snapshot.js';
 
 const FETCH_ROWS = 1000;
@@ -25,6 +26,10 @@ export interface CopyOptions {
   delivery: BatchDelivery;
   maxBatchEvents: number;
   maxBatchBytes: number;
+  /** Chunks of a table copy on the wire at once, toward a receiver that takes `copy_follows` (default 1). */
+  maxInFlight?: number;
+  /** Their bytes together (default: no bound but the count). */
+  maxInFlightBytes?: number;
   progress: CopyProgress;
   signal: AbortSignal;
 }
@@ -67,16 +72,20 @@ async function copyTable(client: pg.Client, table: SourceTable, options: CopyOpt
 /**
  * The rows as the source's `COPY ... TO STDOUT` writes them, carried untouched to the backup's
  * `COPY ... FROM STDIN` (a receiver that names `"copy": ["text"]`). Reading and delivering
- * overlap: the next chunk is read from the source while the previous one is on the wire, so at
- * most three chunks are held (one delivering, one finished, one filling).
+ * overlap: the next chunk is read from the source while the ones before it are on the wire (up
+ * to `max-in-flight` toward a receiver that takes `copy_follows`, else one: CopyWindow), so at
+ * most the window, one finished and one filling chunk are held.
  */
 async function copyTextPassthrough(client: pg.Client, table: SourceTable, relation: DecodedRelation, options: CopyOptions): Promise<void> {
   const { schema, table: name } = relation;
   const imageLsn = formatLsn(options.snapshot.consistentPoint);
   const columnNames = relation.columns.map((column) => column.name);
+  const window = new CopyWindow(options.delivery, { maxChunks: options.maxInFlight ?? 1, maxBytes: options.maxInFlightBytes ?? Number.POSITIVE_INFINITY }, options.signal, (batch) =>
+    options.progress.rowsCopied(`${schema}.${name}`, batch.copy!.rows),
+  );
   let index = 0;
-  const send = async (chunk: CopyTextChunk, last: boolean): Promise<void> => {
-    const batch: OutgoingBatch = {
+  const send = (chunk: CopyTextChunk, last: boolean): Promise<void> =>
+    window.send({
       commitLsn: options.snapshot.consistentPoint,
       chunk: { index: 0, last: true },
       ackLsn: undefined,
@@ -86,40 +95,36 @@ async function copyTextPassthrough(client: pg.Client, table: SourceTable, relati
       lastCommitTimeMs: Date.now(),
       snapshot: { schema, table: name, image_lsn: imageLsn, index: index++, last },
       copy: { format: 'text', columns: columnNames, rows: chunk.rows, data: chunk.pieces },
-    };
-    await options.delivery.deliver(batch, options.signal);
-    options.progress.rowsCopied(`${schema}.${name}`, chunk.rows);
-  };
+    });
 
   // ONLY: an inheritance child's rows are its own table's (pgoutput publishes them under its name).
   const columns = relation.columns.map((column) => quoteIdentifier(column.name)).join(', ');
   const stream = client.query(copyTo(`COPY (SELECT ${columns} FROM ONLY ${qualified(table)}) TO STDOUT`));
   const chunker = new CopyTextChunker(options.maxBatchBytes);
   let finished: CopyTextChunk | undefined;
-  let inFlight: Promise<void> = Promise.resolve();
-  // A chunk goes as not-last only once more rows follow it: the table's last chunk is never
-  // empty unless the table is.
-  const sendFinished = async (): Promise<void> => {
-    await inFlight;
-    const next = send(finished!, false);
-    next.catch(() => undefined); // awaited before the next send, or at the end
-    inFlight = next;
-    finished = undefined;
-  };
   try {
     for await (const piece of stream as AsyncIterable<Buffer>) {
       options.signal.throwIfAborted();
-      if (finished !== undefined && piece.length > 0) await sendFinished();
+      // A chunk goes as not-last only once more rows follow it: the table's last chunk is never
+      // empty unless the table is.
+      if (finished !== undefined && piece.length > 0) {
+        await send(finished, false);
+        finished = undefined;
+      }
       finished = chunker.add(piece) ?? finished;
     }
+    const rest = chunker.finish();
+    if (finished !== undefined && rest.rows > 0) {
+      await send(finished, false);
+      finished = undefined;
+    }
+    await send(finished ?? rest, true);
+    await window.finish();
   } catch (error) {
-    await inFlight.catch(() => undefined);
+    window.close();
+    await window.finish().catch(() => undefined);
     throw error;
   }
-  const rest = chunker.finish();
-  if (finished !== undefined && rest.rows > 0) await sendFinished();
-  await inFlight;
-  await send(finished ?? rest, true);
 }
 
 /** Each row as its INSERT event's JSON, for a receiver that takes no COPY text. */
