@@ -73,7 +73,7 @@ async function oursInitialCopy(ctx: RunContext, workload: CopyWorkload, cpuProfD
         const profile = cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', join(cpuProfDir, 'replicator')];
         if (cpuProfDir !== undefined) await mkdir(join(cpuProfDir, 'replicator'), { recursive: true });
         const started = performance.now();
-        await run(process.execPath, [...profile, BINARIES.replicator, 'snapshot', '--tables', workload.table, '--config', env.ours.replicatorConfigPath], { maxBuffer: 64 * 1024 * 1024 });
+        await run(process.execPath, [...profile, BINARIES.replicator, 'snapshot', '--tables', workload.table, '--config', env.ours.replicatorConfigPath, ...env.ours.replicatorFlags], { maxBuffer: 64 * 1024 * 1024 });
         await waitFor(
           async () => {
             const { rows } = await env.targets.ours.query<{ count: string }>(`SELECT count(*)::text AS count FROM ${table}`);

@@ -49,7 +49,7 @@ Options:
   --out FILE               results JSON (default .bench-results/results-<time>.json)
   --cpu-prof DIR           run both services with --cpu-prof; profiles in DIR/<run>/{replicator,receiver}
                            and a summary of the top self-time functions at the end
-  --replicator-option K=V  extra option for storx-replicator run (repeatable), e.g. replication.batch-linger=5ms
+  --replicator-option K=V  extra option for storx-replicator run and snapshot (repeatable), e.g. replication.batch-linger=5ms
   --receiver-option K=V    extra option for backuptools-receiver serve (repeatable)
   --stall-timeout SECONDS  a run that applies nothing for this long is recorded as failed (default 120)
   -h, --help               this help

@@ -36,6 +36,11 @@ export class OurPipeline {
     private readonly target: pg.Client,
   ) {}
 
+  /** The extra replicator flags (`--replicator-option`), for `storx-replicator snapshot` too. */
+  get replicatorFlags(): readonly string[] {
+    return this.options.replicatorFlags;
+  }
+
   /** Starts the receiver and waits until it listens. `cpuProfDir`: write its CPU profile there. */
   async startReceiver(cpuProfDir?: string): Promise<void> {
     this.receiver = new ServiceProcess('receiver', BINARIES.receiver, ['serve', '--config', this.options.receiverConfig, ...this.options.receiverFlags], { nodeArgs: await profileFlags(cpuProfDir, 'receiver') });
