@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
 import type { Batch } from '@storx-backup/protocol';
 import { predecessorApplied } from '../src/apply/watermark.js';
+import { PredecessorWait } from '../src/apply/predecessor-wait.js';
+import { readWatermark } from '../src/apply/watermark-store.js';
 import { batchOf, nextLsn, OBJECTS, objectRow, signedRequest, STATE_SCHEMA, tableText, type TestReceiver, testReceiver } from './support.js';
 
 // A sender that keeps several batches in flight names, in each, the batch it sent before
@@ -131,6 +133,35 @@ describe('a batch sent while the one before it is in flight', () => {
     // Sent again, the refused one applies in its place.
     expect((await post(chain[3]!)).body).toMatchObject({ status: 'applied' });
     expect(await rowsOf(9301, 9305)).toHaveLength(5);
+  });
+});
+
+describe('a predecessor that commits while the waiting batch reads the watermark', () => {
+  it('ends the wait at once, not at the next poll', async () => {
+    const sourceId = 'pipelined-race';
+    const b1 = batchOf([OBJECTS], [insert(9601)], { sourceId });
+    const b2 = following(batchOf([OBJECTS], [insert(9602)], { sourceId }), b1);
+    // The read runs before b1 commits and returns what it saw; b1 commits (and its applied() is
+    // called, as the route does) before the read is answered.
+    const wait: PredecessorWait = new PredecessorWait(
+      async (source, slot) => {
+        const before = await readWatermark(receiver.db, STATE_SCHEMA, source, slot);
+        expect((await post(b1)).body).toMatchObject({ status: 'applied' });
+        wait.applied(source, slot, (await readWatermark(receiver.db, STATE_SCHEMA, source, slot))!);
+        return before;
+      },
+      // A poll far longer than the test: only the committed watermark can end the wait.
+      { maxWaiting: 4, maxWaitingBytes: 1024 * 1024, timeoutMs: 3_600_000, pollMs: 3_600_000 },
+    );
+    const gone = new AbortController();
+    const deadline = new Promise<'still waiting'>((resolve) => setTimeout(() => resolve('still waiting'), 30_000));
+    try {
+      expect(await Promise.race([wait.untilPredecessorApplied(b2, 100, gone.signal).then(() => 'released' as const), deadline])).toBe('released');
+    } finally {
+      gone.abort();
+    }
+    expect((await post(b2)).body).toMatchObject({ status: 'applied' });
+    expect(await rowsOf(9601, 9602)).toHaveLength(2);
   });
 });
 
