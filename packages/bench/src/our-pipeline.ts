@@ -74,6 +74,12 @@ export class OurPipeline {
     return rows[0]?.events ?? '';
   }
 
+  /** The receiver's counts of applied events and batches (requests that applied something), summed over its watermarks. */
+  async applied(): Promise<{ events: number; batches: number }> {
+    const { rows } = await this.target.query<{ events: string; batches: string }>('SELECT coalesce(sum(events_applied), 0)::text AS events, coalesce(sum(batches_applied), 0)::text AS batches FROM backuptools_state.watermarks').catch(() => ({ rows: [] }));
+    return { events: Number(rows[0]?.events ?? 0), batches: Number(rows[0]?.batches ?? 0) };
+  }
+
   /** Stops the replicator, then the receiver (SIGTERM; after a failure, SIGKILL). */
   async stop({ force = false }: { force?: boolean } = {}): Promise<void> {
     for (const service of [this.replicator, this.receiver]) {

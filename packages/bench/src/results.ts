@@ -37,6 +37,8 @@ export interface ThroughputSide {
   startupSeconds?: number;
   /** Ours only: events the receiver applied in the run; at least the workload's rows when they were streamed. */
   eventsApplied?: number;
+  /** Ours only: batches (requests) the receiver applied in the run: for single-row transactions, how many went together. */
+  batchesApplied?: number;
   /** Ours only. */
   replicator?: ServiceUsage;
   receiver?: ServiceUsage;

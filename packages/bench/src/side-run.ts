@@ -14,8 +14,8 @@ export interface SideControl {
   start(): Promise<void>;
   /** Service processes (ours), or undefined. */
   usage(): Promise<OurUsage | undefined>;
-  /** Events the receiver has applied so far (ours), or undefined. */
-  eventsApplied(): Promise<number | undefined>;
+  /** Events and batches the receiver has applied so far (ours), or undefined. */
+  applied(): Promise<{ events: number; batches: number } | undefined>;
   stop(options?: { force?: boolean }): Promise<void>;
 }
 
@@ -28,7 +28,7 @@ export function nativeControl(env: BenchEnvironment): SideControl {
       await env.native.waitStreaming();
     },
     usage: () => Promise.resolve(undefined),
-    eventsApplied: () => Promise.resolve(undefined),
+    applied: () => Promise.resolve(undefined),
     stop: () => env.native.stop(),
   };
 }
@@ -40,7 +40,7 @@ export function oursControl(env: BenchEnvironment, profileDir: string | undefine
     before: () => env.ours.startReceiver(profileDir),
     start: () => env.ours.startReplicator(profileDir),
     usage: () => env.ours.usage(),
-    eventsApplied: async () => Number(await env.ours.progress()),
+    applied: () => env.ours.applied(),
     stop: (options) => env.ours.stop(options),
   };
 }
@@ -58,6 +58,8 @@ export interface SideMeasurement {
   startupSeconds?: number;
   /** Ours: events the receiver applied during the run (the workload's rows and the marker when it streamed them). */
   eventsApplied?: number;
+  /** Ours: batches (requests) the receiver applied during the run. */
+  batchesApplied?: number;
   replicator?: ServiceUsage;
   receiver?: ServiceUsage;
 }
@@ -75,7 +77,7 @@ export type SideTiming =
  * stops the side, then checks the target table equals the source's.
  */
 export async function measureSide(env: BenchEnvironment, control: SideControl, table: BenchTable, timing: SideTiming): Promise<SideMeasurement> {
-  const eventsBefore = await control.eventsApplied();
+  const appliedBefore = await control.applied();
   await control.before();
   const receiverReady = (await control.usage())?.receiver;
   let replicatorReady: ProcessUsage | undefined;
@@ -104,7 +106,7 @@ export async function measureSide(env: BenchEnvironment, control: SideControl, t
   const seen = await env.waitForMarker(control.side, marker);
   const cpuAfter = await env.clusterCpu();
   const usage = await control.usage();
-  const eventsAfter = await control.eventsApplied();
+  const appliedAfter = await control.applied();
   await control.stop();
   const verified = await env.matches(control.side, table);
   const service = (end: ProcessUsage | undefined, ready: ProcessUsage | undefined): ServiceUsage | undefined =>
@@ -118,7 +120,7 @@ export async function measureSide(env: BenchEnvironment, control: SideControl, t
     backupPgCpuSeconds: cpuAfter.backup - cpuBefore.backup,
     verified,
     ...(control.side === 'ours' && timing.mode === 'backlog' ? { startupSeconds } : {}),
-    ...(eventsBefore !== undefined && eventsAfter !== undefined ? { eventsApplied: eventsAfter - eventsBefore } : {}),
+    ...(appliedBefore !== undefined && appliedAfter !== undefined ? { eventsApplied: appliedAfter.events - appliedBefore.events, batchesApplied: appliedAfter.batches - appliedBefore.batches } : {}),
     ...(replicator ? { replicator } : {}),
     ...(receiver ? { receiver } : {}),
   };
