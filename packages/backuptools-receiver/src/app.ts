@@ -19,6 +19,7 @@ import { registerWebhookRoute } from './routes/webhook.js';
 import { DEFAULT_PREDECESSOR_WAIT, PredecessorWait, type PredecessorWaitLimits } from './apply/predecessor-wait.js';
 import { readWatermark } from './apply/watermark-store.js';
 import { readCopyState } from './apply/table-copy-store.js';
+import { watermarkToJson } from './apply/watermark.js';
 import { TableCheck } from './schema/table-check.js';
 import { TableSync, type TableSyncOptions } from './schema/table-sync.js';
 import { ReplayGuard } from './verify/replay-guard.js';
@@ -45,6 +46,8 @@ export interface AppOptions {
   timeouts?: HttpTimeouts;
   timestampToleranceSeconds: number;
   acceptUnsignedSeedV1: boolean;
+  /** Commit stream batches with `synchronous_commit` on (`synchronous-commit`); default off: asynchronous, the durable position answered apart. */
+  synchronousCommit?: boolean;
   /** Bounds on batches held for their predecessors (tests make them small); default DEFAULT_PREDECESSOR_WAIT. */
   predecessorWait?: Partial<PredecessorWaitLimits>;
   /** Certificate and key: serve HTTPS. */
@@ -116,7 +119,11 @@ export function buildApp(options: AppOptions): FastifyInstance & { metrics: Rece
       toleranceSeconds: options.timestampToleranceSeconds,
       acceptUnsignedSeedV1: options.acceptUnsignedSeedV1,
     }),
-    applier: new Applier(options.db, options.pool, tableSync, options.stateSchema),
+    applier: new Applier(options.db, options.pool, tableSync, options.stateSchema, {
+      synchronousCommit: options.synchronousCommit ?? true,
+      onUnflushedLost: (sourceId, slot, latest) =>
+        options.logger.warn({ source: sourceId, slot, latest: watermarkToJson(latest) }, 'the backup PostgreSQL restarted before batches it had applied were flushed to disk: they may be lost; the sender, which acknowledged only what was flushed, sends them again'),
+    }),
     predecessors,
     seedApplier: new SeedEventApplier(options.db, tableSync, options.stateSchema, options.timestampToleranceSeconds, options.defaultSchema),
     tables,

@@ -1,6 +1,6 @@
 import { Kysely, PostgresDialect, type PostgresPoolClient, type Transaction } from 'kysely';
 import pg from 'pg';
-import { sessionOptionsFor } from '@storx-backup/protocol';
+import { type Lsn, parseLsn, sessionOptionsFor } from '@storx-backup/protocol';
 import type { Logger } from '@storx-backup/service-kit';
 import { ReceiverError } from './errors.js';
 
@@ -32,12 +32,13 @@ export function createBackupDb(url: string, poolSize: number, logger: Logger): {
  * or a fault on our side in the middle of a COPY) is discarded rather than returned to the pool:
  * its protocol state is not worth trusting for the next batch.
  */
-export async function transactionWithClient<T>(pool: pg.Pool, work: (trx: BackupTransaction, client: pg.PoolClient) => Promise<T>): Promise<T> {
+export async function transactionWithClient<T>(pool: pg.Pool, work: (trx: BackupTransaction, client: pg.PoolClient) => Promise<T>, commit?: AsynchronousCommit): Promise<T> {
   const client = await pool.connect();
   let failure: Error | undefined;
   try {
     // Released below, once, by us: Kysely's release of its connection must not return it early.
-    const borrowed = { query: client.query.bind(client), release: () => {} } as unknown as PostgresPoolClient;
+    const query = commit === undefined ? client.query.bind(client) : asynchronousCommitQuery(client, commit);
+    const borrowed = { query, release: () => {} } as unknown as PostgresPoolClient;
     const single = { connect: () => Promise.resolve(borrowed), end: () => Promise.resolve() };
     return await new Kysely<Record<string, never>>({ dialect: new PostgresDialect({ pool: single }) }).transaction().execute((trx) => work(trx, client));
   } catch (error) {
@@ -46,4 +47,47 @@ export async function transactionWithClient<T>(pool: pg.Pool, work: (trx: Backup
   } finally {
     client.release(failure);
   }
+}
+
+/** Where the backup's WAL stands, read right after a commit (durable-positions.ts). */
+export interface WalPositions {
+  /** `pg_current_wal_insert_lsn()`: at or past the end of every commit record written before the read. */
+  insertLsn: Lsn;
+  /** `pg_current_wal_flush_lsn()`: WAL up to here is on disk. */
+  flushLsn: Lsn;
+  /** `pg_postmaster_start_time()`: a new value means the server restarted (and may have lost unflushed commits). */
+  serverStart: string;
+}
+
+/** A transaction committed with `synchronous_commit = off`, and what to do with the WAL positions read after its commit. */
+export interface AsynchronousCommit {
+  committed: (positions: WalPositions) => void;
+}
+
+export const WAL_POSITIONS_QUERY = 'SELECT pg_current_wal_insert_lsn()::text AS insert_lsn, pg_current_wal_flush_lsn()::text AS flush_lsn, pg_postmaster_start_time()::text AS server_start';
+
+export function toWalPositions(row: { insert_lsn: string; flush_lsn: string; server_start: string }): WalPositions {
+  return { insertLsn: parseLsn(row.insert_lsn), flushLsn: parseLsn(row.flush_lsn), serverStart: row.server_start };
+}
+
+/**
+ * The client's query, with Kysely's own `begin` and `commit` (postgres-driver.js issues exactly
+ * these two texts) extended in the same round trip: `begin` sets `synchronous_commit = off` for
+ * the transaction, `commit` is followed by the WAL positions read after it, which bound the
+ * commit record's end from above. No round trip is added to the transaction.
+ */
+function asynchronousCommitQuery(client: pg.PoolClient, commit: AsynchronousCommit): (text: string, values?: unknown[]) => Promise<unknown> {
+  return async (text, values) => {
+    if (text === 'begin') {
+      const [begun] = (await client.query(`begin; SET LOCAL synchronous_commit = off`)) as unknown as pg.QueryResult[];
+      return begun;
+    }
+    if (text === 'commit') {
+      const [committed, positions] = (await client.query(`commit; ${WAL_POSITIONS_QUERY}`)) as unknown as pg.QueryResult<{ insert_lsn: string; flush_lsn: string; server_start: string }>[];
+      // A COMMIT of a failed transaction answers ROLLBACK: nothing committed, nothing to report.
+      if (committed?.command === 'COMMIT' && positions?.rows[0] !== undefined) commit.committed(toWalPositions(positions.rows[0]));
+      return committed;
+    }
+    return client.query(text, values);
+  };
 }

@@ -44,6 +44,7 @@ export async function startReceiver(config: ReceiverConfig, logger: Logger = cre
     timeouts: config.timeouts,
     timestampToleranceSeconds: config.timestampToleranceSeconds,
     acceptUnsignedSeedV1: config.acceptSeedV1,
+    synchronousCommit: config.synchronousCommit,
     ...(https ? { https } : {}),
   });
   const url = await app.listen({ host: config.listenHost, port: config.listenPort });

@@ -51,7 +51,9 @@ describe('POST /webhook answers', () => {
     const batch = batchOf([OBJECTS], [{ operation: 'INSERT', data: objectRow(1), old_data: null, unchanged_toast: [] }]);
     const response = await send(await signedRequest(batch, receiver.keys));
     expect(response.statusCode, response.body).toBe(200);
-    expect(response.json()).toEqual({ status: 'applied', watermark: { commit_lsn: batch.commit_lsn, chunk_index: 0, chunk_last: true } });
+    const watermark = { commit_lsn: batch.commit_lsn, chunk_index: 0, chunk_last: true, event_seq: 0 };
+    // Committed synchronously (the receiver's default): what it answers applied is on disk.
+    expect(response.json()).toEqual({ status: 'applied', watermark, durable: watermark });
     expect(await objectCount()).toBe(1);
   });
 
@@ -72,7 +74,8 @@ describe('POST /webhook answers', () => {
     const before = await snapshot();
     const response = await send(await signedRequest(batchOf([OBJECTS], []), receiver.keys));
     expect(response.statusCode).toBe(200);
-    expect(response.json()).toEqual({ status: 'ping', watermark: expect.objectContaining({ commit_lsn: expect.any(String) as string }) as unknown, table_copies: [], refusal: null, origin: null, accepts: { formats: ['v3', 'v2', 'seed-v1'], signatures: ['v1d', 'v1a'], follows: true, copy: ['text'], copy_follows: true },
+    expect(response.json()).toEqual({ status: 'ping', watermark: expect.objectContaining({ commit_lsn: expect.any(String) as string }) as unknown, table_copies: [], refusal: null, origin: null, accepts: { formats: ['v3', 'v2', 'seed-v1'], signatures: ['v1d', 'v1a'], follows: true, copy: ['text'], copy_follows: true, durable: true },
+      durable: expect.objectContaining({ commit_lsn: expect.any(String) as string }) as unknown,
       // A ping carrying relations is also asked whether the backup can take each table (doctor's question).
       table_checks: [{ schema: 'satellite/0', table: 'objects', ok: true, problems: [] }],
     });

@@ -16,6 +16,7 @@ export * from './keys.js';
 export * from './key-files.js';
 export * from './signature.js';
 export * from './receiver-capabilities.js';
+export * from './receiver-position.js';
 export * from './envelope-v2.js';
 export * from './envelope-v3.js';
 export * from './content-keys.js';

@@ -32,13 +32,19 @@ export interface ReceiverCapabilities {
    * refuses the member on a copy chunk with 422): one chunk at a time. The wire name is the key.
    */
   copy_follows: boolean;
+  /**
+   * `"durable": true`: the receiver may commit asynchronously and says in every 2xx answer, in
+   * `durable`, how far what it applied is flushed to disk; the sender acknowledges its slot only
+   * that far. False for a receiver that does not say so: its 2xx means durably committed.
+   */
+  durable: boolean;
 }
 
 /** What a receiver older than the `accepts` member takes. */
-export const LEGACY_RECEIVER_CAPABILITIES: ReceiverCapabilities = Object.freeze({ formats: Object.freeze(['v2', 'seed-v1'] as const), signatures: Object.freeze([SIGNATURE_VERSION] as const), follows: false, copy: Object.freeze([]), copy_follows: false });
+export const LEGACY_RECEIVER_CAPABILITIES: ReceiverCapabilities = Object.freeze({ formats: Object.freeze(['v2', 'seed-v1'] as const), signatures: Object.freeze([SIGNATURE_VERSION] as const), follows: false, copy: Object.freeze([]), copy_follows: false, durable: false });
 
 /** What this version's receiver takes, for its ping answer. */
-export const RECEIVER_CAPABILITIES: ReceiverCapabilities = Object.freeze({ formats: Object.freeze(['v3', 'v2', 'seed-v1'] as const), signatures: SIGNATURE_SCHEMES, follows: true, copy: COPY_FORMATS, copy_follows: true });
+export const RECEIVER_CAPABILITIES: ReceiverCapabilities = Object.freeze({ formats: Object.freeze(['v3', 'v2', 'seed-v1'] as const), signatures: SIGNATURE_SCHEMES, follows: true, copy: COPY_FORMATS, copy_follows: true, durable: true });
 
 const KNOWN_FORMATS: ReadonlySet<string> = new Set<AcceptedFormat>(['v3', 'v2', 'seed-v1']);
 const KNOWN_SIGNATURES: ReadonlySet<string> = new Set<string>(SIGNATURE_SCHEMES);
@@ -65,7 +71,7 @@ export function readReceiverCapabilities(reply: unknown): ReceiverCapabilities {
   // Absent in receivers older than copy chunks: they take table copies as JSON events only.
   const copy = (list('copy', KNOWN_COPY_FORMATS) ?? []) as CopyFormat[];
   const flag = (name: string): boolean => Object.hasOwn(accepts, name) && (accepts as Record<string, unknown>)[name] === true;
-  return { formats, signatures, follows: flag('follows'), copy, copy_follows: flag('copy_follows') };
+  return { formats, signatures, follows: flag('follows'), copy, copy_follows: flag('copy_follows'), durable: flag('durable') };
 }
 
 /** The signature scheme to use toward a receiver: `v1d` when it verifies it, else `v1a`. */

@@ -1,7 +1,8 @@
 import { type Batch, type ChangeEvent, type CopySection, formatLsn, isPing, parseLsn, type RecordedOrigin, type Relation, relationKey } from '@storx-backup/protocol';
 import { sql } from 'kysely';
 import type pg from 'pg';
-import { type BackupDb, transactionWithClient } from '../db.js';
+import { type AsynchronousCommit, type BackupDb, toWalPositions, transactionWithClient, WAL_POSITIONS_QUERY, type WalPositions } from '../db.js';
+import { DurablePositions } from './durable-positions.js';
 import { ReceiverError } from '../errors.js';
 import type { TableSync } from '../schema/table-sync.js';
 import type { TargetTable } from '../schema/target-table.js';
@@ -18,10 +19,24 @@ import { checkAndRecordOrigin, readRecordedOrigin } from './source-lineage-store
 
 type SnapshotChunk = NonNullable<Batch['snapshot']>;
 
+/** What a batch's transaction did, before its durability is known. */
+type StreamOutcome = { status: 'applied'; watermark: Watermark; events: number } | { status: 'duplicate'; watermark: Watermark };
+
+/** `durable`: how far the (source, slot)'s watermark is known to be on the backup's disk (docs/protocol.md). */
 export type ApplyOutcome =
-  | { status: 'applied'; watermark: Watermark; events: number }
-  | { status: 'duplicate'; watermark: Watermark }
-  | { status: 'ping'; watermark: Watermark | undefined; copies: CopyState[]; origin: RecordedOrigin | undefined };
+  | { status: 'applied'; watermark: Watermark; events: number; durable: Watermark | undefined }
+  | { status: 'duplicate'; watermark: Watermark; durable: Watermark | undefined }
+  | { status: 'ping'; watermark: Watermark | undefined; copies: CopyState[]; origin: RecordedOrigin | undefined; durable: Watermark | undefined };
+
+export interface ApplierOptions {
+  /**
+   * Commit stream batches with `synchronous_commit` on (an fsync per batch, every answer
+   * durable); off (the default): commit asynchronously, report the durable position apart.
+   */
+  synchronousCommit?: boolean;
+  /** Told when the backup PostgreSQL restarted with watermarks of (source, slot) not known durable (they may be lost). */
+  onUnflushedLost?: (sourceId: string, slot: string, latest: Watermark) => void;
+}
 
 /**
  * Applies batches: the rows and the watermark in one transaction, so a batch is either wholly
@@ -29,12 +44,15 @@ export type ApplyOutcome =
  * changes nothing; one that would leave a hole is refused (CHUNK_OUT_OF_ORDER).
  */
 export class Applier {
+  private readonly durable = new DurablePositions();
+
   constructor(
     private readonly db: BackupDb,
     /** The pool behind `db`: a batch's transaction runs on a client of its own (COPY needs it). */
     private readonly pool: pg.Pool,
     private readonly tableSync: TableSync,
     private readonly stateSchema: string,
+    private readonly options: ApplierOptions = {},
   ) {}
 
   /** `copy`: a table copy chunk's rows as COPY text (then `batch.events` is empty). */
@@ -68,13 +86,33 @@ export class Applier {
     const watermark = await readWatermark(this.db, this.stateSchema, batch.source_id, batch.slot);
     const copies = await readCopyStates(this.db, this.stateSchema, batch.source_id, batch.slot);
     const origin = await readRecordedOrigin(this.db, this.stateSchema, batch.source_id, batch.slot);
-    return { status: 'ping', watermark, copies: [...copies.values()], origin };
+    // Read after the watermark: the positions bound the commit that wrote it, so the ping
+    // answers (and settles) the durable position without any batch (the sender polls it so).
+    const { rows } = await sql.raw<{ insert_lsn: string; flush_lsn: string; server_start: string }>(WAL_POSITIONS_QUERY).execute(this.db);
+    const durable = watermark === undefined ? this.durable.durable(batch.source_id, batch.slot) : this.durable.committed(batch.source_id, batch.slot, watermark, toWalPositions(rows[0]!), this.options.onUnflushedLost);
+    return { status: 'ping', watermark, copies: [...copies.values()], origin, durable };
   }
 
   private async applyOnce(batch: Batch, copy: CopySection | undefined): Promise<ApplyOutcome> {
-    if (batch.snapshot) return this.applyCopyChunk(batch, batch.snapshot, copy);
+    if (batch.snapshot) {
+      // Table copies commit synchronously (few, large): what they answer is on disk.
+      const outcome = await this.applyCopyChunk(batch, batch.snapshot, copy);
+      return { ...outcome, durable: this.durable.flushed(batch.source_id, batch.slot, outcome.watermark) };
+    }
+    if (this.options.synchronousCommit === true) {
+      const outcome = await this.applyStreamBatch(batch, undefined);
+      return { ...outcome, durable: this.durable.flushed(batch.source_id, batch.slot, outcome.watermark) };
+    }
+    let positions: WalPositions | undefined;
+    const outcome = await this.applyStreamBatch(batch, { committed: (read) => (positions = read) });
+    const durable = positions === undefined ? this.durable.durable(batch.source_id, batch.slot) : this.durable.committed(batch.source_id, batch.slot, outcome.watermark, positions, this.options.onUnflushedLost);
+    return { ...outcome, durable };
+  }
+
+  /** A batch of the stream, with its watermark, in one transaction (committed asynchronously when `commit` is given). */
+  private async applyStreamBatch(batch: Batch, commit: AsynchronousCommit | undefined): Promise<StreamOutcome> {
     const position = batchPosition(batch);
-    return transactionWithClient(this.pool, async (trx, client) => {
+    return transactionWithClient(this.pool, async (trx, client): Promise<StreamOutcome> => {
       const runs = new RunExecutor(trx, client);
       const { watermark, origin } = await lockWatermark(trx, this.stateSchema, batch.source_id, batch.slot);
       const copies = await readCopyStates(trx, this.stateSchema, batch.source_id, batch.slot);
@@ -128,7 +166,7 @@ export class Applier {
       const advanced = advancedWatermark(watermark, position, events);
       await advanceWatermark(trx, this.stateSchema, batch.source_id, batch.slot, advanced, events.length, events.at(-1)?.timestamp);
       return { status: 'applied', watermark: advanced, events: events.length };
-    });
+    }, commit);
   }
 
   /**
@@ -136,8 +174,8 @@ export class Applier {
    * table first, so a copy restarted after a crash (or a resync) leaves nothing stale behind.
    * The watermark lock serializes it with the source's stream batches.
    */
-  private async applyCopyChunk(batch: Batch, chunk: SnapshotChunk, copy: CopySection | undefined): Promise<ApplyOutcome> {
-    return transactionWithClient(this.pool, async (trx, client) => {
+  private async applyCopyChunk(batch: Batch, chunk: SnapshotChunk, copy: CopySection | undefined): Promise<StreamOutcome> {
+    return transactionWithClient(this.pool, async (trx, client): Promise<StreamOutcome> => {
       const { watermark, origin } = await lockWatermark(trx, this.stateSchema, batch.source_id, batch.slot);
       const key = relationKey(chunk.schema, chunk.table);
       const copies = await readCopyStates(trx, this.stateSchema, batch.source_id, batch.slot);

@@ -1,4 +1,4 @@
-import { type ChangeEvent, formatLsn, type Lsn, parseLsn } from '@storx-backup/protocol';
+import { type ChangeEvent, formatLsn, type Lsn, parseLsn, receiverPositionToJson } from '@storx-backup/protocol';
 
 /** The position of the last batch applied for one (source, slot). */
 export interface Watermark {
@@ -90,8 +90,9 @@ export function advancedWatermark(previous: Watermark, batch: BatchPosition, eve
   return { commitLsn: batch.commitLsn, chunkIndex: batch.chunkIndex, chunkLast: batch.chunkLast, eventSeq };
 }
 
-export function watermarkToJson(watermark: Watermark): { commit_lsn: string | null; chunk_index: number; chunk_last: boolean } {
-  return { commit_lsn: watermark.commitLsn === undefined ? null : formatLsn(watermark.commitLsn), chunk_index: watermark.chunkIndex, chunk_last: watermark.chunkLast };
+/** The watermark as answers carry it (`watermark`, `durable`): also its `event_seq`, which orders chunks of one transaction. */
+export function watermarkToJson(watermark: Watermark): ReturnType<typeof receiverPositionToJson> {
+  return receiverPositionToJson(watermark);
 }
 
 export function batchPosition(batch: { commit_lsn: string; chunk: { index: number; last: boolean; after_seq?: number | undefined } }): BatchPosition {

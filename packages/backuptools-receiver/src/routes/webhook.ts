@@ -10,7 +10,7 @@ import type { PredecessorWait } from '../apply/predecessor-wait.js';
 import type { TableCheck } from '../schema/table-check.js';
 import type { SeedEventApplier } from '../apply/seed-event-applier.js';
 import { databaseFailure } from '../apply/database-errors.js';
-import { watermarkToJson } from '../apply/watermark.js';
+import { type Watermark, watermarkToJson } from '../apply/watermark.js';
 import { copyStatesToJson } from '../apply/table-copy-store.js';
 import { ReceiverError } from '../errors.js';
 import type { ReceiverMetrics } from '../metrics.js';
@@ -91,7 +91,7 @@ export function registerWebhookRoute(app: FastifyInstance, deps: WebhookDeps): v
     }
     if (outcome.status === 'ping') {
       const refusal = await deps.refusals.current(batch.source_id, batch.slot);
-      return reply.send({ status: 'ping', watermark: outcome.watermark === undefined ? null : watermarkToJson(outcome.watermark), table_copies: copyStatesToJson(outcome.copies), refusal, origin: outcome.origin === undefined ? null : { system_id: outcome.origin.systemId, timeline: outcome.origin.timeline }, accepts: RECEIVER_CAPABILITIES, ...(tableChecks === undefined ? {} : { table_checks: tableChecks }) });
+      return reply.send({ status: 'ping', watermark: outcome.watermark === undefined ? null : watermarkToJson(outcome.watermark), durable: durableToJson(outcome.durable), table_copies: copyStatesToJson(outcome.copies), refusal, origin: outcome.origin === undefined ? null : { system_id: outcome.origin.systemId, timeline: outcome.origin.timeline }, accepts: RECEIVER_CAPABILITIES, ...(tableChecks === undefined ? {} : { table_checks: tableChecks }) });
     }
     await deps.refusals.accepted(batch.source_id, batch.slot);
     if (outcome.status === 'applied') {
@@ -105,8 +105,13 @@ export function registerWebhookRoute(app: FastifyInstance, deps: WebhookDeps): v
     } else {
       request.log.info({ source: batch.source_id, commitLsn: batch.commit_lsn, chunk: batch.chunk, watermark: outcome.watermark.commitLsn === undefined ? null : formatLsn(outcome.watermark.commitLsn) }, 'duplicate batch ignored');
     }
-    return reply.send({ status: outcome.status, watermark: watermarkToJson(outcome.watermark) });
+    return reply.send({ status: outcome.status, watermark: watermarkToJson(outcome.watermark), durable: durableToJson(outcome.durable) });
   });
+}
+
+/** How far the (source, slot)'s watermark is on disk; null while this process knows of nothing durable. */
+function durableToJson(durable: Watermark | undefined): ReturnType<typeof watermarkToJson> | null {
+  return durable === undefined ? null : watermarkToJson(durable);
 }
 
 /** Waits for the batch's predecessor; gives up when the sender closes the connection meanwhile. */
