@@ -120,7 +120,7 @@ export function buildApp(options: AppOptions): FastifyInstance & { metrics: Rece
       acceptUnsignedSeedV1: options.acceptUnsignedSeedV1,
     }),
     applier: new Applier(options.db, options.pool, tableSync, options.stateSchema, {
-      synchronousCommit: options.synchronousCommit ?? true,
+      synchronousCommit: options.synchronousCommit ?? false,
       onUnflushedLost: (sourceId, slot, latest) =>
         options.logger.warn({ source: sourceId, slot, latest: watermarkToJson(latest) }, 'the backup PostgreSQL restarted before batches it had applied were flushed to disk: they may be lost; the sender, which acknowledged only what was flushed, sends them again'),
     }),

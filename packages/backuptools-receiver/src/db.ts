@@ -17,6 +17,10 @@ export function createBackupDb(url: string, poolSize: number, logger: Logger): {
   // An idle client losing its connection (backup database restarted) must not crash the
   // process; the next query gets a fresh connection or answers 503.
   pool.on('error', (error) => logger.warn({ err: error }, 'idle backup database connection failed'));
+  // A connection checked out of the pool has no listener of the pool's: when the server goes away
+  // between two queries of a transaction (a crash of the backup PostgreSQL), pg's 'error' event
+  // would be an uncaught exception and end the process. The query waiting on it fails anyway.
+  pool.on('connect', (client) => client.on('error', (error) => logger.debug({ err: error }, 'backup database connection lost')));
   return { db: new Kysely({ dialect: new PostgresDialect({ pool }) }), pool };
 }
 

@@ -54,6 +54,17 @@ describe('asynchronous commit with the durable position answered apart', () => {
     expect((await ping()).durable?.commit_lsn).toBe(first.commitLsn);
   });
 
+  it('with synchronous-commit on, answers every batch durable at once (the WAL writer still asleep)', async () => {
+    const synchronous = await testReceiver({ databaseUrl: receiver.url, synchronousCommit: true });
+    try {
+      const batch = batchOf([OBJECTS], [{ operation: 'INSERT', data: objectRow(5), old_data: null, unchanged_toast: [] }], { sourceId: 'synchronous' });
+      const response = await synchronous.app.inject(await signedRequest(batch, synchronous.keys));
+      expect(response.json<Answer>()).toMatchObject({ status: 'applied', watermark: { commit_lsn: batch.commit_lsn }, durable: { commit_lsn: batch.commit_lsn } });
+    } finally {
+      await synchronous.close();
+    }
+  });
+
   it('never reports durable what a crash of the backup PostgreSQL loses', async () => {
     // Several rounds: whether the WAL writer flushed a commit before the crash is up to it; what
     // must hold every time is that nothing reported durable is missing afterwards.

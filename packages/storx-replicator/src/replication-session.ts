@@ -1,11 +1,13 @@
-import { formatLsn, type Lsn, maxLsn } from '@storx-backup/protocol';
+import { formatLsn, type Lsn } from '@storx-backup/protocol';
 import type { Logger } from '@storx-backup/service-kit';
+import { Acknowledger } from './acknowledge/acknowledger.js';
 import { Batcher } from './batch/batcher.js';
 import type { OutgoingBatch } from './batch/outgoing-batch.js';
 import { decodePgoutput } from './decode/pgoutput-decoder.js';
 import { TransactionAssembler } from './decode/transaction-assembler.js';
 import type { BatchDelivery } from './deliver/batch-delivery.js';
 import { DeliveryWindow } from './deliver/delivery-window.js';
+import { sleep } from './deliver/sleep.js';
 import type { ReplicatorMetrics } from './metrics.js';
 import { ReplicationStream } from './source/replication-stream.js';
 
@@ -33,9 +35,19 @@ export interface SessionOptions {
 }
 
 /**
+ * While batches answered applied are not known durable and no answer has come for this long,
+ * the receiver is asked with a ping (PostgreSQL's WAL writer flushes every wal_writer_delay,
+ * 200 ms by default).
+ */
+const DURABLE_POLL_MS = 200;
+
+/** A stop waits at most this long (within its shutdown timeout) for answered batches to be reported durable. */
+const STOP_SETTLE_MS = 2_000;
+
+/**
  * One replication connection, from START_REPLICATION to its end. Decoding, batching and
- * delivery happen in WAL order; the slot is acknowledged only to the end of a transaction whose
- * batch the receiver answered 2xx, or, when nothing at all is in flight, to the position the
+ * delivery happen in WAL order; the slot is acknowledged (Acknowledger) only to the end of a
+ * transaction whose batch the receiver answered 2xx and reported durable, or, when nothing at all is in flight, to the position the
  * server says it has sent (as PostgreSQL's own subscriber does). On any failure the whole
  * session is thrown away: the next one restarts from the slot, and the receiver's watermark
  * turns what is sent again into duplicates.
@@ -43,7 +55,7 @@ export interface SessionOptions {
 export class ReplicationSession {
   /** Settles when the session ends: resolves after stop(), rejects on failure. */
   readonly done: Promise<void>;
-  private confirmed: Lsn;
+  private readonly acknowledger: Acknowledger;
   private received: Lsn = 0n as Lsn;
   private readonly queue: OutgoingBatch[] = [];
   private readonly assembler: TransactionAssembler;
@@ -57,11 +69,14 @@ export class ReplicationSession {
   private paused = false;
   private stopped = false;
   private statusTimer: NodeJS.Timeout | undefined;
+  private durablePoll: NodeJS.Timeout | undefined;
+  private polling = false;
+  private lastAnswerAt = 0;
   private fail!: (error: Error) => void;
   private finish!: () => void;
 
   constructor(private readonly options: SessionOptions) {
-    this.confirmed = options.confirmed;
+    this.acknowledger = new Acknowledger(options.confirmed, (lsn, commitTimeMs) => this.confirm(lsn, commitTimeMs));
     this.done = new Promise<void>((resolve, reject) => {
       this.finish = resolve;
       this.fail = reject;
@@ -74,7 +89,7 @@ export class ReplicationSession {
 
   /** Where the slot has been acknowledged to. */
   get confirmedLsn(): Lsn {
-    return this.confirmed;
+    return this.acknowledger.confirmed;
   }
 
   /** The furthest WAL position the server has sent on this stream (data or keepalive). */
@@ -107,8 +122,8 @@ export class ReplicationSession {
       () => this.finish(),
       (error: Error) => this.shutDown(error),
     );
-    this.statusTimer = setInterval(() => this.stream?.sendStatus(this.confirmed), this.options.statusIntervalMs);
-    this.options.logger.info({ slot: this.options.slotName, from: formatLsn(this.confirmed) }, 'replication stream started');
+    this.statusTimer = setInterval(() => this.stream?.sendStatus(this.acknowledger.confirmed), this.options.statusIntervalMs);
+    this.options.logger.info({ slot: this.options.slotName, from: formatLsn(this.acknowledger.confirmed) }, 'replication stream started');
   }
 
   /**
@@ -129,9 +144,11 @@ export class ReplicationSession {
         this.options.logger.warn({ timeoutMs }, 'the batch in flight did not finish in time: abandoned unacknowledged (it will be sent again)');
       }
     }
+    clearTimeout(this.durablePoll);
+    await this.settleBeforeStop(Date.now() + Math.min(timeoutMs, STOP_SETTLE_MS));
     this.abort.abort(new Error('replicator stopping'));
     clearInterval(this.statusTimer);
-    await this.stream?.stop(this.confirmed);
+    await this.stream?.stop(this.acknowledger.confirmed);
     this.finish();
   }
 
@@ -153,14 +170,9 @@ export class ReplicationSession {
   }
 
   private advanceIfIdle(position: Lsn, replyRequested: boolean): void {
+    // The acknowledger moves it only once everything answered is durable too.
     const idle = !this.assembler.inTransaction && this.batcher.isEmpty && this.queue.length === 0 && this.delivering === undefined;
-    if (idle && position > this.confirmed) {
-      this.confirmed = position;
-      this.options.metrics.confirmedLsn.set(Number(position));
-      this.stream?.sendStatus(this.confirmed);
-    } else if (replyRequested) {
-      this.stream?.sendStatus(this.confirmed);
-    }
+    if (!(idle && this.acknowledger.advanceIdle(position)) && replyRequested) this.stream?.sendStatus(this.acknowledger.confirmed);
   }
 
   private enqueue(batch: OutgoingBatch): void {
@@ -198,9 +210,12 @@ export class ReplicationSession {
         this.window.fill(this.queue);
         // A batch of only filtered-out or empty transactions has nothing to send, but its place
         // in the order still matters: it is acknowledged only after everything before it.
-        if (batch.events.count > 0) await this.window.deliver(batch, this.abort.signal, this.stopRetrying.signal);
+        const answer = batch.events.count > 0 ? await this.window.deliver(batch, this.abort.signal, this.stopRetrying.signal) : undefined;
         this.queue.shift();
-        if (batch.ackLsn !== undefined) this.confirm(batch.ackLsn, batch.lastCommitTimeMs);
+        if (answer !== undefined) this.lastAnswerAt = Date.now();
+        // Throws when the answer shows the backup lost batches it had answered (the session ends).
+        this.acknowledger.answered(batch, answer);
+        this.pollDurableLater();
         // The window has room: what gathered meanwhile goes now rather than at the end of its linger.
         if (this.queue.length < this.window.maxBatches && !this.batcher.isEmpty) this.batcher.flush();
         // Resume as soon as the queue is down to what may be on the wire, not once it is empty:
@@ -217,11 +232,57 @@ export class ReplicationSession {
     }
   }
 
-  private confirm(lsn: Lsn, commitTimeMs: number): void {
-    this.confirmed = maxLsn(this.confirmed, lsn);
-    this.stream?.sendStatus(this.confirmed);
-    this.options.metrics.confirmedLsn.set(Number(this.confirmed));
-    this.options.metrics.commitToConfirm.observe(Math.max(0, Date.now() - commitTimeMs) / 1000);
+  /** The acknowledger moved the slot's position: tell the server. `commitTimeMs` undefined: an idle advance. */
+  private confirm(lsn: Lsn, commitTimeMs: number | undefined): void {
+    this.stream?.sendStatus(lsn);
+    this.options.metrics.confirmedLsn.set(Number(lsn));
+    if (commitTimeMs !== undefined) this.options.metrics.commitToConfirm.observe(Math.max(0, Date.now() - commitTimeMs) / 1000);
+  }
+
+  /**
+   * While answered batches are not durable yet, asks the receiver once no answer has come for
+   * DURABLE_POLL_MS (a quiet stream); nothing when everything answered is durable. The ping's
+   * watermark also shows commits the backup lost (AppliedBatchesLostError ends the session).
+   */
+  private pollDurableLater(): void {
+    if (this.durablePoll !== undefined || this.polling || this.stopped || !this.acknowledger.awaitingDurable) return;
+    const wait = Math.max(1, this.lastAnswerAt + DURABLE_POLL_MS - Date.now());
+    this.durablePoll = setTimeout(() => {
+      this.durablePoll = undefined;
+      if (Date.now() - this.lastAnswerAt < DURABLE_POLL_MS) return this.pollDurableLater();
+      void this.pollDurable();
+    }, wait);
+  }
+
+  private async pollDurable(): Promise<void> {
+    if (this.stopped || !this.acknowledger.awaitingDurable) return;
+    this.polling = true;
+    const answeredBefore = this.acknowledger.answeredWatermark;
+    try {
+      const answer = await this.options.delivery.askDurable(this.abort.signal);
+      if (answer !== undefined && !this.stopped) this.guard(() => this.acknowledger.learned(answer, answeredBefore));
+    } finally {
+      this.polling = false;
+      this.lastAnswerAt = Date.now();
+    }
+    this.pollDurableLater();
+  }
+
+  /**
+   * At a stop: asks until what was answered is durable (the WAL writer flushes within
+   * wal_writer_delay), for a short while, so that the next start does not send it again.
+   */
+  private async settleBeforeStop(deadline: number): Promise<void> {
+    while (this.acknowledger.awaitingDurable && Date.now() < deadline) {
+      const answeredBefore = this.acknowledger.answeredWatermark;
+      const answer = await this.options.delivery.askDurable(AbortSignal.any([this.abort.signal, AbortSignal.timeout(Math.max(1, deadline - Date.now()))]));
+      try {
+        if (answer !== undefined) this.acknowledger.learned(answer, answeredBefore);
+      } catch {
+        return; // lost commits: the next start streams them again from the slot
+      }
+      if (this.acknowledger.awaitingDurable) await sleep(DURABLE_POLL_MS, this.abort.signal).catch(() => undefined);
+    }
   }
 
   /** Any error in the stream handlers ends the session (never a half-processed transaction). */
@@ -238,10 +299,11 @@ export class ReplicationSession {
     this.stopped = true;
     this.abort.abort(error);
     clearInterval(this.statusTimer);
+    clearTimeout(this.durablePoll);
     this.batcher.discard();
     this.queue.length = 0;
     this.assembler.reset();
-    void this.stream?.stop(this.confirmed).catch(() => undefined);
+    void this.stream?.stop(this.acknowledger.confirmed).catch(() => undefined);
     this.fail(error);
   }
 }

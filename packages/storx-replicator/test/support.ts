@@ -41,9 +41,10 @@ export interface Pair {
 export const quietLogger: Logger = createLogger({ name: 'test', level: process.env['TEST_LOG_LEVEL'] === undefined ? 'silent' : (process.env['TEST_LOG_LEVEL'] as 'info') });
 
 /** A fresh source database with the seed's tables, a fresh backup database and a running receiver. */
-export async function startPair(options: { ddl?: string[]; receiverFlags?: Record<string, string> } = {}): Promise<Pair> {
+/** `backupServerUrl`: a backup cluster of the test's own (its superuser URL), instead of the shared one. */
+export async function startPair(options: { ddl?: string[]; receiverFlags?: Record<string, string>; backupServerUrl?: string } = {}): Promise<Pair> {
   const sourceUrl = withSearchPath(await createDatabase(inject('pgSourceUrl'), 'src'));
-  const backupUrl = await createDatabase(inject('pgBackupUrl'), 'bak');
+  const backupUrl = await createDatabase(options.backupServerUrl ?? inject('pgBackupUrl'), 'bak');
   const source = await connect(sourceUrl);
   for (const statement of options.ddl ?? SOURCE_DDL) await source.query(statement);
   const backup = await connect(backupUrl);

@@ -30,6 +30,7 @@ import {
 } from '@storx-backup/protocol';
 import type { Logger } from '@storx-backup/service-kit';
 import type { OutgoingBatch } from '../batch/outgoing-batch.js';
+import { readReceiverAnswer, type ReceiverAnswer } from '../acknowledge/receiver-answer.js';
 import type { ReplicatorMetrics } from '../metrics.js';
 import { type DeliveryFailure, sameFailure } from './blockage.js';
 import { rejectionFix, transportFix } from './failure-fixes.js';
@@ -125,7 +126,7 @@ export class BatchDelivery {
    * Resolves once every request of the batch was answered 2xx. `signal` aborts everything;
    * `stopRetrying` (a shutdown) lets a request already on the wire finish but waits for no retry.
    */
-  async deliver(batch: OutgoingBatch, signal: AbortSignal, stopRetrying?: AbortSignal, pipelined: PipelinedAttempt = {}): Promise<void> {
+  async deliver(batch: OutgoingBatch, signal: AbortSignal, stopRetrying?: AbortSignal, pipelined: PipelinedAttempt = {}): Promise<ReceiverAnswer> {
     this.prepare(batch);
     let requests: SealedRequest[];
     try {
@@ -134,9 +135,26 @@ export class BatchDelivery {
       this.sealed.delete(batch);
     }
     const retrySignal = stopRetrying ? AbortSignal.any([signal, stopRetrying]) : signal;
-    for (const [index, request] of requests.entries()) await this.send(request, batch, signal, retrySignal, () => this.seal(batch), index === 0 ? pipelined : {});
+    let answer: ReceiverAnswer | undefined;
+    for (const [index, request] of requests.entries()) answer = readReceiverAnswer((await this.send(request, batch, signal, retrySignal, () => this.seal(batch), index === 0 ? pipelined : {})).body);
     this.options.metrics.batchesSent.inc();
     this.options.metrics.eventsSent.inc(batch.copy?.rows ?? batch.events.count);
+    return answer!;
+  }
+
+  /**
+   * Asks the receiver, with a signed ping, how far what it applied is durable (and what its
+   * watermark is); undefined when it cannot be asked now. Counts nothing toward health: the
+   * batch at the head says how delivery goes.
+   */
+  async askDurable(signal: AbortSignal): Promise<ReceiverAnswer | undefined> {
+    try {
+      const response = await this.postPing(await this.pingRequest(), signal);
+      return judgeResponse(response).kind === 'delivered' ? readReceiverAnswer(response.body) : undefined;
+    } catch (error) {
+      this.options.logger.debug({ err: error }, 'could not ask the receiver for its durable position');
+      return undefined;
+    }
   }
 
   /**
@@ -337,14 +355,15 @@ export class BatchDelivery {
     };
   }
 
-  private async send(request: SealedRequest, batch: OutgoingBatch, signal: AbortSignal, retrySignal: AbortSignal, reseal: () => Promise<SealedRequest[]>, pipelined: PipelinedAttempt): Promise<void> {
+  private async send(request: SealedRequest, batch: OutgoingBatch, signal: AbortSignal, retrySignal: AbortSignal, reseal: () => Promise<SealedRequest[]>, pipelined: PipelinedAttempt): Promise<WebhookResponse> {
     const { metrics } = this.options;
     for (let attempt = 0; ; attempt += 1) {
       let verdict: Verdict;
+      let response: WebhookResponse;
       const stopTimer = metrics.deliveryDuration.startTimer();
       try {
-        const answer = attempt === 0 && pipelined.first !== undefined ? pipelined.first : this.post(request, signal);
-        verdict = judgeResponse(await answer, Date.now(), { requireAppliedBody: this.options.format !== 'seed-v1' });
+        response = await (attempt === 0 && pipelined.first !== undefined ? pipelined.first : this.post(request, signal));
+        verdict = judgeResponse(response, Date.now(), { requireAppliedBody: this.options.format !== 'seed-v1' });
       } catch (error) {
         if (signal.aborted) throw signal.reason as Error;
         pipelined.onRetry?.();
@@ -358,7 +377,7 @@ export class BatchDelivery {
       if (verdict.kind === 'delivered') {
         this.countSuccess(request.id);
         metrics.bytesSent.inc(Buffer.byteLength(request.body));
-        return;
+        return response;
       }
 
       pipelined.onRetry?.();

@@ -1,5 +1,6 @@
 import { formatLsn } from '@storx-backup/protocol';
 import type { OutgoingBatch } from '../batch/outgoing-batch.js';
+import type { ReceiverAnswer } from '../acknowledge/receiver-answer.js';
 import type { BatchDelivery } from './batch-delivery.js';
 import type { WebhookResponse } from './webhook-client.js';
 
@@ -97,18 +98,20 @@ export class DeliveryWindow {
     }
   }
 
-  /** Resolves once `batch` (the head of the queue) was answered 2xx, using its early attempt if it had one. */
-  async deliver(batch: OutgoingBatch, signal: AbortSignal, stopRetrying?: AbortSignal): Promise<void> {
+  /** Resolves with the answer once `batch` (the head of the queue) was answered 2xx, using its early attempt if it had one. */
+  async deliver(batch: OutgoingBatch, signal: AbortSignal, stopRetrying?: AbortSignal): Promise<ReceiverAnswer> {
     this.current = batch;
     const first = this.started.get(batch);
     this.started.delete(batch);
+    let answer: ReceiverAnswer;
     try {
-      await this.delivery.deliver(batch, signal, stopRetrying, { first, onRetry: () => this.shutUntilDelivered() });
+      answer = await this.delivery.deliver(batch, signal, stopRetrying, { first, onRetry: () => this.shutUntilDelivered() });
     } finally {
       this.current = undefined;
       this.attempts.delete(batch);
     }
     this.shut = false;
+    return answer;
   }
 
   /**
