@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
-import type { Batch } from '@storx-backup/protocol';
+import { type Batch, parseLsn } from '@storx-backup/protocol';
 import { predecessorApplied } from '../src/apply/watermark.js';
 import { PredecessorWait } from '../src/apply/predecessor-wait.js';
 import { readWatermark } from '../src/apply/watermark-store.js';
@@ -218,5 +218,26 @@ describe('predecessorApplied', () => {
     expect(predecessorApplied(mark(10n, 0, false, 20), pred(10n, 1, false), 20)).toBe(true);
     expect(predecessorApplied(mark(10n, 1, false), pred(10n, 1, false), undefined)).toBe(true);
     expect(predecessorApplied(mark(10n, 0, false), pred(10n, 1, false), undefined)).toBe(false);
+  });
+});
+
+describe('PredecessorWait', () => {
+  it('does not miss a commit that lands while a copy chunk reads the copy progress (no wait for the next poll)', async () => {
+    const image = nextLsn();
+    const chunk1: Batch = { ...batchOf([OBJECTS], [insert(9901)], { sourceId: 'race', commitLsn: image }), snapshot: { schema: OBJECTS.schema, table: OBJECTS.table, image_lsn: image, index: 1, last: false }, follows: { commit_lsn: image, chunk_index: 0, chunk_last: false } };
+    let reads = 0;
+    // Chunk 0 commits (and wakes waiters) while the waiter's first read is on its way and read
+    // the progress before it: that wake-up finds no waiter yet. With a poll of 10 minutes the
+    // waiter must notice the commit anyway.
+    const progress = (nextChunk: number) => ({ schema: OBJECTS.schema, table: OBJECTS.table, imageLsn: parseLsn(image), nextChunk, done: false, rowsCopied: 0n });
+    const wait: PredecessorWait = new PredecessorWait(() => Promise.resolve(undefined), { maxWaiting: 4, maxWaitingBytes: 1024, timeoutMs: 1_200_000, pollMs: 600_000 }, () => {
+      reads += 1;
+      if (reads > 1) return Promise.resolve(progress(1));
+      wait.applied(chunk1.source_id, chunk1.slot, { commitLsn: undefined, chunkIndex: 0, chunkLast: true, eventSeq: undefined });
+      return Promise.resolve(progress(0));
+    });
+    await wait.untilPredecessorApplied(chunk1, 100, new AbortController().signal);
+    expect(reads).toBe(2);
+    expect(wait.size).toBe(0);
   });
 });

@@ -35,6 +35,8 @@ export class PredecessorWait {
   /** The last watermark this process committed per (source, slot): most waits end without a query. */
   private readonly committed = new Map<string, Watermark>();
   private readonly wakers = new Map<string, Set<() => void>>();
+  /** Commits (and duplicates) seen per (source, slot): a waiter notices one that came while it read. */
+  private readonly commits = new Map<string, number>();
 
   constructor(
     private readonly readWatermark: (sourceId: string, slot: string) => Promise<Watermark | undefined>,
@@ -68,6 +70,9 @@ export class PredecessorWait {
       snapshot !== undefined
         ? async (): Promise<boolean> => copyPredecessorApplied(await this.readCopyState(batch.source_id, batch.slot, snapshot.schema, snapshot.table), { imageLsn: parseLsn(snapshot.image_lsn), index: snapshot.index })
         : async (): Promise<boolean> => committedHere() || predecessorApplied(await this.readWatermark(batch.source_id, batch.slot), predecessor, batch.chunk.after_seq) || committedHere();
+    // A commit while `reached` reads the database must not be missed (its wake-up finds no
+    // waiter yet): the loop waits only if no commit of this source came since the last check.
+    let seen = this.commits.get(key) ?? 0;
     if (await reached()) return;
     const { maxWaiting, maxWaitingBytes, timeoutMs, pollMs } = this.limits;
     if (this.waiting >= maxWaiting || this.waitingBytes + bytes > maxWaitingBytes) {
@@ -78,7 +83,8 @@ export class PredecessorWait {
     try {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
-        await this.nextCommitOrPoll(key, Math.max(1, Math.min(pollMs, deadline - Date.now())), signal);
+        if ((this.commits.get(key) ?? 0) === seen) await this.nextCommitOrPoll(key, Math.max(1, Math.min(pollMs, deadline - Date.now())), signal);
+        seen = this.commits.get(key) ?? 0;
         if (await reached()) return;
         if (Date.now() >= deadline) throw new ReceiverError('PREDECESSOR_NOT_APPLIED', `${describe(batch, predecessor)}, which was not applied within ${timeoutMs} ms; send again from the first unacknowledged batch`);
       }
@@ -92,6 +98,7 @@ export class PredecessorWait {
   applied(sourceId: string, slot: string, watermark: Watermark): void {
     const key = keyOf(sourceId, slot);
     this.committed.set(key, watermark);
+    this.commits.set(key, (this.commits.get(key) ?? 0) + 1);
     const wakers = this.wakers.get(key);
     if (wakers === undefined) return;
     this.wakers.delete(key);
