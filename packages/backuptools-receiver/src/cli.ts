@@ -1,15 +1,19 @@
 import { ProtocolError } from '@storx-backup/protocol';
-import { addressInUse, type CommandContext, runProgram } from '@storx-backup/service-kit';
-import { keysGenerateCommand } from './commands/keys-generate.js';
-import { migrateCommand } from './commands/migrate.js';
-import { serveCommand } from './commands/serve.js';
-import { statusCommand } from './commands/status.js';
+import { addressInUse, type CommandContext, lazyCommand, runProgram } from '@storx-backup/service-kit';
+
+// Each command's module (and its dependencies) is imported only when that command runs.
+const COMMANDS = [
+  lazyCommand('serve', 'receive, verify, decrypt and apply batches (POST /webhook)', async () => (await import('./commands/serve.js')).serveCommand),
+  lazyCommand('status', 'per source: watermark, last apply, applied counts (exit 0 ok, 1 warning, 2 error)', async () => (await import('./commands/status.js')).statusCommand),
+  lazyCommand('migrate', "create the receiver's state schema (serve does this too)", async () => (await import('./commands/migrate.js')).migrateCommand),
+  lazyCommand('keys generate', 'create the RSA key pair batches are encrypted to', async () => (await import('./commands/keys-generate.js')).keysGenerateCommand),
+];
 
 const PROGRAM = {
   name: 'backuptools-receiver',
   description: `Receives encrypted, signed change batches from storx-replicator and applies them to the
 backup PostgreSQL database.`,
-  commands: [serveCommand, statusCommand, migrateCommand, keysGenerateCommand],
+  commands: COMMANDS,
   explain: (error: unknown) => {
     // A key that does not load is a configuration problem: exit 2 like the others.
     if (error instanceof ProtocolError) return { text: `error: ${error.message}\n`, code: 2 };

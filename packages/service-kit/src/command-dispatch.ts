@@ -27,6 +27,23 @@ export interface Program {
   explain?: (error: unknown) => { text: string; code: number } | undefined;
 }
 
+/**
+ * A command whose module is imported only when it runs, so `--help` and every other command do
+ * not pay for its dependencies (pg, Fastify, Kysely: most of a start's CPU, docs/benchmark.md).
+ * The name and summary are what `--help` lists; the loaded module must agree with them.
+ */
+export function lazyCommand(name: string, summary: string, load: () => Promise<Command>): Command {
+  return {
+    name,
+    summary,
+    async run(argv, context) {
+      const command = await load();
+      if (command.name !== name || command.summary !== summary) throw new Error(`the command list says ${JSON.stringify(`${name}: ${summary}`)} but its module says ${JSON.stringify(`${command.name}: ${command.summary}`)}: make them agree`);
+      return command.run(argv, context);
+    },
+  };
+}
+
 /** Finds and runs the command; prints errors (never throws) and returns the exit code. */
 export async function runProgram(program: Program, argv: readonly string[], context: CommandContext = processContext()): Promise<number> {
   const [first, second, ...rest] = argv;

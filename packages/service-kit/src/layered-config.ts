@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { createRequire } from 'node:module';
+import type { parse } from 'yaml';
 import { envName, type OptionSpec, readOptionValue } from './option-spec.js';
 
 /** Where an option's value came from, for error messages and `--print-config`. */
@@ -97,7 +98,7 @@ function readConfigFile(path: string, required: boolean, specs: readonly OptionS
   }
   let document: unknown;
   try {
-    document = parseYaml(text);
+    document = parseYaml()(text);
   } catch (error) {
     problems.push(`config file ${path} is not valid YAML: ${(error as Error).message}`);
     return new Map();
@@ -165,4 +166,13 @@ function editDistance(a: string, b: string): number {
     }
   }
   return row[b.length]!;
+}
+
+/**
+ * The YAML parser, loaded on the first config file actually read: importing `yaml` costs ~0.1 s
+ * of CPU at every start (docs/benchmark.md), and a command without a config file never needs it.
+ * `require` keeps config loading synchronous.
+ */
+function parseYaml(): typeof parse {
+  return (createRequire(import.meta.url)('yaml') as { parse: typeof parse }).parse;
 }

@@ -1,22 +1,27 @@
 import { ProtocolError } from '@storx-backup/protocol';
-import { addressInUse, type CommandContext, runProgram } from '@storx-backup/service-kit';
-import { doctorCommand } from './commands/doctor.js';
-import { keysGenerateCommand } from './commands/keys-generate.js';
-import { runCommand } from './commands/run.js';
-import { setupCommand } from './commands/setup.js';
-import { resyncCommand, snapshotCommand } from './commands/snapshot.js';
-import { statusCommand } from './commands/status.js';
-import { topologyCommand } from './commands/topology.js';
-import { verifyCommand } from './commands/verify.js';
+import { addressInUse, type CommandContext, lazyCommand, runProgram } from '@storx-backup/service-kit';
 import { ReplicatorError } from './errors.js';
 import { postgresErrorFix } from './source/postgres-error-fixes.js';
+
+// Each command's module (and its dependencies) is imported only when that command runs.
+const COMMANDS = [
+  lazyCommand('run', 'stream changes from the slot to the receiver (the service)', async () => (await import('./commands/run.js')).runCommand),
+  lazyCommand('setup', 'write the config file (the seed\'s "replication setup")', async () => (await import('./commands/setup.js')).setupCommand),
+  lazyCommand('status', 'show wal_level, the slot and its lag, the publication, the receiver and whether replication is blocked; exit 0/1/2', async () => (await import('./commands/status.js')).statusCommand),
+  lazyCommand('topology', "one view of both hosts: PostgreSQL roles and standby lag, the slot and the receiver, Redis roles and offsets; exit 0/1/2", async () => (await import('./commands/topology.js')).topologyCommand),
+  lazyCommand('doctor', "check the seed's quick checklist item by item, with the fix for each failure", async () => (await import('./commands/doctor.js')).doctorCommand),
+  lazyCommand('snapshot', 'copy the existing rows of tables to the receiver (service stopped)', async () => (await import('./commands/snapshot.js')).snapshotCommand),
+  lazyCommand('resync', 'copy one table again, replacing its backup (service stopped)', async () => (await import('./commands/snapshot.js')).resyncCommand),
+  lazyCommand('verify', 'compare the backup with the source, table by table, while replication runs; exit 0 equal, 1 different', async () => (await import('./commands/verify.js')).verifyCommand),
+  lazyCommand('keys generate', 'create the Ed25519 key pair every request is signed with', async () => (await import('./commands/keys-generate.js')).keysGenerateCommand),
+];
 
 const PROGRAM = {
   name: 'storx-replicator',
   description: `Streams every committed change of the configured tables from a PostgreSQL logical replication
 slot to the backup receiver, encrypted and signed, and acknowledges the slot only up to what the
 receiver has durably applied.`,
-  commands: [runCommand, setupCommand, statusCommand, topologyCommand, doctorCommand, snapshotCommand, resyncCommand, verifyCommand, keysGenerateCommand],
+  commands: COMMANDS,
   explain: (error: unknown) => {
     if (error instanceof ReplicatorError) return { text: `error: ${error.message}\nfix: ${error.fixLines.join('\n     ')}\n`, code: 1 };
     // A key that does not load is a configuration problem: exit 2 like the others.
