@@ -6,7 +6,7 @@ import type pg from 'pg';
 import { generateEd25519KeyPair, generateRsaKeyPair, loadRsaPrivateKey, loadVerifyingKey, writeKeyPair } from '@storx-backup/protocol';
 import { loadReceiverConfig, startReceiver, type RunningReceiver } from '@storx-backup/backuptools-receiver';
 import { captureRun, createLogger, type Logger } from '@storx-backup/service-kit';
-import { connect, createDatabase, sameDigest, storjSchemaDdl, tableDigest as sharedTableDigest, type TableDigest, waitFor } from '@storx-backup/test-postgres';
+import { connect, createDatabase, dropDatabase, sameDigest, storjSchemaDdl, tableDigest as sharedTableDigest, type TableDigest, waitFor } from '@storx-backup/test-postgres';
 import { main } from '../src/cli.js';
 import { loadReplicatorConfig, type ReplicatorConfig } from '../src/config.js';
 import { Replicator } from '../src/replicator.js';
@@ -90,6 +90,7 @@ export async function startPair(options: { ddl?: string[]; receiverFlags?: Recor
       await receiver.close();
       await source.end();
       await backup.end();
+      await dropDatabase(sourceUrl); // and its slots: they count against the shared cluster's max_replication_slots
       await rm(keyDir, { recursive: true, force: true }); // private keys never outlive the test
     },
   };

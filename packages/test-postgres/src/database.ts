@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { withClient } from './client.js';
 import { parseConnectionUrl, withDatabase } from './connection-url.js';
+import { waitFor } from './wait-for.js';
 
 // PostgreSQL truncates identifiers at 63 bytes; keep the prefix short enough that the
 // unique suffix always survives.
@@ -26,12 +27,28 @@ export async function createDatabase(adminUrl: string, prefix?: string): Promise
 }
 
 /**
- * Drops the database `url` points at, disconnecting its sessions. Only needed on servers
- * that outlive the run (the `env` backend); the others are deleted whole.
+ * Drops the database `url` points at, disconnecting its sessions, and first the logical
+ * replication slots in it (PostgreSQL refuses to drop a database that has one), ending the
+ * WAL senders still on them. Tests on a run's shared cluster call it when they finish: a
+ * slot left behind counts against max_replication_slots for every later test.
  */
 export async function dropDatabase(url: string): Promise<void> {
   const { database } = parseConnectionUrl(url);
-  await withClient(withDatabase(url, 'postgres'), (client) =>
-    client.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(database)} WITH (FORCE)`),
+  await withClient(withDatabase(url, 'postgres'), async (client) => {
+    await waitFor(() => dropSlotsIn(client, database), { description: `the replication slots of ${database} to be dropped`, timeoutMs: 30_000, intervalMs: 100 });
+    await client.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(database)} WITH (FORCE)`);
+  });
+}
+
+/** One pass; true once no slot is left. A slot stays active a moment after its sender ends. */
+async function dropSlotsIn(client: pg.Client, database: string): Promise<boolean> {
+  const { rows } = await client.query<{ slot_name: string; active_pid: number | null }>(
+    'SELECT slot_name, active_pid FROM pg_replication_slots WHERE database = $1',
+    [database],
   );
+  for (const slot of rows) {
+    if (slot.active_pid !== null) await client.query('SELECT pg_terminate_backend($1)', [slot.active_pid]);
+    await client.query('SELECT pg_drop_replication_slot($1)', [slot.slot_name]).catch(() => undefined);
+  }
+  return rows.length === 0;
 }
