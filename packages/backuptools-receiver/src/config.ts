@@ -27,7 +27,7 @@ export const RECEIVER_OPTIONS: readonly OptionSpec[] = [
   { path: 'tls-key', kind: { type: 'string' }, description: 'TLS private key file (PEM)' },
   { path: 'accept-seed-v1', kind: { type: 'boolean' }, description: 'INSECURE: also accept unsigned seed-format messages (from senders written from the seed document)', default: false },
   { path: 'state-schema', kind: { type: 'string' }, description: "schema of the receiver's own state (watermarks)", default: 'backuptools_state' },
-  { path: 'synchronous-commit', kind: { type: 'boolean' }, description: "on: commit each batch with synchronous_commit on (an fsync per batch); off: commit asynchronously and answer apart how far is on disk, the sender acknowledges its slot only that far (keep on when the backup's own failover relies on synchronous replication)", default: false },
+  { path: 'synchronous-commit', kind: { type: 'boolean' }, description: "on: commit each batch with synchronous_commit on (an fsync per batch); off: commit asynchronously the batches of a replicator that acknowledges its slot only as far as the answers say is on disk (an older replicator's batches commit synchronously) (keep on when the backup's own failover relies on synchronous replication)", default: false },
   { path: 'database-pool-size', kind: { type: 'integer', min: 1, max: 1000 }, description: 'connections to the backup database', default: 10 },
   { path: 'shutdown-timeout', kind: { type: 'duration' }, description: 'longest wait for in-flight requests at shutdown', default: 30_000 },
   { path: 'log-level', kind: { type: 'enum', values: LOG_LEVELS }, description: 'log level', default: 'info' },

@@ -23,8 +23,9 @@ afterAll(async () => {
 
 type Answer = { status: string; watermark: { commit_lsn: string | null } | null; durable: { commit_lsn: string | null } | null };
 
+/** A batch whose sender acknowledges by the durable position (`acknowledges: "durable"`), as ours does. */
 async function apply(index: number): Promise<{ commitLsn: string; answer: Answer }> {
-  const batch = batchOf([OBJECTS], [{ operation: 'INSERT', data: objectRow(index), old_data: null, unchanged_toast: [] }]);
+  const batch = { ...batchOf([OBJECTS], [{ operation: 'INSERT', data: objectRow(index), old_data: null, unchanged_toast: [] }]), acknowledges: 'durable' as const };
   const response = await receiver.app.inject(await signedRequest(batch, receiver.keys));
   expect(response.statusCode, response.body).toBe(200);
   return { commitLsn: batch.commit_lsn, answer: response.json<Answer>() };
@@ -52,6 +53,13 @@ describe('asynchronous commit with the durable position answered apart', () => {
     expect(lsn(first.answer.durable?.commit_lsn)).toBeLessThanOrEqual(lsn(first.commitLsn));
     await flushWal();
     expect((await ping()).durable?.commit_lsn).toBe(first.commitLsn);
+  });
+
+  it('commits a batch that does not say `acknowledges: "durable"` synchronously: a sender older than it takes a 2xx for on disk', async () => {
+    const batch = batchOf([OBJECTS], [{ operation: 'INSERT', data: objectRow(4), old_data: null, unchanged_toast: [] }], { sourceId: 'older-sender' });
+    const response = await receiver.app.inject(await signedRequest(batch, receiver.keys));
+    // The WAL writer sleeps 10 s: only a synchronous commit has flushed the batch already.
+    expect(response.json<Answer>()).toMatchObject({ status: 'applied', watermark: { commit_lsn: batch.commit_lsn }, durable: { commit_lsn: batch.commit_lsn } });
   });
 
   it('with synchronous-commit on, answers every batch durable at once (the WAL writer still asleep)', async () => {

@@ -30,12 +30,12 @@ const COMMA = 0x2c;
 /**
  * The payload of a batch whose events are already JSON: byte for byte what `encodeBatch` makes
  * of the same batch with its members in the order the schema lists them (version, source_id,
- * slot, commit_lsn, chunk, follows, origin, relations, events, snapshot). The header is small and goes
+ * slot, commit_lsn, chunk, follows, acknowledges, origin, relations, events, snapshot). The header is small and goes
  * through JSON.stringify; the events are copied once, into the payload.
  */
 export function encodeBatchPayload(header: BatchHeader, events: EventsJson): Buffer {
-  const { version, source_id, slot, commit_lsn, chunk, follows, origin, relations, snapshot } = header;
-  const head = JSON.stringify({ version, source_id, slot, commit_lsn, chunk, ...(follows !== undefined ? { follows } : {}), ...(origin !== undefined ? { origin } : {}), relations });
+  const { version, source_id, slot, commit_lsn, chunk, follows, acknowledges, origin, relations, snapshot } = header;
+  const head = JSON.stringify({ version, source_id, slot, commit_lsn, chunk, ...(follows !== undefined ? { follows } : {}), ...(acknowledges !== undefined ? { acknowledges } : {}), ...(origin !== undefined ? { origin } : {}), relations });
   // `{...,"relations":[...]}` opened again: `{...,"relations":[...],"events":[`
   const before = `${head.slice(0, -1)},"events":[`;
   const after = snapshot === undefined ? ']}' : `],"snapshot":${JSON.stringify(snapshot)}}`;

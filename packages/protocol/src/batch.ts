@@ -53,6 +53,14 @@ export const batchSchema = z
      */
     follows: z.strictObject({ commit_lsn: lsnTextSchema, chunk_index: z.number().int().nonnegative(), chunk_last: z.boolean() }).optional(),
     /**
+     * `"durable"`: the sender acknowledges its slot only up to what the receiver's answers report
+     * `durable`, never on a 2xx alone; only such a batch may the receiver commit asynchronously.
+     * Sent only to a receiver whose ping answer says `"durable": true`. Absent (senders that
+     * predate it, seed-v1): the receiver commits the batch synchronously, so that its 2xx means
+     * on disk, which is what such a sender takes it for (docs/protocol.md, "Durable position").
+     */
+    acknowledges: z.literal('durable').optional(),
+    /**
      * The PostgreSQL system and timeline the batch was read from. The receiver records it with
      * its watermark and refuses a batch from another system or from a timeline that forked
      * before what it has applied (see `judgeLineage`). Optional only for pings and senders that

@@ -116,6 +116,7 @@ function header(part: TransactionPart, index: number): BatchHeader {
     slot: 'slot_1',
     commit_lsn: '0/1000',
     chunk: index % 2 === 0 ? { index: 0, last: true } : { index: 2, last: false, after_seq: 3 },
+    ...(index % 2 === 1 ? { acknowledges: 'durable' as const } : {}),
     ...(index % 3 === 0 ? { origin: { system_id: '7401234567890123456', timeline: 1, history: [] } } : {}),
     relations: [...part.relations.values()].map((relation) => ({ schema: relation.schema, table: relation.table, replica_identity: 'default', columns: relation.columns.map((column) => ({ name: column.name, type: 'text', not_null: false })), key_columns: [] })),
     ...(index % 4 === 1 ? { snapshot: { schema: 'ü"s', table: 't', image_lsn: '0/1000', index: 1, last: false } } : {}),

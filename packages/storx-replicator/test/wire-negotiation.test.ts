@@ -5,7 +5,7 @@ import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type FormatSetting, generateEd25519KeyPair, generateRsaKeyPair, keyId, type Lsn, verifyWebhook } from '@storx-backup/protocol';
+import { type FormatSetting, generateEd25519KeyPair, generateRsaKeyPair, keyId, type Lsn, openV2, V2_MEDIA_TYPE, verifyWebhook } from '@storx-backup/protocol';
 import { createLogger } from '@storx-backup/service-kit';
 import type { OutgoingBatch } from '../src/batch/outgoing-batch.js';
 import { BatchDelivery } from '../src/deliver/batch-delivery.js';
@@ -19,31 +19,42 @@ const recipientKey = createPublicKey(rsa.publicKeyPem);
 const ed = generateEd25519KeyPair();
 const signingKey = createPrivateKey(ed.privateKeyPem);
 const trusted = { key: createPublicKey(ed.publicKeyPem), kid: keyId(signingKey) };
+const decryptionKeys = [{ key: createPrivateKey(rsa.privateKeyPem), kid: keyId(recipientKey) }];
 
 interface Seen {
   kind: 'ping' | 'batch';
   scheme: string;
   contentType: string;
+  /** A v2 batch's `acknowledges`, when it has one. */
+  acknowledges?: string;
 }
 
-/** Answers pings with `accepts` (or without it: a receiver older than it) and batches with the status `answer()` gives. */
-async function standIn(behaviour: { accepts: () => object | undefined; takes: (scheme: string, contentType: string) => boolean | number }): Promise<{ server: Server; url: URL; seen: Seen[] }> {
+/** The `acknowledges` member of a v2 batch (v3 and seed bodies are not opened here; the test batch has no relations, so it is read, not validated). */
+async function acknowledgesOf(body: Buffer, contentType: string): Promise<string | undefined> {
+  if (contentType !== V2_MEDIA_TYPE) return undefined;
+  return (JSON.parse(Buffer.from(await openV2(body, decryptionKeys)).toString('utf8')) as { acknowledges?: string }).acknowledges;
+}
+
+/** Answers pings with `accepts` (or without it: a receiver older than it) and batches with the status `takes()` gives. */
+async function standIn(behaviour: { accepts: () => object | undefined; takes: (scheme: string, contentType: string, acknowledges: string | undefined) => boolean | number }): Promise<{ server: Server; url: URL; seen: Seen[] }> {
   const seen: Seen[] = [];
   const server = createServer((request, response) => {
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => {
+    // A failure here answers 500 (the test then fails on what was seen), never hangs the sender.
+    const answer = async (): Promise<void> => {
       const body = Buffer.concat(chunks);
       const headers = request.headers as IncomingHttpHeaders & Record<string, string>;
       const verified = verifyWebhook({ headers, body, trustedKeys: [trusted] });
       const kind = headers['webhook-id']!.includes(':ping:') ? 'ping' : 'batch';
-      seen.push({ kind, scheme: verified.scheme, contentType: headers['content-type'] ?? '' });
+      const acknowledges = kind === 'batch' ? await acknowledgesOf(body, headers['content-type'] ?? '') : undefined;
+      seen.push({ kind, scheme: verified.scheme, contentType: headers['content-type'] ?? '', ...(acknowledges !== undefined ? { acknowledges } : {}) });
       response.setHeader('content-type', 'application/json');
       if (kind === 'ping') {
         const accepts = behaviour.accepts();
         response.end(JSON.stringify({ status: 'ping', watermark: null, ...(accepts ? { accepts } : {}) }));
       } else {
-        const verdict = behaviour.takes(verified.scheme, headers['content-type'] ?? '');
+        const verdict = behaviour.takes(verified.scheme, headers['content-type'] ?? '', acknowledges);
         if (verdict === true) {
           response.end(JSON.stringify({ status: 'applied', watermark: null }));
         } else {
@@ -51,7 +62,8 @@ async function standIn(behaviour: { accepts: () => object | undefined; takes: (s
           response.end(JSON.stringify({ error: response.statusCode === 401 ? 'unauthorized' : 'UNSUPPORTED_MEDIA_TYPE' }));
         }
       }
-    });
+    };
+    request.on('end', () => void answer().catch((error: unknown) => response.writeHead(500).end(String(error))));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { server, url: new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}/webhook`), seen };
@@ -174,6 +186,42 @@ describe('body format negotiation (replication.format)', () => {
     upgraded = false;
     await sender.deliver(emptyBatch(), new AbortController().signal);
     expect(seen.map((entry) => `${entry.kind}:${entry.contentType}:${entry.scheme}`)).toEqual([`ping:${V2}:v1a`, `batch:${V3}:v1d`, `ping:${V2}:v1a`, `batch:${V2}:v1a`]);
+    expect(sender.failure).toBeUndefined();
+  });
+});
+
+describe('acknowledges: "durable" (the receiver may commit asynchronously)', () => {
+  const DURABLE = { formats: ['v2'], signatures: ['v1a'], durable: true };
+
+  it('only to a receiver whose ping answer says durable', async () => {
+    for (const [accepts, expected] of [
+      [undefined, undefined],
+      [{ formats: ['v2'], signatures: ['v1a'] }, undefined],
+      [DURABLE, 'durable'],
+    ] as const) {
+      const { server, url, seen } = await standIn({ accepts: () => accepts, takes: () => true });
+      cleanup = () => new Promise((resolve) => server.close(() => resolve()));
+      const sender = delivery(url);
+      await sender.ping();
+      await sender.deliver(emptyBatch(), new AbortController().signal);
+      expect({ accepts, acknowledges: seen.at(-1)?.acknowledges }).toEqual({ accepts, acknowledges: expected });
+      await cleanup();
+      cleanup = undefined;
+    }
+  });
+
+  it('a receiver replaced by one that does not know it: the batch refused with 422 goes again without it after the ping', async () => {
+    let upgraded = true;
+    const { server, url, seen } = await standIn({
+      accepts: () => (upgraded ? DURABLE : undefined),
+      takes: (_scheme, _contentType, acknowledges) => (upgraded || acknowledges === undefined ? true : 422),
+    });
+    cleanup = () => new Promise((resolve) => server.close(() => resolve()));
+    const sender = delivery(url);
+    await sender.ping();
+    upgraded = false;
+    await sender.deliver(emptyBatch(), new AbortController().signal);
+    expect(seen.map((entry) => `${entry.kind}:${entry.acknowledges ?? '-'}`)).toEqual(['ping:-', 'batch:durable', 'ping:-', 'batch:-']);
     expect(sender.failure).toBeUndefined();
   });
 });

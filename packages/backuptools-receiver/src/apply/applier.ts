@@ -31,7 +31,8 @@ export type ApplyOutcome =
 export interface ApplierOptions {
   /**
    * Commit stream batches with `synchronous_commit` on (an fsync per batch, every answer
-   * durable); off (the default): commit asynchronously, report the durable position apart.
+   * durable); off (the default): commit asynchronously the batches whose sender says it
+   * `acknowledges` by the durable position, and report that position apart.
    */
   synchronousCommit?: boolean;
   /** Told when the backup PostgreSQL restarted with watermarks of (source, slot) not known durable (they may be lost). */
@@ -99,7 +100,9 @@ export class Applier {
       const outcome = await this.applyCopyChunk(batch, batch.snapshot, copy);
       return { ...outcome, durable: this.durable.flushed(batch.source_id, batch.slot, outcome.watermark) };
     }
-    if (this.options.synchronousCommit === true) {
+    // A sender that does not say it acknowledges by the durable position takes a 2xx for "on
+    // disk" (one older than it): its batches commit synchronously whatever the setting.
+    if (this.options.synchronousCommit === true || batch.acknowledges !== 'durable') {
       const outcome = await this.applyStreamBatch(batch, undefined);
       return { ...outcome, durable: this.durable.flushed(batch.source_id, batch.slot, outcome.watermark) };
     }

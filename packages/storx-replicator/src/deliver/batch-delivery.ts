@@ -173,6 +173,15 @@ export class BatchDelivery {
     return this.options.format !== 'seed-v1' && this.receiverCapabilities.copy_follows;
   }
 
+  /**
+   * Whether batches say `acknowledges: "durable"`: the receiver's ping answer said it reports a
+   * durable position (the Acknowledger settles the slot by it), so it may commit them
+   * asynchronously. Without it the receiver commits synchronously: its 2xx means on disk.
+   */
+  private get acknowledgesDurable(): boolean {
+    return this.options.format !== 'seed-v1' && this.receiverCapabilities.durable;
+  }
+
   /** Whether the batch's `follows` goes on the wire: the receiver takes it on this kind of batch. */
   private takesFollows(batch: OutgoingBatch): boolean {
     return batch.follows !== undefined && (batch.snapshot !== undefined ? this.copyPipelining : this.pipelining);
@@ -349,6 +358,8 @@ export class BatchDelivery {
       chunk: batch.chunk,
       // Only to a receiver that takes it: one that does not refuses the member (422).
       ...(this.takesFollows(batch) ? { follows: batch.follows } : {}),
+      // Only to a receiver that takes it; it then may commit the batch asynchronously.
+      ...(this.acknowledgesDurable ? { acknowledges: 'durable' as const } : {}),
       ...(this.origin ? { origin: this.origin } : {}),
       relations,
       ...(batch.snapshot ? { snapshot: batch.snapshot } : {}),
@@ -387,9 +398,10 @@ export class BatchDelivery {
         await this.waitWhileRefused(retrySignal);
         // The ping may have found a receiver that takes another format (one older than v3 took
         // its place): the batch goes again in what it takes now. (One request per batch here.)
-        // Likewise a receiver that no longer takes `follows` gets the batch without it.
+        // Likewise a receiver that no longer takes `follows` or `acknowledges` gets the batch without
+        // it (resealed whenever the receiver does not say `durable`: cheap, and only after a refusal).
         const formatChanged = this.options.format === 'auto' && (request.contentType === V3_MEDIA_TYPE) !== (this.wireFormat === 'v3');
-        if (formatChanged || (batch.follows !== undefined && !this.takesFollows(batch))) request = (await reseal())[0]!;
+        if (formatChanged || (batch.follows !== undefined && !this.takesFollows(batch)) || (this.options.format !== 'seed-v1' && !this.acknowledgesDurable)) request = (await reseal())[0]!;
       } else {
         const delay = verdict.retryAfterMs !== undefined ? Math.min(verdict.retryAfterMs, this.options.maxRetryDelayMs) : backoffDelay(attempt, this.options.retryDelayMs, this.options.maxRetryDelayMs);
         await sleep(delay, retrySignal);
