@@ -25,6 +25,27 @@ export function createBackupDb(url: string, poolSize: number, logger: Logger): {
 }
 
 /**
+ * What a transaction sends in the round trips of its BEGIN and COMMIT, which it pays anyway: a
+ * stream batch of one small source transaction is otherwise mostly round trips. The texts have
+ * no parameters (a multi-statement text goes through the simple query protocol): values in them
+ * are literals escaped by pg (apply/batch-frame.ts).
+ */
+export interface TransactionFrame {
+  /** Sent after BEGIN, in its round trip; each statement takes its own snapshot. Its results are `TransactionEnds.opened`. */
+  opening?: string;
+  /** Commit with `synchronous_commit = off`, and hand over the WAL positions read after the commit. */
+  asynchronous?: AsynchronousCommit;
+}
+
+/** Handed to `work` with the transaction. */
+export interface TransactionEnds {
+  /** The results of the frame's opening statements, in order. */
+  opened: pg.QueryResult[];
+  /** Sends `text` before COMMIT, in its round trip (the last text given); its failure rolls the transaction back. */
+  closeWith(text: string): void;
+}
+
+/**
  * Runs `work` in one transaction (Kysely's: BEGIN, COMMIT, ROLLBACK on a throw) on a connection
  * checked out of `pool` for it, and hands `work` that connection's pg client too: a batch's
  * `COPY ... FROM STDIN`, which Kysely cannot issue, must run on the same connection, in the same
@@ -36,15 +57,15 @@ export function createBackupDb(url: string, poolSize: number, logger: Logger): {
  * or a fault on our side in the middle of a COPY) is discarded rather than returned to the pool:
  * its protocol state is not worth trusting for the next batch.
  */
-export async function transactionWithClient<T>(pool: pg.Pool, work: (trx: BackupTransaction, client: pg.PoolClient) => Promise<T>, commit?: AsynchronousCommit): Promise<T> {
+export async function transactionWithClient<T>(pool: pg.Pool, work: (trx: BackupTransaction, client: pg.PoolClient, ends: TransactionEnds) => Promise<T>, frame: TransactionFrame = {}): Promise<T> {
   const client = await pool.connect();
   let failure: Error | undefined;
   try {
+    const ends = { opened: [] as pg.QueryResult[], closing: undefined as string | undefined, closeWith: (text: string) => void (ends.closing = text) };
     // Released below, once, by us: Kysely's release of its connection must not return it early.
-    const query = commit === undefined ? client.query.bind(client) : asynchronousCommitQuery(client, commit);
-    const borrowed = { query, release: () => {} } as unknown as PostgresPoolClient;
+    const borrowed = { query: framedQuery(client, frame, ends), release: () => {} } as unknown as PostgresPoolClient;
     const single = { connect: () => Promise.resolve(borrowed), end: () => Promise.resolve() };
-    return await new Kysely<Record<string, never>>({ dialect: new PostgresDialect({ pool: single }) }).transaction().execute((trx) => work(trx, client));
+    return await new Kysely<Record<string, never>>({ dialect: new PostgresDialect({ pool: single }) }).transaction().execute((trx) => work(trx, client, ends));
   } catch (error) {
     if (!(error instanceof pg.DatabaseError) && !(error instanceof ReceiverError)) failure = error instanceof Error ? error : new Error(String(error));
     throw error;
@@ -76,22 +97,42 @@ export function toWalPositions(row: { insert_lsn: string; flush_lsn: string; ser
 
 /**
  * The client's query, with Kysely's own `begin` and `commit` (postgres-driver.js issues exactly
- * these two texts) extended in the same round trip: `begin` sets `synchronous_commit = off` for
- * the transaction, `commit` is followed by the WAL positions read after it, which bound the
- * commit record's end from above. No round trip is added to the transaction.
+ * these two texts) extended in the same round trip: `begin` is followed by `SET LOCAL
+ * synchronous_commit = off` (asynchronous) and the frame's opening statements; `commit` is
+ * preceded by the closing statement `work` gave and followed (asynchronous) by the WAL positions
+ * read after it, which bound the commit record's end from above. No round trip is added.
  */
-function asynchronousCommitQuery(client: pg.PoolClient, commit: AsynchronousCommit): (text: string, values?: unknown[]) => Promise<unknown> {
+function framedQuery(client: pg.PoolClient, frame: TransactionFrame, ends: { opened: pg.QueryResult[]; closing: string | undefined }): (text: string, values?: unknown[]) => Promise<unknown> {
+  const afterBegin = [...(frame.asynchronous ? ['SET LOCAL synchronous_commit = off'] : []), ...(frame.opening === undefined ? [] : [frame.opening])];
   return async (text, values) => {
-    if (text === 'begin') {
-      const [begun] = (await client.query(`begin; SET LOCAL synchronous_commit = off`)) as unknown as pg.QueryResult[];
-      return begun;
+    if (text === 'begin' && afterBegin.length > 0) {
+      let results: pg.QueryResult[];
+      try {
+        results = asResults(await client.query(['begin', ...afterBegin].join('; ')));
+      } catch (error) {
+        // The BEGIN ran but Kysely saw it fail: it will not roll back, so this does (a failed
+        // rollback is the connection's failure, and discards it).
+        await client.query('rollback');
+        throw error;
+      }
+      ends.opened = results.slice(frame.asynchronous ? 2 : 1);
+      return results[0];
     }
-    if (text === 'commit') {
-      const [committed, positions] = (await client.query(`commit; ${WAL_POSITIONS_QUERY}`)) as unknown as pg.QueryResult<{ insert_lsn: string; flush_lsn: string; server_start: string }>[];
+    if (text === 'commit' && (ends.closing !== undefined || frame.asynchronous)) {
+      const before = ends.closing === undefined ? 0 : 1;
+      const texts = [...(ends.closing === undefined ? [] : [ends.closing]), 'commit', ...(frame.asynchronous ? [WAL_POSITIONS_QUERY] : [])];
+      const results = asResults(await client.query(texts.join('; ')));
+      const committed = results[before];
+      const positions = results[before + 1] as pg.QueryResult<{ insert_lsn: string; flush_lsn: string; server_start: string }> | undefined;
       // A COMMIT of a failed transaction answers ROLLBACK: nothing committed, nothing to report.
-      if (committed?.command === 'COMMIT' && positions?.rows[0] !== undefined) commit.committed(toWalPositions(positions.rows[0]));
+      if (frame.asynchronous && committed?.command === 'COMMIT' && positions?.rows[0] !== undefined) frame.asynchronous.committed(toWalPositions(positions.rows[0]));
       return committed;
     }
     return client.query(text, values);
   };
+}
+
+/** pg answers a multi-statement text with an array of results, a single statement with one. */
+function asResults(answer: pg.QueryResult | pg.QueryResult[]): pg.QueryResult[] {
+  return Array.isArray(answer) ? answer : [answer];
 }

@@ -20,6 +20,7 @@ import {
 import { createLogger } from '@storx-backup/service-kit';
 import { createDatabase } from '@storx-backup/test-postgres';
 import type { KeyObject } from 'node:crypto';
+import type pg from 'pg';
 import { buildApp, type AppOptions } from '../src/app.js';
 import { parseAllowedTable } from '../src/config.js';
 import { type BackupDb, createBackupDb } from '../src/db.js';
@@ -58,6 +59,8 @@ export const STATE_SCHEMA = 'backuptools_state';
 export interface TestReceiver {
   app: ReturnType<typeof buildApp>;
   db: BackupDb;
+  /** The pool behind `db` (the applier's transactions check clients out of it). */
+  pool: pg.Pool;
   url: string;
   keys: TestKeys;
   close(): Promise<void>;
@@ -90,6 +93,7 @@ export async function testReceiver(overrides: Partial<AppOptions> & { databaseUr
   return {
     app,
     db,
+    pool,
     url,
     keys,
     close: async () => {

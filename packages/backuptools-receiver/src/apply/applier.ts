@@ -11,7 +11,8 @@ import { groupedByTable, groupIntoRuns } from './runs.js';
 import { RunExecutor } from './run-executor.js';
 import { applyCopySection } from './copy-section.js';
 import { advancedWatermark, batchPosition, placeBatch, predecessorApplied, predecessorOf, type Watermark } from './watermark.js';
-import { advanceWatermark, lockWatermark, readWatermark } from './watermark-store.js';
+import { lockWatermark, readWatermark } from './watermark-store.js';
+import { advanceStatement, lockedState, lockStatements } from './batch-frame.js';
 import { type CopyState, placeCopyChunk, streamChangeVersusCopy } from './table-copy.js';
 import { readCopyStates, saveCopyState } from './table-copy-store.js';
 import { discardStaged, stageChunk, stagedChunks, supersedeStaged } from './staged-chunks.js';
@@ -115,10 +116,11 @@ export class Applier {
   /** A batch of the stream, with its watermark, in one transaction (committed asynchronously when `commit` is given). */
   private async applyStreamBatch(batch: Batch, commit: AsynchronousCommit | undefined): Promise<StreamOutcome> {
     const position = batchPosition(batch);
-    return transactionWithClient(this.pool, async (trx, client): Promise<StreamOutcome> => {
+    // The lock and the copies' read go with BEGIN, the watermark's move with COMMIT (batch-frame.ts).
+    const opening = lockStatements(this.stateSchema, batch.source_id, batch.slot);
+    return transactionWithClient(this.pool, async (trx, client, ends): Promise<StreamOutcome> => {
       const runs = new RunExecutor(trx, client);
-      const { watermark, origin } = await lockWatermark(trx, this.stateSchema, batch.source_id, batch.slot);
-      const copies = await readCopyStates(trx, this.stateSchema, batch.source_id, batch.slot);
+      const { watermark, origin, copies } = await lockedState(trx, ends.opened, this.stateSchema, batch.source_id, batch.slot);
       // Before the LSN comparison: on another timeline the same LSN is different WAL, so a batch
       // "below the watermark" from a forked server is not a duplicate, it is a divergence.
       await checkAndRecordOrigin(trx, this.stateSchema, batch, watermark, copies, origin);
@@ -167,9 +169,9 @@ export class Applier {
 
       // The watermark passes the skipped changes too: they are in the backup, through the copy.
       const advanced = advancedWatermark(watermark, position, events);
-      await advanceWatermark(trx, this.stateSchema, batch.source_id, batch.slot, advanced, events.length, events.at(-1)?.timestamp);
+      ends.closeWith(advanceStatement(this.stateSchema, batch.source_id, batch.slot, advanced, events.length, events.at(-1)?.timestamp));
       return { status: 'applied', watermark: advanced, events: events.length };
-    }, commit);
+    }, { opening, ...(commit === undefined ? {} : { asynchronous: commit }) });
   }
 
   /**

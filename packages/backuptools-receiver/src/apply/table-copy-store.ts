@@ -5,7 +5,7 @@ import type { CopyState } from './table-copy.js';
 
 type Trx = Transaction<Record<string, never>>;
 
-interface CopyColumns {
+export interface CopyColumns {
   schema_name: string;
   table_name: string;
   image_lsn: string;
@@ -23,6 +23,11 @@ export async function readCopyStates(db: BackupDb | Trx, stateSchema: string, so
   const { rows } = await sql<CopyColumns>`
     SELECT schema_name, table_name, image_lsn::text, next_chunk, done, rows_copied::text FROM ${sql.id(stateSchema, 'table_copies')}
     WHERE source_id = ${sourceId} AND slot = ${slot}`.execute(db);
+  return copyStatesOf(rows);
+}
+
+/** Copy rows as read, by relation key. */
+export function copyStatesOf(rows: readonly CopyColumns[]): Map<string, CopyState> {
   return new Map(rows.map((row) => [relationKey(row.schema_name, row.table_name), toState(row)]));
 }
 

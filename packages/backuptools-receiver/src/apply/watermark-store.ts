@@ -1,5 +1,5 @@
 import { sql, type Transaction } from 'kysely';
-import { type Lsn, parseLsn, formatLsn, type RecordedOrigin } from '@storx-backup/protocol';
+import { type Lsn, parseLsn, type RecordedOrigin } from '@storx-backup/protocol';
 import type { BackupDb } from '../db.js';
 import type { Watermark } from './watermark.js';
 import { type OriginColumns, recordedOrigin } from './source-lineage-store.js';
@@ -15,6 +15,8 @@ type Trx = Transaction<Record<string, never>>;
  * Two first batches at once both insert; the second waits for the first one's row and
  * inserts nothing, and its read (a new snapshot) then finds and locks that row. The same read
  * returns the source origin recorded on the row (see source-lineage-store.ts): no second query.
+ * A stream batch sends the same locking read with its BEGIN (batch-frame.ts) and comes here
+ * only for a source's first batch.
  */
 export async function lockWatermark(trx: Trx, stateSchema: string, sourceId: string, slot: string): Promise<{ watermark: Watermark; origin: RecordedOrigin | undefined }> {
   const table = sql.id(stateSchema, 'watermarks');
@@ -41,40 +43,20 @@ export async function readWatermark(db: BackupDb, stateSchema: string, sourceId:
   return row?.commit_lsn == null ? undefined : toWatermark(row);
 }
 
-interface WatermarkColumns {
+export interface WatermarkColumns {
   commit_lsn: string | null;
   chunk_index: number;
   chunk_last: boolean;
   event_seq: number | null;
 }
 
-function toWatermark(row: WatermarkColumns): Watermark {
+export function toWatermark(row: WatermarkColumns): Watermark {
   return {
     commitLsn: row.commit_lsn === null ? undefined : parseLsn(row.commit_lsn),
     chunkIndex: row.chunk_index,
     chunkLast: row.chunk_last,
     eventSeq: row.event_seq ?? undefined,
   };
-}
-
-/** Moves the watermark, in the caller's transaction (the one that applied the rows). */
-export async function advanceWatermark(
-  trx: Trx,
-  stateSchema: string,
-  sourceId: string,
-  slot: string,
-  watermark: Watermark,
-  events: number,
-  sourceCommittedAt: string | undefined,
-): Promise<void> {
-  const lsn = (value: Lsn | undefined): string | null => (value === undefined ? null : formatLsn(value));
-  await sql`
-    UPDATE ${sql.id(stateSchema, 'watermarks')}
-    SET commit_lsn = ${lsn(watermark.commitLsn)}::pg_lsn, chunk_index = ${watermark.chunkIndex}, chunk_last = ${watermark.chunkLast},
-        event_seq = ${watermark.eventSeq ?? null}::integer,
-        applied_at = clock_timestamp(), source_committed_at = coalesce(${sourceCommittedAt ?? null}::timestamptz, source_committed_at),
-        batches_applied = batches_applied + 1, events_applied = events_applied + ${events}
-    WHERE source_id = ${sourceId} AND slot = ${slot}`.execute(trx);
 }
 
 export interface WatermarkRow {
