@@ -95,6 +95,8 @@ export class BatchDelivery {
    * an older one is followed after its first refusal (the blocked path pings).
    */
   private receiverCapabilities: ReceiverCapabilities = LEGACY_RECEIVER_CAPABILITIES;
+  /** Batches sealed with `acknowledges: "durable"`. */
+  private readonly sealedAcknowledging = new WeakSet<OutgoingBatch>();
   /**
    * One content key (and its RSA-wrapped form) for many batches, rotated by count, bytes and
    * time: a receiver that caches unwrapped keys pays one RSA operation per key, not per batch.
@@ -180,6 +182,13 @@ export class BatchDelivery {
    */
   private get acknowledgesDurable(): boolean {
     return this.options.format !== 'seed-v1' && this.receiverCapabilities.durable;
+  }
+
+  /** Whether the batch's header says `acknowledges`; remembered, so a refusal reseals only a batch that did. */
+  private markAcknowledges(batch: OutgoingBatch): boolean {
+    if (this.acknowledgesDurable) this.sealedAcknowledging.add(batch);
+    else this.sealedAcknowledging.delete(batch);
+    return this.acknowledgesDurable;
   }
 
   /** Whether the batch's `follows` goes on the wire: the receiver takes it on this kind of batch. */
@@ -359,7 +368,7 @@ export class BatchDelivery {
       // Only to a receiver that takes it: one that does not refuses the member (422).
       ...(this.takesFollows(batch) ? { follows: batch.follows } : {}),
       // Only to a receiver that takes it; it then may commit the batch asynchronously.
-      ...(this.acknowledgesDurable ? { acknowledges: 'durable' as const } : {}),
+      ...(this.markAcknowledges(batch) ? { acknowledges: 'durable' as const } : {}),
       ...(this.origin ? { origin: this.origin } : {}),
       relations,
       ...(batch.snapshot ? { snapshot: batch.snapshot } : {}),
@@ -398,10 +407,9 @@ export class BatchDelivery {
         await this.waitWhileRefused(retrySignal);
         // The ping may have found a receiver that takes another format (one older than v3 took
         // its place): the batch goes again in what it takes now. (One request per batch here.)
-        // Likewise a receiver that no longer takes `follows` or `acknowledges` gets the batch without
-        // it (resealed whenever the receiver does not say `durable`: cheap, and only after a refusal).
+        // Likewise a receiver that no longer takes `follows` or `acknowledges` gets the batch without it.
         const formatChanged = this.options.format === 'auto' && (request.contentType === V3_MEDIA_TYPE) !== (this.wireFormat === 'v3');
-        if (formatChanged || (batch.follows !== undefined && !this.takesFollows(batch)) || (this.options.format !== 'seed-v1' && !this.acknowledgesDurable)) request = (await reseal())[0]!;
+        if (formatChanged || (batch.follows !== undefined && !this.takesFollows(batch)) || (this.sealedAcknowledging.has(batch) && !this.acknowledgesDurable)) request = (await reseal())[0]!;
       } else {
         const delay = verdict.retryAfterMs !== undefined ? Math.min(verdict.retryAfterMs, this.options.maxRetryDelayMs) : backoffDelay(attempt, this.options.retryDelayMs, this.options.maxRetryDelayMs);
         await sleep(delay, retrySignal);
