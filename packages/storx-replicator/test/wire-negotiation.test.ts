@@ -112,6 +112,41 @@ const emptyBatch = (): OutgoingBatch => ({
   lastCommitTimeMs: 0,
 });
 
+/** One ping, then one batch, toward a stand-in whose ping answer is `accepts`: what the stand-in saw. */
+async function pingThenDeliver(accepts: object | undefined, format: FormatSetting = 'v2'): Promise<Seen[]> {
+  const { server, url, seen } = await standIn({ accepts: () => accepts, takes: () => true });
+  cleanup = () => new Promise((resolve) => server.close(() => resolve()));
+  try {
+    const sender = delivery(url, format);
+    await sender.ping();
+    await sender.deliver(emptyBatch(), new AbortController().signal);
+    return seen;
+  } finally {
+    // Closed here, not after the test: the callers run several stand-ins one after the other.
+    await cleanup?.();
+    cleanup = undefined;
+  }
+}
+
+/**
+ * The receiver is swapped for an older one between the ping and the batch: before the swap it
+ * answers pings with `accepts` and takes everything; after it, pings get no `accepts` and a batch
+ * gets what `olderTakes` says. Returns what was seen and whether the sender gave up.
+ */
+async function deliverAcrossSwap(accepts: object, olderTakes: (scheme: string, contentType: string, acknowledges: string | undefined) => boolean | number, format: FormatSetting = 'v2'): Promise<{ seen: Seen[]; failure: unknown }> {
+  let upgraded = true;
+  const { server, url, seen } = await standIn({
+    accepts: () => (upgraded ? accepts : undefined),
+    takes: (...args) => upgraded || olderTakes(...args),
+  });
+  cleanup = () => new Promise((resolve) => server.close(() => resolve()));
+  const sender = delivery(url, format);
+  await sender.ping();
+  upgraded = false;
+  await sender.deliver(emptyBatch(), new AbortController().signal);
+  return { seen, failure: sender.failure };
+}
+
 describe('signature scheme negotiation', () => {
   it('a receiver that does not advertise v1d gets v1a; one that does gets v1d', async () => {
     for (const [accepts, expected] of [
@@ -119,33 +154,17 @@ describe('signature scheme negotiation', () => {
       [{ formats: ['v2', 'seed-v1'], signatures: ['v1a'] }, 'v1a'],
       [{ formats: ['v2', 'seed-v1'], signatures: ['v1d', 'v1a'], future: true }, 'v1d'],
     ] as const) {
-      const { server, url, seen } = await standIn({ accepts: () => accepts, takes: () => true });
-      cleanup = () => new Promise((resolve) => server.close(() => resolve()));
-      const sender = delivery(url);
-      await sender.ping();
-      await sender.deliver(emptyBatch(), new AbortController().signal);
-      expect(seen).toEqual([
+      expect(await pingThenDeliver(accepts)).toEqual([
         { kind: 'ping', scheme: 'v1a', contentType: 'application/jose' },
         { kind: 'batch', scheme: expected, contentType: 'application/jose' },
       ]);
-      await cleanup();
-      cleanup = undefined;
     }
   });
 
   it('a receiver replaced by one that knows only v1a: the refused batch is pinged through and sent again signed v1a', async () => {
-    let upgraded = true;
-    const { server, url, seen } = await standIn({
-      accepts: () => (upgraded ? { formats: ['v2'], signatures: ['v1d', 'v1a'] } : undefined),
-      takes: (scheme) => upgraded || scheme === 'v1a',
-    });
-    cleanup = () => new Promise((resolve) => server.close(() => resolve()));
-    const sender = delivery(url);
-    await sender.ping();
-    upgraded = false; // the receiver is swapped for an older one between the ping and the batch
-    await sender.deliver(emptyBatch(), new AbortController().signal);
+    const { seen, failure } = await deliverAcrossSwap({ formats: ['v2'], signatures: ['v1d', 'v1a'] }, (scheme) => scheme === 'v1a');
     expect(seen.map((entry) => `${entry.kind}:${entry.scheme}`)).toEqual(['ping:v1a', 'batch:v1d', 'ping:v1a', 'batch:v1a']);
-    expect(sender.failure).toBeUndefined();
+    expect(failure).toBeUndefined();
   });
 });
 
@@ -161,32 +180,17 @@ describe('body format negotiation (replication.format)', () => {
       ['v2', { formats: ['v3', 'v2', 'seed-v1'], signatures: ['v1d', 'v1a'] }, V2],
       ['v3', undefined, V3],
     ] as const) {
-      const { server, url, seen } = await standIn({ accepts: () => accepts, takes: () => true });
-      cleanup = () => new Promise((resolve) => server.close(() => resolve()));
-      const sender = delivery(url, format);
-      await sender.ping();
-      await sender.deliver(emptyBatch(), new AbortController().signal);
+      const seen = await pingThenDeliver(accepts, format);
       expect({ format, accepts, batch: seen.at(-1)?.contentType }).toEqual({ format, accepts, batch: expected });
       // Pings are always v2 signed v1a: what every receiver takes.
       expect(seen[0]).toEqual({ kind: 'ping', scheme: 'v1a', contentType: V2 });
-      await cleanup();
-      cleanup = undefined;
     }
   });
 
   it('auto, the receiver replaced by one older than v3: the batch refused with 415 is sealed again as v2 after the ping', async () => {
-    let upgraded = true;
-    const { server, url, seen } = await standIn({
-      accepts: () => (upgraded ? { formats: ['v3', 'v2'], signatures: ['v1d', 'v1a'] } : undefined),
-      takes: (scheme, contentType) => (upgraded || (contentType === V2 && scheme === 'v1a') ? true : contentType === V3 ? 415 : false),
-    });
-    cleanup = () => new Promise((resolve) => server.close(() => resolve()));
-    const sender = delivery(url, 'auto');
-    await sender.ping();
-    upgraded = false;
-    await sender.deliver(emptyBatch(), new AbortController().signal);
+    const { seen, failure } = await deliverAcrossSwap({ formats: ['v3', 'v2'], signatures: ['v1d', 'v1a'] }, (scheme, contentType) => (contentType === V2 && scheme === 'v1a' ? true : contentType === V3 ? 415 : false), 'auto');
     expect(seen.map((entry) => `${entry.kind}:${entry.contentType}:${entry.scheme}`)).toEqual([`ping:${V2}:v1a`, `batch:${V3}:v1d`, `ping:${V2}:v1a`, `batch:${V2}:v1a`]);
-    expect(sender.failure).toBeUndefined();
+    expect(failure).toBeUndefined();
   });
 });
 
@@ -199,29 +203,14 @@ describe('acknowledges: "durable" (the receiver may commit asynchronously)', () 
       [{ formats: ['v2'], signatures: ['v1a'] }, undefined],
       [DURABLE, 'durable'],
     ] as const) {
-      const { server, url, seen } = await standIn({ accepts: () => accepts, takes: () => true });
-      cleanup = () => new Promise((resolve) => server.close(() => resolve()));
-      const sender = delivery(url);
-      await sender.ping();
-      await sender.deliver(emptyBatch(), new AbortController().signal);
+      const seen = await pingThenDeliver(accepts);
       expect({ accepts, acknowledges: seen.at(-1)?.acknowledges }).toEqual({ accepts, acknowledges: expected });
-      await cleanup();
-      cleanup = undefined;
     }
   });
 
   it('a receiver replaced by one that does not know it: the batch refused with 422 goes again without it after the ping', async () => {
-    let upgraded = true;
-    const { server, url, seen } = await standIn({
-      accepts: () => (upgraded ? DURABLE : undefined),
-      takes: (_scheme, _contentType, acknowledges) => (upgraded || acknowledges === undefined ? true : 422),
-    });
-    cleanup = () => new Promise((resolve) => server.close(() => resolve()));
-    const sender = delivery(url);
-    await sender.ping();
-    upgraded = false;
-    await sender.deliver(emptyBatch(), new AbortController().signal);
+    const { seen, failure } = await deliverAcrossSwap(DURABLE, (_scheme, _contentType, acknowledges) => (acknowledges === undefined ? true : 422));
     expect(seen.map((entry) => `${entry.kind}:${entry.acknowledges ?? '-'}`)).toEqual(['ping:-', 'batch:durable', 'ping:-', 'batch:-']);
-    expect(sender.failure).toBeUndefined();
+    expect(failure).toBeUndefined();
   });
 });
