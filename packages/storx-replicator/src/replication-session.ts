@@ -1,13 +1,13 @@
 import { formatLsn, type Lsn } from '@storx-backup/protocol';
 import type { Logger } from '@storx-backup/service-kit';
 import { Acknowledger } from './acknowledge/acknowledger.js';
+import { DurablePoller } from './acknowledge/durable-poller.js';
 import { Batcher } from './batch/batcher.js';
 import type { OutgoingBatch } from './batch/outgoing-batch.js';
 import { decodePgoutput } from './decode/pgoutput-decoder.js';
 import { TransactionAssembler } from './decode/transaction-assembler.js';
 import type { BatchDelivery } from './deliver/batch-delivery.js';
 import { DeliveryWindow } from './deliver/delivery-window.js';
-import { sleep } from './deliver/sleep.js';
 import type { ReplicatorMetrics } from './metrics.js';
 import { ReplicationStream } from './source/replication-stream.js';
 
@@ -35,16 +35,6 @@ export interface SessionOptions {
 }
 
 /**
- * While batches answered applied are not known durable and no answer has come for this long,
- * the receiver is asked with a ping (PostgreSQL's WAL writer flushes every wal_writer_delay,
- * 200 ms by default).
- */
-const DURABLE_POLL_MS = 200;
-
-/** A stop waits at most this long (within its shutdown timeout) for answered batches to be reported durable. */
-const STOP_SETTLE_MS = 2_000;
-
-/**
  * One replication connection, from START_REPLICATION to its end. Decoding, batching and
  * delivery happen in WAL order; the slot is acknowledged (Acknowledger) only to the end of a
  * transaction whose batch the receiver answered 2xx and reported durable, or, when nothing at all is in flight, to the position the
@@ -58,6 +48,7 @@ export class ReplicationSession {
   private readonly acknowledger: Acknowledger;
   private received: Lsn = 0n as Lsn;
   private readonly queue: OutgoingBatch[] = [];
+  private readonly durable: DurablePoller;
   private readonly assembler: TransactionAssembler;
   private readonly batcher: Batcher;
   private readonly window: DeliveryWindow;
@@ -69,9 +60,6 @@ export class ReplicationSession {
   private paused = false;
   private stopped = false;
   private statusTimer: NodeJS.Timeout | undefined;
-  private durablePoll: NodeJS.Timeout | undefined;
-  private polling = false;
-  private lastAnswerAt = 0;
   private fail!: (error: Error) => void;
   private finish!: () => void;
 
@@ -84,6 +72,7 @@ export class ReplicationSession {
     this.done.catch(() => undefined);
     this.window = new DeliveryWindow(options.delivery, { maxBatches: options.maxInFlight ?? 1, maxBytes: options.maxInFlightBytes ?? Number.POSITIVE_INFINITY }, this.abort.signal);
     this.batcher = new Batcher({ maxEvents: options.maxBatchEvents, maxBytes: options.maxBatchBytes, lingerMs: options.batchLingerMs, windowHasRoom: () => this.window.hasRoom(this.queue.length), emit: (batch) => this.enqueue(batch) });
+    this.durable = new DurablePoller(this.acknowledger, options.delivery, this.abort.signal, (error) => this.shutDown(error));
     this.assembler = new TransactionAssembler({ includedTables: options.includedTables, maxPartBytes: options.maxBatchBytes, emit: (part) => this.batcher.add(part) });
   }
 
@@ -133,6 +122,7 @@ export class ReplicationSession {
   async stop(timeoutMs: number): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.durable.stop();
     this.stream?.pause();
     this.batcher.discard();
     this.queue.splice(1);
@@ -144,8 +134,7 @@ export class ReplicationSession {
         this.options.logger.warn({ timeoutMs }, 'the batch in flight did not finish in time: abandoned unacknowledged (it will be sent again)');
       }
     }
-    clearTimeout(this.durablePoll);
-    await this.settleBeforeStop(Date.now() + Math.min(timeoutMs, STOP_SETTLE_MS));
+    await this.durable.settleBeforeStop(timeoutMs);
     this.abort.abort(new Error('replicator stopping'));
     clearInterval(this.statusTimer);
     await this.stream?.stop(this.acknowledger.confirmed);
@@ -212,10 +201,10 @@ export class ReplicationSession {
         // in the order still matters: it is acknowledged only after everything before it.
         const answer = batch.events.count > 0 ? await this.window.deliver(batch, this.abort.signal, this.stopRetrying.signal) : undefined;
         this.queue.shift();
-        if (answer !== undefined) this.lastAnswerAt = Date.now();
+        if (answer !== undefined) this.durable.answerCame();
         // Throws when the answer shows the backup lost batches it had answered (the session ends).
         this.acknowledger.answered(batch, answer);
-        this.pollDurableLater();
+        this.durable.pollLater();
         // The window has room: what gathered meanwhile goes now rather than at the end of its linger.
         if (this.queue.length < this.window.maxBatches && !this.batcher.isEmpty) this.batcher.flush();
         // Resume as soon as the queue is down to what may be on the wire, not once it is empty:
@@ -239,52 +228,6 @@ export class ReplicationSession {
     if (commitTimeMs !== undefined) this.options.metrics.commitToConfirm.observe(Math.max(0, Date.now() - commitTimeMs) / 1000);
   }
 
-  /**
-   * While answered batches are not durable yet, asks the receiver once no answer has come for
-   * DURABLE_POLL_MS (a quiet stream); nothing when everything answered is durable. The ping's
-   * watermark also shows commits the backup lost (AppliedBatchesLostError ends the session).
-   */
-  private pollDurableLater(): void {
-    if (this.durablePoll !== undefined || this.polling || this.stopped || !this.acknowledger.awaitingDurable) return;
-    const wait = Math.max(1, this.lastAnswerAt + DURABLE_POLL_MS - Date.now());
-    this.durablePoll = setTimeout(() => {
-      this.durablePoll = undefined;
-      if (Date.now() - this.lastAnswerAt < DURABLE_POLL_MS) return this.pollDurableLater();
-      void this.pollDurable();
-    }, wait);
-  }
-
-  private async pollDurable(): Promise<void> {
-    if (this.stopped || !this.acknowledger.awaitingDurable) return;
-    this.polling = true;
-    const answeredBefore = this.acknowledger.answeredWatermark;
-    try {
-      const answer = await this.options.delivery.askDurable(this.abort.signal);
-      if (answer !== undefined && !this.stopped) this.guard(() => this.acknowledger.learned(answer, answeredBefore));
-    } finally {
-      this.polling = false;
-      this.lastAnswerAt = Date.now();
-    }
-    this.pollDurableLater();
-  }
-
-  /**
-   * At a stop: asks until what was answered is durable (the WAL writer flushes within
-   * wal_writer_delay), for a short while, so that the next start does not send it again.
-   */
-  private async settleBeforeStop(deadline: number): Promise<void> {
-    while (this.acknowledger.awaitingDurable && Date.now() < deadline) {
-      const answeredBefore = this.acknowledger.answeredWatermark;
-      const answer = await this.options.delivery.askDurable(AbortSignal.any([this.abort.signal, AbortSignal.timeout(Math.max(1, deadline - Date.now()))]));
-      try {
-        if (answer !== undefined) this.acknowledger.learned(answer, answeredBefore);
-      } catch {
-        return; // lost commits: the next start streams them again from the slot
-      }
-      if (this.acknowledger.awaitingDurable) await sleep(DURABLE_POLL_MS, this.abort.signal).catch(() => undefined);
-    }
-  }
-
   /** Any error in the stream handlers ends the session (never a half-processed transaction). */
   private guard(work: () => void): void {
     try {
@@ -299,7 +242,7 @@ export class ReplicationSession {
     this.stopped = true;
     this.abort.abort(error);
     clearInterval(this.statusTimer);
-    clearTimeout(this.durablePoll);
+    this.durable.stop();
     this.batcher.discard();
     this.queue.length = 0;
     this.assembler.reset();
