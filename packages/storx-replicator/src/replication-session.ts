@@ -2,11 +2,13 @@ import { formatLsn, type Lsn } from '@storx-backup/protocol';
 import type { Logger } from '@storx-backup/service-kit';
 import { Acknowledger } from './acknowledge/acknowledger.js';
 import { DurablePoller } from './acknowledge/durable-poller.js';
+import type { ReceiverAnswer } from './acknowledge/receiver-answer.js';
 import { Batcher } from './batch/batcher.js';
 import type { OutgoingBatch } from './batch/outgoing-batch.js';
 import { decodePgoutput } from './decode/pgoutput-decoder.js';
 import { TransactionAssembler } from './decode/transaction-assembler.js';
 import type { BatchDelivery } from './deliver/batch-delivery.js';
+import { DeliveryQueue } from './deliver/delivery-queue.js';
 import { DeliveryWindow } from './deliver/delivery-window.js';
 import type { ReplicatorMetrics } from './metrics.js';
 import { ReplicationStream } from './source/replication-stream.js';
@@ -41,13 +43,18 @@ export interface SessionOptions {
  * server says it has sent (as PostgreSQL's own subscriber does). On any failure the whole
  * session is thrown away: the next one restarts from the slot, and the receiver's watermark
  * turns what is sent again into duplicates.
+ *
+ * The stages: stream → decode → TransactionAssembler → Batcher → DeliveryQueue (backpressure, the
+ * delivery loop) → DeliveryWindow / BatchDelivery → Acknowledger, with DurablePoller asking for
+ * the durable position while the answers do not bring it. The session wires them and owns
+ * start, stop and the end on failure.
  */
 export class ReplicationSession {
   /** Settles when the session ends: resolves after stop(), rejects on failure. */
   readonly done: Promise<void>;
   private readonly acknowledger: Acknowledger;
   private received: Lsn = 0n as Lsn;
-  private readonly queue: OutgoingBatch[] = [];
+  private readonly queue: DeliveryQueue;
   private readonly durable: DurablePoller;
   private readonly assembler: TransactionAssembler;
   private readonly batcher: Batcher;
@@ -56,8 +63,6 @@ export class ReplicationSession {
   /** Set at stop(): no more retries, but a request on the wire may finish. */
   private readonly stopRetrying = new AbortController();
   private stream: ReplicationStream | undefined;
-  private delivering: Promise<void> | undefined;
-  private paused = false;
   private stopped = false;
   private statusTimer: NodeJS.Timeout | undefined;
   private fail!: (error: Error) => void;
@@ -71,8 +76,17 @@ export class ReplicationSession {
     });
     this.done.catch(() => undefined);
     this.window = new DeliveryWindow(options.delivery, { maxBatches: options.maxInFlight ?? 1, maxBytes: options.maxInFlightBytes ?? Number.POSITIVE_INFINITY }, this.abort.signal);
-    this.batcher = new Batcher({ maxEvents: options.maxBatchEvents, maxBytes: options.maxBatchBytes, lingerMs: options.batchLingerMs, windowHasRoom: () => this.window.hasRoom(this.queue.length), emit: (batch) => this.enqueue(batch) });
+    this.batcher = new Batcher({ maxEvents: options.maxBatchEvents, maxBytes: options.maxBatchBytes, lingerMs: options.batchLingerMs, windowHasRoom: () => this.window.hasRoom(this.queue.length), emit: (batch) => this.queue.enqueue(batch) });
     this.durable = new DurablePoller(this.acknowledger, options.delivery, this.abort.signal, (error) => this.shutDown(error));
+    this.queue = new DeliveryQueue({
+      window: this.window,
+      batcher: this.batcher,
+      stream: { pause: () => this.stream?.pause(), resume: () => this.stream?.resume() },
+      answered: (batch, answer) => this.answered(batch, answer),
+      fail: (error) => this.shutDown(error),
+      signal: this.abort.signal,
+      stopRetrying: this.stopRetrying.signal,
+    });
     this.assembler = new TransactionAssembler({ includedTables: options.includedTables, maxPartBytes: options.maxBatchBytes, emit: (part) => this.batcher.add(part) });
   }
 
@@ -91,7 +105,7 @@ export class ReplicationSession {
    * on and nothing arrives, the server is holding the stream back (see `StallWatch`).
    */
   get waitingForServer(): boolean {
-    return this.stream !== undefined && !this.paused && !this.stopped && this.queue.length === 0 && this.delivering === undefined;
+    return this.stream !== undefined && !this.queue.isPaused && !this.stopped && this.queue.isIdle;
   }
 
   async start(): Promise<void> {
@@ -125,12 +139,13 @@ export class ReplicationSession {
     this.durable.stop();
     this.stream?.pause();
     this.batcher.discard();
-    this.queue.splice(1);
+    this.queue.stop();
     this.window.shutUntilDelivered();
     this.stopRetrying.abort(new Error('replicator stopping'));
-    if (this.delivering) {
+    const delivering = this.queue.delivering;
+    if (delivering) {
       const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), timeoutMs).unref());
-      if ((await Promise.race([this.delivering.then(() => 'done' as const), timeout])) === 'timeout') {
+      if ((await Promise.race([delivering.then(() => 'done' as const), timeout])) === 'timeout') {
         this.options.logger.warn({ timeoutMs }, 'the batch in flight did not finish in time: abandoned unacknowledged (it will be sent again)');
       }
     }
@@ -160,65 +175,16 @@ export class ReplicationSession {
 
   private advanceIfIdle(position: Lsn, replyRequested: boolean): void {
     // The acknowledger moves it only once everything answered is durable too.
-    const idle = !this.assembler.inTransaction && this.batcher.isEmpty && this.queue.length === 0 && this.delivering === undefined;
+    const idle = !this.assembler.inTransaction && this.batcher.isEmpty && this.queue.isIdle;
     if (!(idle && this.acknowledger.advanceIdle(position)) && replyRequested) this.stream?.sendStatus(this.acknowledger.confirmed);
   }
 
-  private enqueue(batch: OutgoingBatch): void {
-    if (this.stopped) return;
-    this.queue.push(batch);
-    // Batches after the one on the wire go out too (a receiver that takes `follows`), or the next
-    // is sealed meanwhile: the receiver applies one batch while this process encrypts the next.
-    if (this.delivering !== undefined) this.window.fill(this.queue);
-    // Backpressure: a full window and one more batch waiting pause the stream.
-    if (!this.paused && this.queue.length > this.window.maxBatches) {
-      this.paused = true;
-      this.stream?.pause();
-    }
-    this.kick();
-  }
-
-  /**
-   * Starts the delivery loop unless it runs. The loop may finish without awaiting anything
-   * (batches with nothing to send), before its `finally` clears `delivering`; a batch enqueued
-   * in that window would wait for the next one, possibly forever with the stream paused. So the
-   * loop restarts itself while batches remain.
-   */
-  private kick(): void {
-    if (this.delivering !== undefined) return;
-    this.delivering = this.drain().finally(() => {
-      this.delivering = undefined;
-      if (this.queue.length > 0 && !this.abort.signal.aborted && !this.stopRetrying.signal.aborted) this.kick();
-    });
-  }
-
-  private async drain(): Promise<void> {
-    try {
-      while (this.queue.length > 0) {
-        const batch = this.queue[0]!;
-        this.window.fill(this.queue);
-        // A batch of only filtered-out or empty transactions has nothing to send, but its place
-        // in the order still matters: it is acknowledged only after everything before it.
-        const answer = batch.events.count > 0 ? await this.window.deliver(batch, this.abort.signal, this.stopRetrying.signal) : undefined;
-        this.queue.shift();
-        if (answer !== undefined) this.durable.answerCame();
-        // Throws when the answer shows the backup lost batches it had answered (the session ends).
-        this.acknowledger.answered(batch, answer);
-        this.durable.pollLater();
-        // The window has room: what gathered meanwhile goes now rather than at the end of its linger.
-        if (this.queue.length < this.window.maxBatches && !this.batcher.isEmpty) this.batcher.flush();
-        // Resume as soon as the queue is down to what may be on the wire, not once it is empty:
-        // the next batch fills from the socket while the receiver applies (measured: resuming only
-        // when the queue was empty left the stream paused through every other delivery of a
-        // backlog, ~40% of the catch-up time).
-        if (this.paused && !this.stopped && this.queue.length <= this.window.maxBatches) {
-          this.paused = false;
-          this.stream?.resume();
-        }
-      }
-    } catch (error) {
-      if (!this.abort.signal.aborted && !this.stopRetrying.signal.aborted) this.shutDown(error as Error);
-    }
+  /** The head of the queue was answered (or had nothing to send), in queue order. */
+  private answered(batch: OutgoingBatch, answer: ReceiverAnswer | undefined): void {
+    if (answer !== undefined) this.durable.answerCame();
+    // Throws when the answer shows the backup lost batches it had answered (the session ends).
+    this.acknowledger.answered(batch, answer);
+    this.durable.pollLater();
   }
 
   /** The acknowledger moved the slot's position: tell the server. `commitTimeMs` undefined: an idle advance. */
@@ -244,7 +210,7 @@ export class ReplicationSession {
     clearInterval(this.statusTimer);
     this.durable.stop();
     this.batcher.discard();
-    this.queue.length = 0;
+    this.queue.clear();
     this.assembler.reset();
     void this.stream?.stop(this.acknowledger.confirmed).catch(() => undefined);
     this.fail(error);

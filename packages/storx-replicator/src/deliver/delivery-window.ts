@@ -18,8 +18,8 @@ export interface DeliveryWindowOptions {
  * session's first names the batch before it, and the receiver applies them in that order,
  * holding an early one until its predecessor commits (docs/protocol.md).
  *
- * The session still acknowledges in order: it awaits `deliver` for the batch at the head of its
- * queue, and only then for the next. Only the head ever retries. The others get one attempt
+ * The session still acknowledges in order: its DeliveryQueue awaits `deliver` for the batch at
+ * its head, and only then for the next. Only the head ever retries. The others get one attempt
  * each, started early; when the head fails, every other attempt is abandoned (its connection
  * closed) and the window stays shut until the head is delivered, alone, with the usual retries:
  * then the rest go again (whatever the receiver applied of them meanwhile comes back
@@ -46,7 +46,7 @@ export class DeliveryWindow {
 
   /**
    * Batches the session may have on the wire before the next one waits: the window toward a
-   * receiver that takes `follows`, else 1. The session pauses the stream with one more queued.
+   * receiver that takes `follows`, else 1. The DeliveryQueue pauses the stream with one more queued.
    */
   get maxBatches(): number {
     return this.delivery.pipelining ? Math.max(1, this.options.maxBatches) : 1;
