@@ -13,7 +13,10 @@ export type BackupDb = Kysely<Record<string, never>>;
 export type BackupTransaction = Transaction<Record<string, never>>;
 
 export function createBackupDb(url: string, poolSize: number, logger: Logger): { db: BackupDb; pool: pg.Pool } {
-  const pool = new pg.Pool({ connectionString: url, max: poolSize, application_name: 'backuptools-receiver', options: sessionOptionsFor(url) });
+  // idleTimeoutMillis 0: an idle connection is kept (pg closes it after 10 s by default). A source
+  // that writes less often than that would otherwise pay a new backend (fork, authentication,
+  // session settings) on each batch; the pool holds at most `poolSize` connections anyway.
+  const pool = new pg.Pool({ connectionString: url, max: poolSize, idleTimeoutMillis: 0, application_name: 'backuptools-receiver', options: sessionOptionsFor(url) });
   // An idle client losing its connection (backup database restarted) must not crash the
   // process; the next query gets a fresh connection or answers 503.
   pool.on('error', (error) => logger.warn({ err: error }, 'idle backup database connection failed'));

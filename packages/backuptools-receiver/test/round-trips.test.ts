@@ -140,3 +140,20 @@ describe('a failure in the round trip of BEGIN or COMMIT', () => {
     expect(await rows()).toBe(3);
   });
 });
+
+describe('connections', () => {
+  it('a batch after the pool was idle longer than pg\'s default idle timeout (10 s) opens no new connection', async () => {
+    await roundTrips(batchOf([OBJECTS], [{ operation: 'INSERT', data: objectRow(900), old_data: null, unchanged_toast: [] }], { sourceId: 'idle-pool' }));
+    let opened = 0;
+    const onConnect = (): void => void (opened += 1);
+    receiver.pool.on('connect', onConnect);
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 10_500));
+      expect(receiver.pool.totalCount).toBeGreaterThan(0);
+      await roundTrips(batchOf([OBJECTS], [{ operation: 'INSERT', data: objectRow(901), old_data: null, unchanged_toast: [] }], { sourceId: 'idle-pool' }));
+      expect(opened).toBe(0);
+    } finally {
+      receiver.pool.off('connect', onConnect);
+    }
+  }, 30_000);
+});

@@ -151,10 +151,10 @@ function throughputMedians(reps: readonly ThroughputRep[]): ThroughputMedians {
 }
 
 function percentiles(reps: readonly LatencyRep[], side: 'native' | 'ours'): Percentiles {
-  const of = (pick: 'p50Ms' | 'p90Ms' | 'p99Ms'): number | null => {
+  const of = (pick: keyof Percentiles): number | null => {
     return orNull(median(numbers(reps, (rep) => { const stats = rep[side]; return stats.status === 'ok' ? stats[pick] : undefined; })));
   };
-  return { p50Ms: of('p50Ms'), p90Ms: of('p90Ms'), p99Ms: of('p99Ms') };
+  return { p50Ms: of('p50Ms'), p90Ms: of('p90Ms'), p99Ms: of('p99Ms'), firstMs: of('firstMs'), warmP99Ms: of('warmP99Ms') };
 }
 
 function copyMedians(reps: readonly CopyRep[]): CopyResult['median'] {

@@ -100,6 +100,10 @@ export interface LatencyStats {
   p90Ms: number;
   p99Ms: number;
   maxMs: number;
+  /** The first transaction's latency: it pays each service's cold path (first use of a table, of the session key, of the code). */
+  firstMs: number;
+  /** p99 of the transactions committed at least WARM_UP_MS after the first: the steady state. */
+  warmP99Ms: number;
   verified: boolean;
   replicator?: ServiceUsage;
   receiver?: ServiceUsage;
@@ -118,6 +122,8 @@ export interface Percentiles {
   p50Ms: number | null;
   p90Ms: number | null;
   p99Ms: number | null;
+  firstMs: number | null;
+  warmP99Ms: number | null;
 }
 
 export interface LatencyResult {

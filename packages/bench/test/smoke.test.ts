@@ -47,6 +47,7 @@ describe('scripts/bench --smoke', () => {
     for (const side of [results.latency!.median.native, results.latency!.median.ours]) {
       expect(side.p50Ms).toBeTypeOf('number');
       expect(side.p99Ms).toBeGreaterThanOrEqual(side.p50Ms!);
+      expect(side.firstMs).toBeGreaterThan(0);
     }
     expect(results.copy!.median.nativeRowsPerSecond).toBeGreaterThan(0);
     expect(['measured', 'not available']).toContain(results.copy!.median.ours);
