@@ -15,7 +15,7 @@ const MAJORS = PG_SUPPORTED_MAJORS.filter((major) => major !== PG_DEFAULT_MAJOR)
 describe.each(MAJORS)('PostgreSQL %i', (version) => {
   let system: System;
   beforeAll(async () => {
-    system = await System.start({ version, servicesStopped: true, replication: { 'max-batch-bytes': '64KiB' } });
+    system = await System.start({ version, servicesStopped: true, replication: { 'max-batch-bytes': '64KiB', 'copy-chunk-bytes': '64KiB' } });
   });
   afterAll(async () => {
     await system?.stop();

@@ -16,7 +16,7 @@ const OBJECTS = Number(process.env['STORX_E2E_SNAPSHOT_ROWS'] ?? 200_000);
 
 let system: System;
 beforeAll(async () => {
-  system = await System.start({ servicesStopped: true, replication: { 'max-batch-bytes': '256KiB' } });
+  system = await System.start({ servicesStopped: true, replication: { 'max-batch-bytes': '256KiB', 'copy-chunk-bytes': '256KiB' } });
   await system.source.query(
     `INSERT INTO objects (project_id, bucket_name, object_key, version, encrypted_metadata, total_plain_size)
      SELECT '2c6e1c5e-77b4-4a5c-9d7e-0c1f3b2a4d5e', 'existing', int8send(g), 1, decode(repeat(md5(g::text), 4), 'hex'), g FROM generate_series(1, $1::integer) g`,

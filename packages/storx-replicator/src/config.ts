@@ -35,6 +35,7 @@ export const REPLICATOR_OPTIONS: readonly OptionSpec[] = [
   { path: 'replication.webhook-ca', kind: { type: 'string' }, description: 'CA certificate file (PEM) to trust for an https:// receiver with a private CA' },
   { path: 'replication.max-batch-events', kind: { type: 'integer', min: 1 }, description: 'most events in one batch', default: 5_000 },
   { path: 'replication.max-batch-bytes', kind: { type: 'size', min: 1024 }, description: 'largest batch payload; a bigger transaction is sent as ordered chunks', default: 1024 * 1024 },
+  { path: 'replication.copy-chunk-bytes', kind: { type: 'size', min: 1024 }, description: 'largest chunk of a table copy sent as COPY text (one request and one backup transaction each: bigger chunks, fewer commits); a receiver that takes no COPY text gets chunks of max-batch-bytes', default: 4 * 1024 * 1024 },
   { path: 'replication.max-in-flight', kind: { type: 'integer', min: 1 }, description: "batches (and chunks of a table copy) on the wire at once, toward a receiver whose ping answer says it takes `follows` (`copy_follows` for copies; it applies them in order, holding an early one until the one before it commits); 1 sends one at a time, as toward an older receiver", default: 4 },
   { path: 'replication.max-in-flight-bytes', kind: { type: 'size', min: 1024 }, description: 'payload bytes of the batches (or copy chunks) on the wire at once (the first always goes)', default: 16 * 1024 * 1024 },
   { path: 'replication.batch-linger', kind: { type: 'duration' }, description: 'longest a batch waits for more transactions while the delivery window is full (max-in-flight batches on the wire, 1 toward a receiver that does not take follows): it goes as soon as one is answered (with room in the window it is sent at once)', default: 1_000 },
@@ -67,6 +68,7 @@ export interface ReplicatorConfig {
   webhookCaPath: string | undefined;
   maxBatchEvents: number;
   maxBatchBytes: number;
+  copyChunkBytes: number;
   maxInFlight: number;
   maxInFlightBytes: number;
   batchLingerMs: number;
@@ -152,6 +154,7 @@ export function loadReplicatorConfig(input: ConfigInput, purpose: 'run' | 'inspe
     webhookCaPath: get<string | undefined>('replication.webhook-ca'),
     maxBatchEvents: get<number>('replication.max-batch-events'),
     maxBatchBytes: get<number>('replication.max-batch-bytes'),
+    copyChunkBytes: get<number>('replication.copy-chunk-bytes'),
     maxInFlight: get<number>('replication.max-in-flight'),
     maxInFlightBytes: get<number>('replication.max-in-flight-bytes'),
     batchLingerMs: get<number>('replication.batch-linger'),

@@ -88,6 +88,7 @@ export class Replicator {
           delivery,
           maxBatchEvents: config.maxBatchEvents,
           maxBatchBytes: config.maxBatchBytes,
+          copyChunkBytes: config.copyChunkBytes,
           maxInFlight: config.maxInFlight,
           maxInFlightBytes: config.maxInFlightBytes,
           progress: copyProgress({ logger, metrics: this.metrics }),

@@ -149,7 +149,7 @@ describe('several chunks of a table copy in flight', () => {
     );
     const { rows } = await pair.source.query<{ count: string }>('SELECT count(*)::text AS count FROM objects');
     // Chunks of ~16 KiB (~100 rows), four in flight, through the gate.
-    const config = pair.config({ 'replication.webhook-url': gate.url, 'replication.source-id': sourceId, 'replication.max-batch-bytes': '16KiB', 'replication.max-in-flight': '4', 'replication.initial-snapshot': 'true', 'shutdown-timeout': '200ms' });
+    const config = pair.config({ 'replication.webhook-url': gate.url, 'replication.source-id': sourceId, 'replication.copy-chunk-bytes': '16KiB', 'replication.max-in-flight': '4', 'replication.initial-snapshot': 'true', 'shutdown-timeout': '200ms' });
     gate.maxConcurrent = 0;
     gate.forwarded = 0;
     // The ping and a few chunks pass; then the gate holds what comes: the head and the chunks

@@ -48,7 +48,7 @@ export async function copyCommand(config: ReplicatorConfig, names: readonly stri
         const snapshot = await createSlotExportingSnapshot(databaseUrl, undefined);
         logger.info({ tables: tables.map(qualified), imageLsn: formatLsn(snapshot.consistentPoint) }, 'copying as of a fresh snapshot');
         const terminal = process.stderr.isTTY ? process.stderr : undefined;
-        await copyTables({ databaseUrl, snapshot, tables, delivery, maxBatchEvents: config.maxBatchEvents, maxBatchBytes: config.maxBatchBytes, maxInFlight: config.maxInFlight, maxInFlightBytes: config.maxInFlightBytes, progress: copyProgress({ logger, metrics, terminal }), signal: stop.signal });
+        await copyTables({ databaseUrl, snapshot, tables, delivery, maxBatchEvents: config.maxBatchEvents, maxBatchBytes: config.maxBatchBytes, copyChunkBytes: config.copyChunkBytes, maxInFlight: config.maxInFlight, maxInFlightBytes: config.maxInFlightBytes, progress: copyProgress({ logger, metrics, terminal }), signal: stop.signal });
       } finally {
         client.close();
         await catalog.close();

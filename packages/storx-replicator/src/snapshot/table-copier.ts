@@ -24,8 +24,11 @@ export interface CopyOptions {
   snapshot: ExportedSnapshot;
   tables: readonly SourceTable[];
   delivery: BatchDelivery;
+  /** The JSON path's chunks (a receiver that takes no COPY text): events and bytes. */
   maxBatchEvents: number;
   maxBatchBytes: number;
+  /** The COPY text path's chunks, in bytes. */
+  copyChunkBytes: number;
   /** Chunks of a table copy on the wire at once, toward a receiver that takes `copy_follows` (default 1). */
   maxInFlight?: number;
   /** Their bytes together (default: no bound but the count). */
@@ -100,7 +103,7 @@ async function copyTextPassthrough(client: pg.Client, table: SourceTable, relati
   // ONLY: an inheritance child's rows are its own table's (pgoutput publishes them under its name).
   const columns = relation.columns.map((column) => quoteIdentifier(column.name)).join(', ');
   const stream = client.query(copyTo(`COPY (SELECT ${columns} FROM ONLY ${qualified(table)}) TO STDOUT`));
-  const chunker = new CopyTextChunker(options.maxBatchBytes);
+  const chunker = new CopyTextChunker(options.copyChunkBytes);
   let finished: CopyTextChunk | undefined;
   try {
     for await (const piece of stream as AsyncIterable<Buffer>) {
