@@ -17,7 +17,7 @@ export const RECEIVER_OPTIONS: readonly OptionSpec[] = [
   { path: 'default-schema', kind: { type: 'string' }, description: 'source schema of a bare "table" in tables and of a seed-format event without "schema" (StorXMonitor: satellite/0)', default: 'satellite/0' },
   { path: 'schema-mapping', kind: { type: 'list' }, description: 'source schema to backup schema, as "source=target" (default: the same name)', default: [] },
   { path: 'auto-create-tables', kind: { type: 'boolean' }, description: 'create missing tables and add new columns from the source metadata', default: true },
-  { path: 'body-limit', kind: { type: 'size', min: 1024 }, description: "largest request body accepted (413 above); at least 4/3 × (the sender's replication.max-batch-bytes + its largest row) + 2 KiB", default: 64 * 1024 * 1024 },
+  { path: 'body-limit', kind: { type: 'size', min: 1024 }, description: "largest request body accepted (413 above); at least 4/3 × (the sender's replication.max-batch-bytes, or copy-chunk-bytes for a table copy, + its largest row) + 2 KiB", default: 64 * 1024 * 1024 },
   { path: 'receive-budget', kind: { type: 'size', min: 1024 }, description: 'request bytes that uploads not yet authenticated may hold at once, counted as they arrive (one peer at most half; 503 above); at least body-limit', default: 128 * 1024 * 1024 },
   { path: 'request-timeout', kind: { type: 'duration', min: 1000 }, description: 'a request (headers and body) must arrive within this; slower uploads get 408 and are closed', default: 120_000 },
   { path: 'idle-timeout', kind: { type: 'duration', min: 1000 }, description: "a connection silent this long is closed; keep it above the longest batch apply", default: 300_000 },
@@ -28,7 +28,7 @@ export const RECEIVER_OPTIONS: readonly OptionSpec[] = [
   { path: 'accept-seed-v1', kind: { type: 'boolean' }, description: 'INSECURE: also accept unsigned seed-format messages (from senders written from the seed document)', default: false },
   { path: 'state-schema', kind: { type: 'string' }, description: "schema of the receiver's own state (watermarks)", default: 'backuptools_state' },
   { path: 'synchronous-commit', kind: { type: 'boolean' }, description: "on: commit each batch with synchronous_commit on (an fsync per batch); off: commit asynchronously the batches of a replicator that acknowledges its slot only as far as the answers say is on disk (an older replicator's batches commit synchronously) (keep on when the backup's own failover relies on synchronous replication)", default: false },
-  { path: 'database-pool-size', kind: { type: 'integer', min: 1, max: 1000 }, description: 'connections to the backup database', default: 10 },
+  { path: 'database-pool-size', kind: { type: 'integer', min: 1, max: 1000 }, description: 'connections to the backup database (an idle one is kept 5 minutes, so one that writes rarely pays no new connection per batch)', default: 10 },
   { path: 'shutdown-timeout', kind: { type: 'duration' }, description: 'longest wait for in-flight requests at shutdown', default: 30_000 },
   { path: 'log-level', kind: { type: 'enum', values: LOG_LEVELS }, description: 'log level', default: 'info' },
 ];

@@ -12,11 +12,15 @@ import { ReceiverError } from './errors.js';
 export type BackupDb = Kysely<Record<string, never>>;
 export type BackupTransaction = Transaction<Record<string, never>>;
 
+/** How long the pool keeps a connection nobody uses (at most `database-pool-size` of them). */
+const IDLE_CONNECTION_MS = 5 * 60_000;
+
 export function createBackupDb(url: string, poolSize: number, logger: Logger): { db: BackupDb; pool: pg.Pool } {
-  // idleTimeoutMillis 0: an idle connection is kept (pg closes it after 10 s by default). A source
+  // An idle connection is kept IDLE_CONNECTION_MS (pg closes it after 10 s by default): a source
   // that writes less often than that would otherwise pay a new backend (fork, authentication,
-  // session settings) on each batch; the pool holds at most `poolSize` connections anyway.
-  const pool = new pg.Pool({ connectionString: url, max: poolSize, idleTimeoutMillis: 0, application_name: 'backuptools-receiver', options: sessionOptionsFor(url) });
+  // session settings) on each batch. TCP keepalive finds a connection a firewall or NAT dropped
+  // silently before a batch waits on it; the finite idle time renews the rest.
+  const pool = new pg.Pool({ connectionString: url, max: poolSize, idleTimeoutMillis: IDLE_CONNECTION_MS, keepAlive: true, keepAliveInitialDelayMillis: 30_000, application_name: 'backuptools-receiver', options: sessionOptionsFor(url) });
   // An idle client losing its connection (backup database restarted) must not crash the
   // process; the next query gets a fresh connection or answers 503.
   pool.on('error', (error) => logger.warn({ err: error }, 'idle backup database connection failed'));

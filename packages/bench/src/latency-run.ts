@@ -1,18 +1,11 @@
 import { loadavg } from 'node:os';
 import type pg from 'pg';
 import { attempt } from './outcome.js';
-import type { LatencyRep, LatencyStats } from './results.js';
+import { type LatencyRep, type LatencyStats, WARM_UP_MS } from './results.js';
 import { qualified } from './schema.js';
 import { measureSide, nativeControl, oursControl, profileDirFor, type SideControl } from './side-run.js';
 import type { RunContext } from './throughput-run.js';
 import { type LatencyWorkload, trickleLoad } from './workloads.js';
-
-/**
- * Transactions committed this soon after the first are left out of the warm p99: the first few
- * queue behind the first one's cold path (measured: ~100 ms in our services, 2 ms native), which
- * would otherwise be the p99 of every run. The first's latency is reported on its own.
- */
-export const WARM_UP_MS = 1_000;
 
 /**
  * (f) One repetition: for each side (native first), replication running, `ticks` single-row

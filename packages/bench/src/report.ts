@@ -1,5 +1,4 @@
-import type { BenchResults } from './results.js';
-import { WARM_UP_MS } from './latency-run.js';
+import { type BenchResults, WARM_UP_MS } from './results.js';
 
 /** The human-readable summary printed at the end of a run (the JSON file holds everything). */
 export function formatReport(results: BenchResults): string {

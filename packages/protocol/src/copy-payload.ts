@@ -22,7 +22,7 @@ export const COPY_FORMATS: readonly CopyFormat[] = Object.freeze(['text'] as con
 
 const MAX_BATCH_JSON_BYTES = 16 * 1024 * 1024;
 const MAX_COPY_HEADER_BYTES = 256 * 1024;
-/** Rows one chunk may declare: far above any chunk a sender makes (max-batch-bytes / the shortest row). */
+/** Rows one chunk may declare: above any chunk a sender makes (replication.copy-chunk-bytes, at most 8 MiB, / the shortest row, 1 byte). */
 export const MAX_COPY_ROWS = 10_000_000;
 const NEWLINE = 0x0a;
 const BACKSLASH = 0x5c;

@@ -6,7 +6,7 @@ export type OptionKind =
   | { type: 'integer'; min?: number; max?: number }
   | { type: 'boolean' }
   | { type: 'duration'; min?: number }
-  | { type: 'size'; min?: number }
+  | { type: 'size'; min?: number; max?: number }
   | { type: 'list' }
   | { type: 'enum'; values: readonly string[] };
 
@@ -59,6 +59,7 @@ export function readOptionValue(kind: OptionKind, raw: unknown): unknown {
       if (typeof raw !== 'string') throw new Error(`expected a size with a unit such as "4MiB", got ${JSON.stringify(raw)}`);
       const bytes = parseSize(raw);
       if (kind.min !== undefined && bytes < kind.min) throw new Error(`must be at least ${kind.min} bytes, got ${raw}`);
+      if (kind.max !== undefined && bytes > kind.max) throw new Error(`must be at most ${kind.max} bytes, got ${raw}`);
       return bytes;
     }
     case 'list': {

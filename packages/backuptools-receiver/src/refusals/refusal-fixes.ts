@@ -10,7 +10,7 @@ const FIXES: Partial<Record<ReceiverErrorCode, string>> = {
   CHUNK_OUT_OF_ORDER: "the backup is older than the sender believes (restored from a backup?): resnapshot (docs/operations.md, \"slot lost\")",
   TABLE_COPY_IN_PROGRESS: 'if no copy is running, start storx-replicator run (it redoes unfinished copies) or run storx-replicator resync TABLE',
   UNSUPPORTED_MEDIA_TYPE: 'a proxy rewrote content-type, or the sender uses a body format this receiver does not know: upgrade the receiver, or set the sender\'s replication.format to auto',
-  BODY_TOO_LARGE: "raise the receiver's body-limit or lower the sender's replication.max-batch-bytes",
+  BODY_TOO_LARGE: "raise the receiver's body-limit or lower the sender's replication.max-batch-bytes (replication.copy-chunk-bytes for a table copy)",
   PAYLOAD_INVALID: 'sender and receiver versions disagree: upgrade the older one',
   TABLE_NOT_ALLOWED: "add the table to the receiver's tables, or remove it from the sender's replication.tables",
   TABLE_INCOMPATIBLE: 'make the backup table match the source (the message says how); create missing types (enum, domain, composite) on the backup with the source\'s DDL',

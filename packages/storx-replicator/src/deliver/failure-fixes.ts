@@ -19,7 +19,7 @@ export function rejectionFix(code: string, httpStatus: number, receiverFix: stri
     case 405:
       return "check replication.webhook-url: the receiver's endpoint is POST /webhook (storx-replicator doctor checks it)";
     case 413:
-      return "a proxy in front of the receiver limits the body size: raise its limit (and the receiver's body-limit) or lower replication.max-batch-bytes";
+      return "a proxy in front of the receiver limits the body size: raise its limit (and the receiver's body-limit) or lower replication.max-batch-bytes (replication.copy-chunk-bytes for a table copy)";
     default:
       return `look up ${code} in docs/errors.md and the receiver's log`;
   }
