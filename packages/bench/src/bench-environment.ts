@@ -24,6 +24,8 @@ export interface EnvironmentOptions {
   receiverOptions: readonly string[];
   /** Give up a run when the backup applies nothing for this long (never a timing criterion). */
   stallTimeoutMs: number;
+  /** Both clusters with `fsync=on` (test clusters run with it off). */
+  fsync: boolean;
 }
 
 /** Which side is replicating. */
@@ -59,7 +61,8 @@ export class BenchEnvironment {
   ) {}
 
   static async start(options: EnvironmentOptions): Promise<BenchEnvironment> {
-    const clusters = await Promise.allSettled([startCluster({ name: 'bench-source', backend: 'embedded' }), startCluster({ name: 'bench-backup', backend: 'embedded' })]);
+    const settings: Record<string, string> = options.fsync ? { fsync: 'on' } : {};
+    const clusters = await Promise.allSettled([startCluster({ name: 'bench-source', backend: 'embedded', settings }), startCluster({ name: 'bench-backup', backend: 'embedded', settings })]);
     const [sourceCluster, backupCluster] = clusters.map((result) => (result.status === 'fulfilled' ? result.value : undefined));
     if (sourceCluster === undefined || backupCluster === undefined) {
       await Promise.allSettled([sourceCluster?.stop(), backupCluster?.stop()]);

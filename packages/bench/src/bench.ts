@@ -21,7 +21,7 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
   const startedAt = new Date().toISOString();
   const loadavgStart = loadavg();
   log('starting two embedded PostgreSQL clusters');
-  const env = await BenchEnvironment.start({ replicatorOptions: options.replicatorOptions, receiverOptions: options.receiverOptions, stallTimeoutMs: options.stallTimeoutMs });
+  const env = await BenchEnvironment.start({ replicatorOptions: options.replicatorOptions, receiverOptions: options.receiverOptions, stallTimeoutMs: options.stallTimeoutMs, fsync: options.fsync });
   try {
     const ctx: RunContext = { env, log, cpuProfDir: options.cpuProfDir };
     const postgres = { version: await env.postgresVersion(), settings: await env.settings() };
@@ -94,6 +94,7 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
         replicatorOptions: options.replicatorOptions,
         receiverOptions: options.receiverOptions,
         cpuProfDir: options.cpuProfDir ?? null,
+        fsync: options.fsync,
       },
       sizes,
       machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', node: process.version, platform: `${process.platform} ${process.arch}`, loadavgStart, loadavgEnd: loadavg() },

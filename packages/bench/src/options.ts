@@ -21,6 +21,8 @@ export interface BenchOptions {
   receiverOptions: string[];
   /** A run that applies nothing at all for this long is recorded as failed (default 120 s). */
   stallTimeoutMs: number;
+  /** Both clusters with `fsync=on` (default off, as every test cluster): commits pay a real flush. */
+  fsync: boolean;
 }
 
 export const USAGE = `Usage: scripts/bench [options]
@@ -52,6 +54,8 @@ Options:
   --replicator-option K=V  extra option for storx-replicator run and snapshot (repeatable), e.g. replication.batch-linger=5ms
   --receiver-option K=V    extra option for backuptools-receiver serve (repeatable)
   --stall-timeout SECONDS  a run that applies nothing for this long is recorded as failed (default 120)
+  --fsync                  run both clusters with fsync=on (default off): a synchronous commit then
+                           waits for the disk, as on a real server
   -h, --help               this help
 
 The benchmark never fails on time: it reports what it measured. It exits non-zero only when a
@@ -75,6 +79,7 @@ export function parseBenchArgs(argv: readonly string[], now = new Date()): Bench
       'replicator-option': { type: 'string', multiple: true },
       'receiver-option': { type: 'string', multiple: true },
       'stall-timeout': { type: 'string' },
+      fsync: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -97,6 +102,7 @@ export function parseBenchArgs(argv: readonly string[], now = new Date()): Bench
     replicatorOptions: keyValues('--replicator-option', values['replicator-option']),
     receiverOptions: keyValues('--receiver-option', values['receiver-option']),
     stallTimeoutMs: stallSeconds * 1000,
+    fsync: values.fsync,
   };
 }
 

@@ -6,7 +6,7 @@ export function formatReport(results: BenchResults): string {
   const { machine, options } = results;
   lines.push(`commit ${results.source.commit?.slice(0, 10) ?? 'unknown'} | ${results.postgres.version.split(',')[0]} | ${machine.cpus} CPUs (${machine.cpuModel}) | Node ${machine.node} | load average ${machine.loadavgStart[0]?.toFixed(1)} → ${machine.loadavgEnd[0]?.toFixed(1)}`);
   if (results.source.uncommitted.length > 0) lines.push(`measured uncommitted changes to: ${results.source.uncommitted.join(', ')}`);
-  lines.push(`${options.smoke ? 'SMOKE sizes (numbers mean nothing), ' : ''}${options.scale !== 1 ? `scale ${options.scale}, ` : ''}${options.reps} repetition(s), medians${options.replicatorOptions.length > 0 ? `, replicator ${options.replicatorOptions.join(' ')}` : ''}${options.receiverOptions.length > 0 ? `, receiver ${options.receiverOptions.join(' ')}` : ''}`);
+  lines.push(`${options.smoke ? 'SMOKE sizes (numbers mean nothing), ' : ''}${options.fsync === true ? 'clusters with fsync=on, ' : ''}${options.scale !== 1 ? `scale ${options.scale}, ` : ''}${options.reps} repetition(s), medians${options.replicatorOptions.length > 0 ? `, replicator ${options.replicatorOptions.join(' ')}` : ''}${options.receiverOptions.length > 0 ? `, receiver ${options.receiverOptions.join(' ')}` : ''}`);
 
   if (results.throughput.length > 0) {
     lines.push('', 'Throughput: rows/s from load start (live) or replication start (backlog) until the backup has applied everything');

@@ -180,6 +180,8 @@ export interface BenchResults {
     replicatorOptions: string[];
     receiverOptions: string[];
     cpuProfDir: string | null;
+    /** Both clusters ran with fsync=on (absent in results written before the option). */
+    fsync?: boolean;
   };
   sizes: Sizes;
   machine: { cpus: number; cpuModel: string; node: string; platform: string; loadavgStart: number[]; loadavgEnd: number[] };

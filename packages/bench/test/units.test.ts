@@ -23,6 +23,8 @@ describe('options', () => {
     expect(parseBenchArgs(['--smoke'])!.reps).toBe(1);
     expect(parseBenchArgs(['--smoke', '--reps', '2'])!.reps).toBe(2);
     expect(parseBenchArgs(['--help'])).toBeUndefined();
+    expect(parseBenchArgs([])!.fsync).toBe(false);
+    expect(parseBenchArgs(['--fsync'])!.fsync).toBe(true);
   });
 
   it('workloads in canonical order; bad values named', () => {
