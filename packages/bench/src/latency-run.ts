@@ -40,15 +40,14 @@ export async function runLatencyRep(ctx: RunContext, workload: LatencyWorkload, 
 
 async function latencyStats(target: pg.Client): Promise<Omit<LatencyStats, 'verified'>> {
   const { rows } = await target.query<{ count: number; p50: number; p90: number; p99: number; max: number; first: number; warm_p99: number | null }>(
-    `WITH t AS (SELECT committed_at, extract(epoch FROM applied_at - committed_at)::float8 * 1000 AS ms FROM ${qualified('ticks')}),
-          start AS (SELECT min(committed_at) AS at FROM t)
+    `WITH t AS (SELECT committed_at, extract(epoch FROM applied_at - committed_at)::float8 * 1000 AS ms FROM ${qualified('ticks')})
      SELECT count(*)::integer AS count,
             percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS p50,
             percentile_cont(0.9) WITHIN GROUP (ORDER BY ms) AS p90,
             percentile_cont(0.99) WITHIN GROUP (ORDER BY ms) AS p99,
             max(ms) AS max,
             (SELECT ms FROM t ORDER BY committed_at LIMIT 1) AS first,
-            (SELECT percentile_cont(0.99) WITHIN GROUP (ORDER BY ms) FROM t, start WHERE t.committed_at >= start.at + make_interval(secs => ${WARM_UP_MS / 1000})) AS warm_p99
+            (SELECT percentile_cont(0.99) WITHIN GROUP (ORDER BY ms) FROM t WHERE committed_at >= (SELECT min(committed_at) FROM t) + make_interval(secs => ${WARM_UP_MS / 1000})) AS warm_p99
      FROM t`,
   );
   const row = rows[0]!;
