@@ -8,6 +8,7 @@ import type { BackupDb } from './db.js';
 import { RECEIVER_ERRORS, ReceiverError } from './errors.js';
 import { DEFAULT_HTTP_TIMEOUTS, type HttpTimeouts, serverTimeoutOptions } from './http/http-timeouts.js';
 import { boundedText } from './bounded-text.js';
+import { lingerBeforeClose } from './http/lingering-close.js';
 import { loggableError } from './http/loggable-error.js';
 import { ReceiveBudget } from './http/receive-budget.js';
 import { ReceiverMetrics } from './metrics.js';
@@ -84,8 +85,11 @@ export function buildApp(options: AppOptions): FastifyInstance & { metrics: Rece
     if (receiverError.status >= 500 && !EXPECTED_503.has(receiverError.code)) request.log.error({ err: loggableError(error), code: receiverError.code }, 'request failed');
     else request.log.warn({ code: receiverError.code, reason: boundedText(receiverError.message), ...receiverError.logFields }, 'request rejected');
     // A body left unread (refused before or while reading it) is not read after all: the
-    // connection closes once the answer is written.
-    if (!request.raw.complete) void reply.header('connection', 'close');
+    // connection closes once the answer is written, without a reset that could lose the answer.
+    if (!request.raw.complete) {
+      void reply.header('connection', 'close');
+      lingerBeforeClose(request.raw.socket);
+    }
     if (receiverError.status === 401) return reply.code(401).send(UNAUTHORIZED_BODY);
     if (receiverError.status === 503) void reply.header('retry-after', receiverError.code === 'PREDECESSOR_NOT_APPLIED' || receiverError.code === 'ORDER_WAIT_FULL' ? '1' : '5');
     // A refusal says what to do about it: the replicator logs and reports this fix.

@@ -85,6 +85,20 @@ function report(what: string, numbers: Record<string, number>): void {
 }
 
 describe('the receiver under hostile input (a real serve process)', () => {
+  it('a refusal before the body reaches a peer that is still uploading and not reading yet (no reset under the answer)', async () => {
+    // 413 from the headers while the body is on its way: Node would close the socket with body
+    // bytes unread, and a close with unread bytes is a TCP reset; the peer's pending write then
+    // fails and its socket is torn down before it read the answer. The peer reads after 300 ms.
+    const request = rawRequest(serve.port, { ...plausibleHeaders(), 'content-length': String(BODY_LIMIT + 1) });
+    request.socket.pause();
+    request.socket.write(Buffer.alloc(BODY_LIMIT, 0xff));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    request.socket.resume();
+    await request.closed;
+    expect(request.status(), `received: ${JSON.stringify(request.received().slice(0, 200))}`).toBe(413);
+    expect(request.received()).toMatch(/connection: close/i);
+  });
+
   it('stalled uploads: the receive budget holds the bytes that arrived, refuses the rest mid-body (503), and request-timeout closes the held ones', async () => {
     const before = { rss: await rssBytes(serve.pid), peak: await peakRssBytes(serve.pid), fds: await openConnections(), applied: await applied() };
     const health = sampleHealth(serve.url);
