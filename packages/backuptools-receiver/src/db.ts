@@ -3,7 +3,6 @@ import pg from 'pg';
 import { type Lsn, parseLsn, sessionOptionsFor } from '@storx-backup/protocol';
 import type { Logger } from '@storx-backup/service-kit';
 import { ReceiverError } from './errors.js';
-import { HeldStatements } from './held-statements.js';
 
 /**
  * The backup database. The receiver writes only through Kysely's `sql` template with
@@ -51,11 +50,6 @@ export interface TransactionEnds {
   opened: pg.QueryResult[];
   /** Sends `text` before COMMIT, in its round trip (the last text given); its failure rolls the transaction back. */
   closeWith(text: string): void;
-  /**
-   * Runs writes whose results nobody reads (each answers no rows) in the round trip of the
-   * transaction's next statement or of its COMMIT, in order (held-statements.ts).
-   */
-  readonly later: Kysely<Record<string, never>>;
 }
 
 /**
@@ -74,17 +68,9 @@ export async function transactionWithClient<T>(pool: pg.Pool, work: (trx: Backup
   const client = await pool.connect();
   let failure: Error | undefined;
   try {
-    const held = new HeldStatements((text) => client.query(text));
-    const ends = {
-      opened: [] as pg.QueryResult[],
-      closing: undefined as string | undefined,
-      closeWith: (text: string) => void (ends.closing = text),
-      get later() {
-        return held.executor;
-      },
-    };
+    const ends = { opened: [] as pg.QueryResult[], closing: undefined as string | undefined, closeWith: (text: string) => void (ends.closing = text) };
     // Released below, once, by us: Kysely's release of its connection must not return it early.
-    const borrowed = { query: framedQuery(client, frame, ends, held), release: () => {} } as unknown as PostgresPoolClient;
+    const borrowed = { query: framedQuery(client, frame, ends), release: () => {} } as unknown as PostgresPoolClient;
     const single = { connect: () => Promise.resolve(borrowed), end: () => Promise.resolve() };
     return await new Kysely<Record<string, never>>({ dialect: new PostgresDialect({ pool: single }) }).transaction().execute((trx) => work(trx, client, ends));
   } catch (error) {
@@ -120,12 +106,10 @@ export function toWalPositions(row: { insert_lsn: string; flush_lsn: string; ser
  * The client's query, with Kysely's own `begin` and `commit` (postgres-driver.js issues exactly
  * these two texts) extended in the same round trip: `begin` is followed by `SET LOCAL
  * synchronous_commit = off` (asynchronous) and the frame's opening statements; `commit` is
- * preceded by the held statements and the closing statement `work` gave, and followed
- * (asynchronous) by the WAL positions read after it, which bound the commit record's end from
- * above. Any other statement is preceded by the held ones, in a round trip of their own (it may
- * take parameters); a rollback drops them. No round trip is added.
+ * preceded by the closing statement `work` gave and followed (asynchronous) by the WAL positions
+ * read after it, which bound the commit record's end from above. No round trip is added.
  */
-function framedQuery(client: pg.PoolClient, frame: TransactionFrame, ends: { opened: pg.QueryResult[]; closing: string | undefined }, held: HeldStatements): (text: string, values?: unknown[]) => Promise<unknown> {
+function framedQuery(client: pg.PoolClient, frame: TransactionFrame, ends: { opened: pg.QueryResult[]; closing: string | undefined }): (text: string, values?: unknown[]) => Promise<unknown> {
   const afterBegin = [...(frame.asynchronous ? ['SET LOCAL synchronous_commit = off'] : []), ...(frame.opening === undefined ? [] : [frame.opening])];
   return async (text, values) => {
     if (text === 'begin' && afterBegin.length > 0) {
@@ -141,21 +125,16 @@ function framedQuery(client: pg.PoolClient, frame: TransactionFrame, ends: { ope
       ends.opened = results.slice(frame.asynchronous ? 2 : 1);
       return results[0];
     }
-    const heldText = held.take();
-    if (text === 'rollback') return client.query(text);
-    if (text === 'commit' && (heldText !== undefined || ends.closing !== undefined || frame.asynchronous)) {
-      const beforeCommit = [...(heldText === undefined ? [] : [heldText]), ...(ends.closing === undefined ? [] : [ends.closing])];
-      const texts = [...beforeCommit, 'commit', ...(frame.asynchronous ? [WAL_POSITIONS_QUERY] : [])];
+    if (text === 'commit' && (ends.closing !== undefined || frame.asynchronous)) {
+      const before = ends.closing === undefined ? 0 : 1;
+      const texts = [...(ends.closing === undefined ? [] : [ends.closing]), 'commit', ...(frame.asynchronous ? [WAL_POSITIONS_QUERY] : [])];
       const results = asResults(await client.query(texts.join('; ')));
-      // One result per statement: the held text may hold several.
-      const commitIndex = results.length - (frame.asynchronous ? 2 : 1);
-      const committed = results[commitIndex];
-      const positions = results[commitIndex + 1] as pg.QueryResult<{ insert_lsn: string; flush_lsn: string; server_start: string }> | undefined;
+      const committed = results[before];
+      const positions = results[before + 1] as pg.QueryResult<{ insert_lsn: string; flush_lsn: string; server_start: string }> | undefined;
       // A COMMIT of a failed transaction answers ROLLBACK: nothing committed, nothing to report.
       if (frame.asynchronous && committed?.command === 'COMMIT' && positions?.rows[0] !== undefined) frame.asynchronous.committed(toWalPositions(positions.rows[0]));
       return committed;
     }
-    if (heldText !== undefined) await client.query(heldText);
     return client.query(text, values);
   };
 }

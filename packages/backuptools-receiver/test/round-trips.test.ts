@@ -70,7 +70,7 @@ describe.each([
     await roundTrips(batch({ operation: 'INSERT', data: objectRow(1), old_data: null, unchanged_toast: [] }));
   });
 
-  // BEGIN with the watermark lock and the copy states; the row's statement and the watermark's move with the COMMIT.
+  // BEGIN with the watermark lock and the copy states; the row's statement; the watermark's move with the COMMIT.
   const events: [string, Event][] = [
     ['INSERT', { operation: 'INSERT', data: row, old_data: null, unchanged_toast: [] }],
     ['UPDATE', { operation: 'UPDATE', data: { ...row, total_size: '9.5' }, old_data: null, unchanged_toast: [] }],
@@ -82,39 +82,7 @@ describe.each([
   });
 });
 
-const ROUND_TRIPS = 2;
-
-describe('the rows\' statements held for the COMMIT\'s round trip', () => {
-  const sourceId = 'round-trips-held';
-  const insert = (index: number, overrides: Record<string, string | null> = {}): Event => ({ operation: 'INSERT', data: objectRow(index, overrides), old_data: null, unchanged_toast: [] });
-  const keyOf = (index: number): Record<string, string | null> => {
-    const data = objectRow(index);
-    return { project_id: data.project_id!, object_key: data.object_key!, version: data.version! };
-  };
-  const objectKeys = async (from: number, to: number): Promise<string[]> => {
-    const { rows } = await sql<{ k: string }>`SELECT object_key::text AS k FROM "satellite/0".objects WHERE object_key BETWEEN ${Buffer.from(from.toString(16).padStart(8, '0'), 'hex')} AND ${Buffer.from(to.toString(16).padStart(8, '0'), 'hex')} ORDER BY 1`.execute(receiver.db);
-    return rows.map((row) => row.k);
-  };
-
-  it('go before a statement that is not held: INSERT and DELETE of a key held, then a COPY inserting it again', async () => {
-    // The source inserted the key, deleted it, and inserted it again among 40 rows (a COPY run).
-    // Sent after the COPY, the held INSERT and DELETE would end with the key gone.
-    const events: Event[] = [insert(5000), { operation: 'DELETE', data: null, old_data: keyOf(5000), unchanged_toast: [] }, ...Array.from({ length: 40 }, (_, index) => insert(5000 + index, { metadata: '{"n": 2}' }))];
-    await roundTrips(batchOf([OBJECTS], events, { sourceId }));
-    expect(await objectKeys(5000, 5039)).toHaveLength(40);
-    const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM "satellite/0".objects WHERE object_key = '\\x00001388'::bytea AND metadata = '{"n": 2}'::jsonb`.execute(receiver.db);
-    expect(rows[0]!.n).toBe(1);
-  });
-
-  it('a statement past the held-text limit goes at once, with what was held before it', async () => {
-    // 20 rows (an upsert, too few for COPY) of ~5 KiB each: one statement of ~100 KiB.
-    const big = Array.from({ length: 20 }, (_, index) => insert(6000 + index, { metadata: JSON.stringify({ pad: 'x'.repeat(5_000) }) }));
-    const texts = await roundTrips(batchOf([OBJECTS], [{ operation: 'DELETE', data: null, old_data: keyOf(5000), unchanged_toast: [] }, ...big], { sourceId }));
-    expect(texts.length, texts.map((text) => text.slice(0, 80)).join('\n')).toBe(ROUND_TRIPS + 1);
-    expect(await objectKeys(6000, 6019)).toHaveLength(20);
-    expect(await objectKeys(5000, 5000)).toHaveLength(0);
-  });
-});
+const ROUND_TRIPS = 3;
 
 describe('the copy states sent with BEGIN', () => {
   it('are read once the watermark lock is held: a copy chunk committed during the wait counts', async () => {

@@ -119,8 +119,7 @@ export class Applier {
     // The lock and the copies' read go with BEGIN, the watermark's move with COMMIT (batch-frame.ts).
     const opening = lockStatements(this.stateSchema, batch.source_id, batch.slot);
     return transactionWithClient(this.pool, async (trx, client, ends): Promise<StreamOutcome> => {
-      // The rows' statements other than COPY go with the next round trip (COMMIT's, mostly).
-      const runs = new RunExecutor(trx, client, ends.later);
+      const runs = new RunExecutor(trx, client);
       const { watermark, origin, copies } = await lockedState(trx, ends.opened, this.stateSchema, batch.source_id, batch.slot);
       // Before the LSN comparison: on another timeline the same LSN is different WAL, so a batch
       // "below the watermark" from a forked server is not a duplicate, it is a divergence.

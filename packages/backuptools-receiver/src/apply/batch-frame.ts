@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { formatLsn, type RecordedOrigin } from '@storx-backup/protocol';
 import type { BackupTransaction } from '../db.js';
-import { sqlLiteral as literal } from '../sql-literal.js';
+import { ReceiverError } from '../errors.js';
 import type { CopyState } from './table-copy.js';
 import { type CopyColumns, copyStatesOf, readCopyStates } from './table-copy-store.js';
 import { lockWatermark, toWatermark, type WatermarkColumns } from './watermark-store.js';
@@ -63,4 +63,16 @@ export function advanceStatement(stateSchema: string, sourceId: string, slot: st
 
 function table(schema: string, name: string): string {
   return `${pg.escapeIdentifier(schema)}.${pg.escapeIdentifier(name)}`;
+}
+
+function literal(value: string | number | boolean | null): string {
+  if (value === null) return 'NULL';
+  if (typeof value === 'boolean') return value ? 'true' : 'false';
+  if (typeof value === 'number') {
+    if (!Number.isSafeInteger(value)) throw new Error(`not an integer: ${value}`);
+    return `(${value})`;
+  }
+  // A parameter with a NUL is refused by PostgreSQL (22021); in a text it would end the text.
+  if (value.includes('\0')) throw new ReceiverError('APPLY_REJECTED', 'backup database refused the batch: a text value holds a NUL byte');
+  return pg.escapeLiteral(value);
 }

@@ -1,7 +1,6 @@
 import { sql } from 'kysely';
 import type pg from 'pg';
 import type { BackupTransaction } from '../db.js';
-import type { Executor } from '../schema/executor.js';
 import type { TargetTable } from '../schema/target-table.js';
 import { copyIn } from './copy-in.js';
 import { copyTextChunks } from './copy-text.js';
@@ -45,12 +44,10 @@ export class RunExecutor {
   constructor(
     private readonly trx: BackupTransaction,
     private readonly client: pg.ClientBase,
-    /** Where the statements other than COPY run: the transaction's held statements (db.ts `TransactionEnds.later`), or `trx`. */
-    private readonly statements: Executor = trx,
   ) {}
 
   async execute(run: Run): Promise<void> {
-    if (run.kind !== 'upsert' || !this.copiesRun(run)) return executeInSlices(this.statements, run);
+    if (run.kind !== 'upsert' || !this.copiesRun(run)) return executeInSlices(this.trx, run);
     this.copies++;
     await sql`SAVEPOINT copy_run`.execute(this.trx);
     try {
@@ -62,7 +59,7 @@ export class RunExecutor {
       await sql`ROLLBACK TO SAVEPOINT copy_run`.execute(this.trx);
       await sql`RELEASE SAVEPOINT copy_run`.execute(this.trx);
       this.conflicted.add(run.table);
-      return executeInSlices(this.statements, run);
+      return executeInSlices(this.trx, run);
     }
     await sql`RELEASE SAVEPOINT copy_run`.execute(this.trx);
   }
@@ -78,11 +75,11 @@ export class RunExecutor {
  * chunks). Cutting is safe: the rows have distinct keys once folded, so the slices touch distinct
  * rows; a table without a key takes plain INSERTs, in order.
  */
-export async function executeInSlices(db: Executor, run: Run): Promise<void> {
-  if (run.kind !== 'upsert') return executeRun(db, run);
+export async function executeInSlices(trx: BackupTransaction, run: Run): Promise<void> {
+  if (run.kind !== 'upsert') return executeRun(trx, run);
   const rows = run.inserts ? foldByKey(run.rows, run.table).rows : run.rows;
-  if (rows.length <= MAX_RUN_ROWS) return executeRun(db, { ...run, rows });
+  if (rows.length <= MAX_RUN_ROWS) return executeRun(trx, { ...run, rows });
   for (let start = 0; start < rows.length; start += MAX_RUN_ROWS) {
-    await executeRun(db, { ...run, rows: rows.slice(start, start + MAX_RUN_ROWS) });
+    await executeRun(trx, { ...run, rows: rows.slice(start, start + MAX_RUN_ROWS) });
   }
 }
