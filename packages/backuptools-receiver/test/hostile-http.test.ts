@@ -80,23 +80,33 @@ async function expectSignedBatchApplies(contentType = 'application/jose'): Promi
   expect(await response.json()).toMatchObject({ status: 'applied' });
 }
 
+/** How many requests the receiver has logged as rejected so far. */
+function rejectedLines(): number {
+  return serve.output().split('\n').filter((line) => line.includes('"request rejected"')).length;
+}
+
 function report(what: string, numbers: Record<string, number>): void {
   console.log(`[hostile-http] ${what}: ${Object.entries(numbers).map(([key, value]) => `${key} ${value}`).join(', ')}`);
 }
 
 describe('the receiver under hostile input (a real serve process)', () => {
-  it('a refusal before the body reaches a peer that is still uploading and not reading yet (no reset under the answer)', async () => {
+  it('a refusal before the body reaches a peer that is still uploading and not reading yet, and reads nothing more', async () => {
     // 413 from the headers while the body is on its way: Node would close the socket with body
     // bytes unread, and a close with unread bytes is a TCP reset; the peer's pending write then
-    // fails and its socket is torn down before it read the answer. The peer reads after 300 ms.
+    // fails and its socket is torn down before it read the answer. The peer reads only once the
+    // receiver has logged the refusal. Behind the body, a pipelined request: it must never reach
+    // the receiver (the socket reads nothing after the answer): it would be refused (415) and logged.
+    const rejectedBefore = rejectedLines();
     const request = rawRequest(serve.port, { ...plausibleHeaders(), 'content-length': String(BODY_LIMIT + 1) });
     request.socket.pause();
-    request.socket.write(Buffer.alloc(BODY_LIMIT, 0xff));
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    request.socket.write(Buffer.concat([Buffer.alloc(BODY_LIMIT + 1, 0xff), Buffer.from('POST /webhook HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-length: 0\r\n\r\n')]));
+    await waitFor(() => rejectedLines() > rejectedBefore, { description: 'the receiver to log the refusal' });
     request.socket.resume();
     await request.closed;
     expect(request.status(), `received: ${JSON.stringify(request.received().slice(0, 200))}`).toBe(413);
     expect(request.received()).toMatch(/connection: close/i);
+    expect(request.received().match(/HTTP\/1\.1 /g)).toHaveLength(1);
+    expect(rejectedLines()).toBe(rejectedBefore + 1);
   });
 
   it('stalled uploads: the receive budget holds the bytes that arrived, refuses the rest mid-body (503), and request-timeout closes the held ones', async () => {

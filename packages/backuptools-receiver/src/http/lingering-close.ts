@@ -10,12 +10,17 @@ export const LINGER_MS = 1_000;
  * reset, and a peer still uploading gets it on its pending write and tears its connection down,
  * often before it read the answer: the sender then sees "connection reset" instead of 503 and
  * its Retry-After (a flaky hostile-http test showed it: a quarter of the answers lost). So the
- * answer goes out with a FIN, nothing more is read (no parser work, no memory past the kernel's
- * buffers), and the socket is closed LINGER_MS later, as web servers' lingering close does.
+ * answer goes out with a FIN, and the socket is closed LINGER_MS later without reading anything
+ * more: no body bytes, no pipelined request reaches the parser, memory stays within the kernel's
+ * buffers. (Web servers' lingering close reads and discards instead; reading nothing costs an
+ * unauthenticated peer's bytes nothing at all.)
  */
 export function lingerBeforeClose(socket: Socket): void {
   socket.destroySoon = function lingeringClose(this: Socket): void {
     this.pause();
+    // Node dumps an unread request body once its answer is written, which resumes the socket on
+    // the next tick: it is paused again at once, before a byte is read.
+    this.on('resume', () => this.pause());
     this.end();
     const timer = setTimeout(() => this.destroy(), LINGER_MS);
     timer.unref();

@@ -16,8 +16,9 @@ export interface WebhookGateOptions {
  * Everything POST /webhook can refuse before reading a byte of the body, cheapest first:
  * content type (415), declared length (413), the webhook headers and the timestamp window
  * (400/401), and room in the receive budget (503). A refused request is answered with
- * `Connection: close`, so its unread body is never read (Node closes the socket once the answer
- * is written); an unauthenticated caller costs a header parse, not a body.
+ * `Connection: close`, so its unread body is never read (the socket is closed a moment after the
+ * answer, reading nothing more: http/lingering-close.ts); an unauthenticated caller costs a
+ * header parse, not a body.
  */
 const reservations = new WeakMap<object, ReceiveReservation>();
 
