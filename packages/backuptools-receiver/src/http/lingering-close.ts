@@ -12,8 +12,8 @@ export const LINGER_MS = 1_000;
  * its Retry-After (a flaky hostile-http test showed it: a quarter of the answers lost). So the
  * answer goes out with a FIN, and the socket is closed LINGER_MS later without reading anything
  * more: no body bytes, no pipelined request reaches the parser, memory stays within the kernel's
- * buffers. (Web servers' lingering close reads and discards instead; reading nothing costs an
- * unauthenticated peer's bytes nothing at all.)
+ * buffers. (Web servers' lingering close reads and discards instead; reading nothing makes an
+ * unauthenticated peer's bytes cost nothing at all.)
  */
 export function lingerBeforeClose(socket: Socket): void {
   socket.destroySoon = function lingeringClose(this: Socket): void {
