@@ -47,11 +47,14 @@ describe('replicator configuration', () => {
     ]);
   });
 
-  it('refuses names that could not be a slot or publication, naming the key', () => {
+  it('copy-chunk-bytes: 4 MiB by default, at most 8 MiB', () => {
     // A bigger chunk of 1-byte rows could declare more rows than the receiver takes (MAX_COPY_ROWS).
     expect(problems({ ...required, 'replication.copy-chunk-bytes': '9MiB' })[0]).toMatch(/^replication\.copy-chunk-bytes .*must be at most 8388608 bytes/);
     expect(load({ ...required, 'replication.copy-chunk-bytes': '8MiB' }).copyChunkBytes).toBe(8 * 1024 * 1024);
     expect(load(required).copyChunkBytes).toBe(4 * 1024 * 1024);
+  });
+
+  it('refuses names that could not be a slot or publication, naming the key', () => {
     expect(problems({ ...required, 'replication.slot-name': 'Backup-Slot' })[0]).toMatch(/^replication\.slot-name: "Backup-Slot" must be 1-63 characters of a-z, 0-9 and _/);
     expect(problems({ ...required, 'replication.publication-name': 'x;drop' })[0]).toMatch(/^replication\.publication-name:/);
   });
