@@ -79,6 +79,24 @@ describe('applying changes', () => {
     expect(await tableText(receiver.db, 'satellite/0', 'moves', 'id')).toEqual(['(1,b,2)', '(2,a,1)', '(10,v2,4)', '(11,w2,6)']);
   });
 
+  it('keeps each key\'s last row when a key repeats within one upsert run, its rows as JSON bytes or decoded', async () => {
+    for (const [base, xid] of [[20, 1000], [30, 1_000_000_000_000_000]] as const) {
+      // A 16-digit xid is left to JSON.parse by the receiver's scanner: the rows arrive as objects.
+      const row = (id: number, big: string) => ({ id: String(base + id), big, small: String(id) });
+      const batch = batchOf([MOVES], [
+        { operation: 'INSERT', data: row(0, 'first'), old_data: null, unchanged_toast: [] },
+        { operation: 'INSERT', data: row(1, 'one'), old_data: null, unchanged_toast: [] },
+        { operation: 'UPDATE', data: row(0, 'second'), old_data: null, unchanged_toast: [] },
+        { operation: 'UPDATE', data: row(0, 'last'), old_data: null, unchanged_toast: [] },
+        { operation: 'INSERT', data: row(2, 'two'), old_data: null, unchanged_toast: [] },
+        { operation: 'UPDATE', data: row(1, 'one-last'), old_data: null, unchanged_toast: [] },
+      ]);
+      await apply({ ...batch, events: batch.events.map((event) => ({ ...event, xid })) });
+      const rows = await sql<{ row: string }>`SELECT t::text AS row FROM "satellite/0".moves AS t WHERE id BETWEEN ${base} AND ${base + 9} ORDER BY id`.execute(receiver.db);
+      expect(rows.rows.map((r) => r.row)).toEqual([`(${base},last,0)`, `(${base + 1},one-last,1)`, `(${base + 2},two,2)`]);
+    }
+  });
+
   it('truncates a table', async () => {
     await apply(batchOf([MOVES], [{ operation: 'TRUNCATE', data: null, old_data: null, unchanged_toast: [] }]));
     expect(await tableText(receiver.db, 'satellite/0', 'moves')).toEqual([]);

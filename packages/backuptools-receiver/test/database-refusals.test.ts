@@ -15,7 +15,7 @@ let receiver: TestReceiver;
 
 beforeAll(async () => {
   const destination = new Writable({ write: (chunk: Buffer, _encoding, done) => (logLines.push(...chunk.toString().split('\n').filter(Boolean)), done()) });
-  receiver = await testReceiver({ bodyLimitBytes: 8 * 1024 * 1024, logger: createLogger({ name: 'refusals', level: 'info', destination }), tables: ['refusals.wide', 'refusals.nodes', 'refusals.deep', 'refusals.dims', 'refusals.twice', 'refusals.bigkey', 'refusals.ok'] });
+  receiver = await testReceiver({ bodyLimitBytes: 8 * 1024 * 1024, logger: createLogger({ name: 'refusals', level: 'info', destination }), tables: ['refusals.wide', 'refusals.nodes', 'refusals.deep', 'refusals.dims', 'refusals.twice', 'refusals.bigkey', 'refusals.nul', 'refusals.ok'] });
 });
 afterAll(async () => {
   await receiver?.close();
@@ -75,6 +75,10 @@ describe('the backup database refuses signed input for good: 422, bounded, witho
 
   it('one batch writing the same key twice, as "7" and "07" (21000)', async () => {
     await expectRefused(relation('twice', [{ name: 'id', type: 'integer' }, { name: 'v', type: 'text' }], ['id']), [{ id: '7', v: 'first-secret' }, { id: '07', v: 'second-secret' }], 'second-secret', /ON CONFLICT DO UPDATE command cannot affect row a second time/);
+  });
+
+  it('a text value holding NUL (JSON \\u0000), which no PostgreSQL text can hold (22P05)', async () => {
+    await expectRefused(relation('nul', [{ name: 'id', type: 'integer' }, { name: 'v', type: 'text' }], ['id']), [{ id: '1', v: 'nul-secret\u0000' }], 'nul-secret', /\\u0000 cannot be converted to text|unsupported Unicode escape/);
   });
 
   it('a text key over the btree row limit (54000), and its value is not echoed', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { type ChangeEvent, rowOf } from '@storx-backup/protocol';
-import { foldByKey, groupedByTable, groupIntoRuns, MAX_INSERT_RUN_ROWS, MAX_RUN_ROWS } from '../src/apply/runs.js';
+import { groupedByTable, groupIntoRuns, MAX_INSERT_RUN_ROWS, MAX_RUN_ROWS } from '../src/apply/runs.js';
 import type { TargetTable } from '../src/schema/target-table.js';
 
 const objects: TargetTable = { schema: 's', table: 'objects', columns: new Map([['id', 'bigint'], ['a', 'text'], ['b', 'text']]), key: ['id'], independent: true, copyable: true };
@@ -31,11 +31,11 @@ describe('grouping events into set-based runs', () => {
     expect(shape([insert(1), insert(2), update(3, { a: 'y', b: 'z' }), insert(4)])).toEqual(['upsert:4']);
   });
 
-  it('folds a repeated key in an upsert run: the last row wins', () => {
+  it('keeps a repeated key in an upsert run, in order (the statement keeps its last row)', () => {
     const runs = [...groupIntoRuns([insert(1, 'first'), insert(2), update(1, { a: 'last', b: 'b' })], tableOf)];
     expect(runs).toHaveLength(1);
     const run = runs[0]!;
-    expect(run.kind === 'upsert' && run.rows.map((row) => rowOf(row)['a'])).toEqual(['last', 'x']);
+    expect(run.kind === 'upsert' && run.rows.map((row) => rowOf(row)['a'])).toEqual(['first', 'x', 'last']);
   });
 
   it('keeps partial updates (unchanged TOAST) apart and splits them when a key repeats', () => {
@@ -66,14 +66,9 @@ describe('grouping events into set-based runs', () => {
     const inserts = Array.from({ length: MAX_INSERT_RUN_ROWS + 1 }, (_, index) => insert(index));
     const runs = [...groupIntoRuns(inserts, tableOf)];
     expect(runs.map((run) => run.kind === 'upsert' && [run.rows.length, run.inserts])).toEqual([[MAX_INSERT_RUN_ROWS, true], [1, true]]);
-    // An UPDATE folded into an insert run makes it an upsert: the row may already be there.
+    // An UPDATE joining an insert run makes it an upsert: the row may already be there.
     const mixed = [...groupIntoRuns([insert(1), insert(2), update(1, { a: 'y', b: 'z' })], tableOf)];
-    expect(mixed.map((run) => run.kind === 'upsert' && [run.rows.length, run.inserts])).toEqual([[2, false]]);
-    // A key inserted twice (only a backup key the source does not have allows it) is folded
-    // by the upsert that applies the run, not while grouping: first place, last values.
-    const twice = [...groupIntoRuns([insert(1, 'first'), insert(2), insert(1, 'last')], tableOf)][0]!;
-    expect(twice.kind === 'upsert' && twice.rows.length).toBe(3);
-    expect(twice.kind === 'upsert' && foldByKey(twice.rows, objects).rows.map((row) => [row['id'], row['a']])).toEqual([['1', 'last'], ['2', 'x']]);
+    expect(mixed.map((run) => run.kind === 'upsert' && [run.rows.length, run.inserts])).toEqual([[3, false]]);
     // An insert run past MAX_RUN_ROWS takes no UPDATE: the upsert it would become must stay short.
     const long = [...groupIntoRuns([...inserts.slice(0, MAX_RUN_ROWS + 5), update(1, { a: 'y', b: 'z' })], tableOf)];
     expect(long.map((run) => run.kind === 'upsert' && [run.rows.length, run.inserts])).toEqual([[MAX_RUN_ROWS + 5, true], [1, false]]);

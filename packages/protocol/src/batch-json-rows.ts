@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import { closingQuote, findEventsOpen, isBatchShell } from './batch-json.js';
-import { InsertEventScanner } from './insert-event-scan.js';
+import { RowEventScanner } from './row-event-scan.js';
 import { SLICE_BYTES, yieldToLoop } from './loop-slices.js';
 import type { Relation } from './relation.js';
 
@@ -12,9 +12,10 @@ const CLOSE_BRACKET = 0x5d;
 const QUOTE = 0x22;
 
 /**
- * A batch's JSON text as `JSON.parse` makes it, but with its INSERT events read by
- * InsertEventScanner: their rows stay JSON bytes (json-row.ts) until something reads them, and
- * a receiver writes them to COPY from those bytes. One pass over the events; every event the
+ * A batch's JSON text as `JSON.parse` makes it, but with its one-row events (INSERTs, UPDATEs
+ * of an unchanged key, DELETEs) read by RowEventScanner: their rows stay JSON bytes
+ * (json-row.ts) until something reads them, and a receiver writes them to COPY, or hands them to
+ * the backup as one JSON document, from those bytes. One pass over the events; every event the
  * scanner does not take is parsed by `JSON.parse` (consecutive ones together), so the verdict
  * on a text is `JSON.parse`'s: a SyntaxError for what it refuses. Undefined for a text shaped
  * otherwise than the replicator writes a batch (the relations before the events, one `events`
@@ -30,7 +31,7 @@ export async function parseWithJsonRows(bytes: Buffer, relationsOf: (shell: unkn
   const relations = relationsOf(headShell);
   if (relations === undefined) return undefined;
 
-  const scanner = new InsertEventScanner(relations);
+  const scanner = new RowEventScanner(relations);
   const events: unknown[] = [];
   let unscanned = { start: 0, count: 0 };
   const parseUnscanned = (end: number): void => {

@@ -1,7 +1,7 @@
 import type { Batch } from './batch.js';
 import type { ChangeEvent } from './change-event.js';
 import { LSN_TEXT, parseLsn } from './lsn.js';
-import { identityProblem } from './event-identity.js';
+import { identityProblem, identityProblemOfColumns } from './event-identity.js';
 import { jsonRowOf } from './json-row.js';
 import { type Relation, relationKey } from './relation.js';
 
@@ -28,15 +28,16 @@ export function eventCheck(batch: Omit<Batch, 'events'>): (event: unknown) => bo
   let lastCommit = 0n;
   return (event) => {
     if (!isPlainObject(event)) return false;
-    // An INSERT read with its row as JSON bytes has exactly the event's members (insert-event-scan.ts)
-    // and its row was checked as it was read: reading `data` here would decode it.
+    // An event read with its row as JSON bytes has exactly the event's members (row-event-scan.ts)
+    // and its row was checked as it was read: reading `data` or `old_data` here would decode it.
     const jsonRow = jsonRowOf(event as ChangeEvent);
     if (jsonRow === undefined) {
       const keys = Object.keys(event);
       if (keys.length !== EVENT_KEYS.length || !EVENT_KEYS.every((key) => Object.hasOwn(event, key))) return false;
     }
-    const { operation, schema, table, timestamp, lsn, commit_lsn, xid, seq, old_data, unchanged_toast } = event;
+    const { operation, schema, table, timestamp, lsn, commit_lsn, xid, seq, unchanged_toast } = event;
     const data = jsonRow === undefined ? event.data : undefined;
+    const oldData = jsonRow === undefined ? event.old_data : undefined;
     if (typeof schema !== 'string' || typeof table !== 'string') return false;
     const columns = columnsByTable.get(relationKey(schema, table));
     if (columns === undefined) return false;
@@ -53,24 +54,34 @@ export function eventCheck(batch: Omit<Batch, 'events'>): (event: unknown) => bo
     if (afterSeq !== undefined && commit === batchCommit && (seq as number) <= afterSeq) return false;
     if (!Array.isArray(unchanged_toast)) return false;
     if (batch.snapshot && (operation !== 'INSERT' || schema !== batch.snapshot.schema || table !== batch.snapshot.table)) return false;
-    switch (operation) {
-      case 'INSERT':
-        if ((jsonRow === undefined && !isRow(data, columns)) || old_data !== null || unchanged_toast.length > 0) return false;
-        break;
-      case 'UPDATE':
-        if (!isRow(data, columns) || !(old_data === null || isRow(old_data, columns))) return false;
-        for (const column of unchanged_toast) if (typeof column !== 'string' || !columns.has(column) || Object.hasOwn(data, column)) return false;
-        break;
-      case 'DELETE':
-        if (data !== null || !isRow(old_data, columns) || unchanged_toast.length > 0) return false;
-        break;
-      case 'TRUNCATE':
-        if (data !== null || old_data !== null || unchanged_toast.length > 0) return false;
-        break;
-      default:
-        return false;
+    // An event whose row is JSON bytes has the shape its operation needs (the scanner takes no other).
+    if (jsonRow === undefined) {
+      switch (operation) {
+        case 'INSERT':
+          if (!isRow(data, columns) || oldData !== null || unchanged_toast.length > 0) return false;
+          break;
+        case 'UPDATE':
+          if (!isRow(data, columns) || !(oldData === null || isRow(oldData, columns))) return false;
+          for (const column of unchanged_toast) if (typeof column !== 'string' || !columns.has(column) || Object.hasOwn(data, column)) return false;
+          break;
+        case 'DELETE':
+          if (data !== null || !isRow(oldData, columns) || unchanged_toast.length > 0) return false;
+          break;
+        case 'TRUNCATE':
+          if (data !== null || oldData !== null || unchanged_toast.length > 0) return false;
+          break;
+        default:
+          return false;
+      }
     }
-    if ((operation === 'UPDATE' || operation === 'DELETE') && identityProblem(event as ChangeEvent, relations.get(relationKey(schema, table))!) !== undefined) return false;
+    if (operation === 'UPDATE' || operation === 'DELETE') {
+      const relation = relations.get(relationKey(schema, table))!;
+      const problem =
+        jsonRow === undefined
+          ? identityProblem(event as ChangeEvent, relation)
+          : identityProblemOfColumns(operation, relation, operation === 'DELETE' ? jsonRow.columns : null, operation === 'UPDATE' ? jsonRow.columns : null);
+      if (problem !== undefined) return false;
+    }
     return true;
   };
 }

@@ -1,7 +1,7 @@
 import type { ChangeEvent, Row } from './change-event.js';
 
 /**
- * An INSERT's row still as the payload's JSON bytes, `{"column":"value",...}`: already checked
+ * An event's row still as the payload's JSON bytes, `{"column":"value",...}`: already checked
  * (strict JSON, valid UTF-8, every member a column of the event's relation, each once, values
  * strings or null, no escape that decodes to a lone surrogate), not yet decoded. A receiver
  * writes COPY text straight from these bytes, with no object and no string per value; anything
@@ -24,19 +24,25 @@ export class JsonRow {
   }
 }
 
-type InsertHead = Omit<ChangeEvent & { operation: 'INSERT' }, 'data' | 'operation' | 'old_data' | 'unchanged_toast'>;
+type EventHead = Pick<ChangeEvent, 'schema' | 'table' | 'timestamp' | 'lsn' | 'commit_lsn' | 'xid' | 'seq'>;
 
 /**
- * An INSERT event whose row stays JSON bytes until something reads `data` (decoded once, then
- * kept). A class, not an object literal with a getter: V8 gives every such literal a shape of
- * its own (measured ~1 µs per event). `data` lives on the prototype, so an own-property copy
- * (`{...event}`) would lose it: `toJSON` gives the plain event for JSON.stringify (staged chunks),
- * and the receiver never spreads an event.
+ * The operations whose one row can stay JSON bytes: an INSERT's new row, an UPDATE's new row
+ * when it sends no old row and no unchanged-TOAST column (the key did not change), a DELETE's
+ * old row (its key, or the whole row under REPLICA IDENTITY FULL).
  */
-class JsonInsertEvent {
-  readonly operation = 'INSERT' as const;
-  readonly old_data = null;
+export type JsonRowOperation = 'INSERT' | 'UPDATE' | 'DELETE';
+
+/**
+ * An event whose row stays JSON bytes until something reads `data` (or a DELETE's `old_data`;
+ * decoded once, then kept). A class, not an object literal with a getter: V8 gives every such
+ * literal a shape of its own (measured ~1 µs per event). The rows live on the prototype, so an
+ * own-property copy (`{...event}`) would lose them: `toJSON` gives the plain event for
+ * JSON.stringify (staged chunks), and the receiver never spreads an event.
+ */
+class JsonRowEvent {
   readonly unchanged_toast: string[] = [];
+  readonly operation: JsonRowOperation;
   readonly schema: string;
   readonly table: string;
   readonly timestamp: string;
@@ -48,7 +54,8 @@ class JsonInsertEvent {
   readonly #row: JsonRow;
   #decoded: Row | undefined;
 
-  constructor(head: InsertHead, row: JsonRow) {
+  constructor(operation: JsonRowOperation, head: EventHead, row: JsonRow) {
+    this.operation = operation;
     this.schema = head.schema;
     this.table = head.table;
     this.timestamp = head.timestamp;
@@ -59,28 +66,36 @@ class JsonInsertEvent {
     this.#row = row;
   }
 
-  get data(): Row {
-    return (this.#decoded ??= this.#row.decode());
+  get data(): Row | null {
+    return this.operation === 'DELETE' ? null : this.#decode();
+  }
+
+  get old_data(): Row | null {
+    return this.operation === 'DELETE' ? this.#decode() : null;
   }
 
   get row(): JsonRow {
     return this.#row;
   }
 
+  #decode(): Row {
+    return (this.#decoded ??= this.#row.decode());
+  }
+
   toJSON(): ChangeEvent {
     const { schema, table, timestamp, lsn, commit_lsn, xid, seq, operation, data, old_data, unchanged_toast } = this;
-    return { schema, table, timestamp, lsn, commit_lsn, xid, seq, operation, data, old_data, unchanged_toast };
+    return { schema, table, timestamp, lsn, commit_lsn, xid, seq, operation, data, old_data, unchanged_toast } as ChangeEvent;
   }
 }
 
-/** The INSERT event of `row`, its `data` decoded only when something reads it. */
-export function insertEventWithJsonRow(head: InsertHead, row: JsonRow): ChangeEvent {
-  return new JsonInsertEvent(head, row);
+/** The event of `row` (a DELETE's old row, else the new row), decoded only when something reads it. */
+export function eventWithJsonRow(operation: JsonRowOperation, head: EventHead, row: JsonRow): ChangeEvent {
+  return new JsonRowEvent(operation, head, row) as unknown as ChangeEvent;
 }
 
-/** The event's row as JSON bytes, when it was read that way (an INSERT from a receiver's decoder). */
+/** The event's one row as JSON bytes (a DELETE's old row, else its new row), when it was read that way (by a receiver's decoder). */
 export function jsonRowOf(event: ChangeEvent): JsonRow | undefined {
-  return event instanceof JsonInsertEvent ? event.row : undefined;
+  return event instanceof JsonRowEvent ? event.row : undefined;
 }
 
 /** A row of a run: an object, or JSON bytes not decoded yet. */
@@ -93,5 +108,5 @@ export function rowOf(row: RowSource): Row {
 
 /** The event as a plain object (its row decoded): what JSON.parse would have made of it. */
 export function plainEvent(event: unknown): unknown {
-  return event instanceof JsonInsertEvent ? event.toJSON() : event;
+  return event instanceof JsonRowEvent ? event.toJSON() : event;
 }

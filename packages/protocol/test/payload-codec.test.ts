@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type Batch, decodeBatch, decodeBatchInSlices, decodeSeedEvent, encodeBatch, isPing, isProtocolError, ProtocolError } from '../src/index.js';
+import { type Batch, type ChangeEvent, decodeBatch, decodeBatchInSlices, decodeSeedEvent, encodeBatch, isPing, isProtocolError, jsonRowOf, plainEvent, ProtocolError, type Relation } from '../src/index.js';
 import { sampleBatch } from './fixtures.js';
 
 function decodeJson(value: unknown): Batch {
@@ -38,6 +38,37 @@ describe('decodeBatchInSlices, the receiver path', () => {
     for (const events of [[big], updates, [...updates.slice(0, 1_500), big]]) {
       const plaintext = encodeBatch({ ...batch, events });
       expect(await decodeBatchInSlices(plaintext)).toEqual(decodeBatch(plaintext));
+    }
+  });
+
+  it('keeps the one-row events the replicator writes as JSON bytes (INSERT, UPDATE of an unchanged key, DELETE), each decoding to what JSON.parse makes', async () => {
+    const { batch, events } = replicatorShapedBatch();
+    const plaintext = encodeBatch(batch);
+    const decoded = await decodeBatchInSlices(plaintext);
+    // Which events the scanner took: not an UPDATE with an old row (a key change, or REPLICA IDENTITY FULL) or unchanged-TOAST columns.
+    expect(decoded.events.map((event) => jsonRowOf(event) !== undefined)).toEqual(events.map(([, taken]) => taken));
+    expect(decoded.events.map((event) => plainEvent(event))).toStrictEqual(decodeBatch(plaintext).events);
+    // Reading a row decodes it; a DELETE's row is its old row.
+    expect(decoded.events.map((event) => [event.data, event.old_data])).toStrictEqual(decodeBatch(plaintext).events.map((event) => [event.data, event.old_data]));
+  });
+
+  it('refuses a JSON-bytes UPDATE or DELETE whose columns do not identify its row, as decodeBatch does', async () => {
+    const { batch } = replicatorShapedBatch();
+    const [insert, update, , , remove] = batch.events as [ChangeEvent, ChangeEvent, ChangeEvent, ChangeEvent, ChangeEvent];
+    const { project_id: _, ...keyless } = update.data!;
+    const wrong: ChangeEvent[] = [
+      { ...update, data: keyless },
+      { ...remove, old_data: { ...remove.old_data, note: 'not part of the key' } },
+      { ...remove, old_data: { project_id: remove.old_data!['project_id']! } },
+    ];
+    for (const event of wrong) {
+      const plaintext = encodeBatch({ ...batch, events: [insert, event] });
+      const expected = catchError(() => decodeBatch(plaintext));
+      const actual = await decodeBatchInSlices(plaintext).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      expect(actual).toMatchObject({ code: 'PAYLOAD_INVALID', message: expected.message });
     }
   });
 
@@ -182,4 +213,27 @@ function catchError(run: () => unknown): ProtocolError {
     throw error;
   }
   throw new Error('expected a ProtocolError');
+}
+
+/**
+ * A batch whose events have the replicator's member order (change-json.ts), so the receiver's
+ * scanner may read them: each with whether it should (true: its row stays JSON bytes).
+ */
+function replicatorShapedBatch(): { batch: Batch; events: [ChangeEvent, boolean][] } {
+  const base = sampleBatch();
+  const objects = base.relations[0]!;
+  const notes: Relation = { schema: 'public', table: 'notes', replica_identity: 'full', columns: [{ name: 'body', type: 'text', not_null: false }, { name: 'n', type: 'integer', not_null: false }], key_columns: [] };
+  const head = (schema: string, table: string, seq: number) => ({ schema, table, timestamp: '2025-12-06T10:20:00.123456Z', lsn: '16/B374D848', commit_lsn: '16/B374D9A0', xid: 7481, seq });
+  const row = { project_id: '0b5d3c1e-6f7a-4d2b-9c8e-1a2b3c4d5e6f', object_key: '\\x00ff10', total_size: '1.5', created_at: '2025-12-06 10:20:00+00', metadata: '{"a": "\\u00e9\\n"}', note: 'tab\there, "quoted", é, 😀' };
+  const key = { project_id: row.project_id, object_key: row.object_key };
+  const events: [ChangeEvent, boolean][] = [
+    [{ ...head('satellite/0', 'objects', 0), operation: 'INSERT', data: row, old_data: null, unchanged_toast: [] }, true],
+    [{ ...head('satellite/0', 'objects', 1), operation: 'UPDATE', data: { ...row, note: null }, old_data: null, unchanged_toast: [] }, true],
+    [{ ...head('satellite/0', 'objects', 2), operation: 'UPDATE', data: { ...row, object_key: '\\x01' }, old_data: key, unchanged_toast: [] }, false],
+    [{ ...head('satellite/0', 'objects', 3), operation: 'UPDATE', data: key, old_data: null, unchanged_toast: ['metadata'] }, false],
+    [{ ...head('satellite/0', 'objects', 4), operation: 'DELETE', data: null, old_data: key, unchanged_toast: [] }, true],
+    [{ ...head('public', 'notes', 5), operation: 'DELETE', data: null, old_data: { body: 'x', n: null }, unchanged_toast: [] }, true],
+    [{ ...head('public', 'notes', 6), operation: 'UPDATE', data: { body: 'y', n: '1' }, old_data: { body: 'x', n: null }, unchanged_toast: [] }, false],
+  ];
+  return { batch: { ...base, relations: [objects, notes], events: events.map(([event]) => event) }, events };
 }

@@ -113,7 +113,7 @@ class JsonRowOrder {
 const NATIVE_COPY_BYTES = 24;
 
 /**
- * Writes one row from its JSON bytes (checked as they were read: insert-event-scan.ts) as a COPY
+ * Writes one row from its JSON bytes (checked as they were read: row-event-scan.ts) as a COPY
  * line at `at`; returns where it ends. Every JSON escape is at least as long as what it stands
  * for in COPY text (`\\` → `\\`, `\n` → `\n`, `\"` → `"`, `\u00xx` → one to three bytes), each
  * member adds at least `"x":` and a comma where COPY adds one tab, and `null` becomes `\N`: the

@@ -4,7 +4,7 @@ import type { BackupTransaction } from '../db.js';
 import type { TargetTable } from '../schema/target-table.js';
 import { copyIn } from './copy-in.js';
 import { copyTextChunks } from './copy-text.js';
-import { foldByKey, MAX_RUN_ROWS, type Run } from './runs.js';
+import { MAX_RUN_ROWS, type Run } from './runs.js';
 import { executeRun } from './statements.js';
 
 /**
@@ -70,16 +70,14 @@ export class RunExecutor {
 }
 
 /**
- * A run through the upsert, its INSERTs folded by key first (grouping leaves them unfolded), and
- * MAX_RUN_ROWS rows at a time: an insert run may be longer (COPY frees the event loop between
- * chunks). Cutting is safe: the rows have distinct keys once folded, so the slices touch distinct
- * rows; a table without a key takes plain INSERTs, in order.
+ * A run through its set-based statement, MAX_RUN_ROWS rows at a time: an insert run may be longer
+ * (COPY frees the event loop between chunks). Cutting is safe: the slices apply in order, so a
+ * key repeated across two slices ends with its last row; a table without a key takes plain
+ * INSERTs, in order.
  */
 export async function executeInSlices(trx: BackupTransaction, run: Run): Promise<void> {
-  if (run.kind !== 'upsert') return executeRun(trx, run);
-  const rows = run.inserts ? foldByKey(run.rows, run.table).rows : run.rows;
-  if (rows.length <= MAX_RUN_ROWS) return executeRun(trx, { ...run, rows });
-  for (let start = 0; start < rows.length; start += MAX_RUN_ROWS) {
-    await executeRun(trx, { ...run, rows: rows.slice(start, start + MAX_RUN_ROWS) });
+  if (run.kind !== 'upsert' || run.rows.length <= MAX_RUN_ROWS) return executeRun(trx, run);
+  for (let start = 0; start < run.rows.length; start += MAX_RUN_ROWS) {
+    await executeRun(trx, { ...run, rows: run.rows.slice(start, start + MAX_RUN_ROWS) });
   }
 }

@@ -1,4 +1,4 @@
-import { cellOf, type ChangeEvent, jsonRowOf, type Row, rowOf, type RowSource } from '@storx-backup/protocol';
+import { cellOf, type ChangeEvent, jsonRowOf, type Row, type RowSource } from '@storx-backup/protocol';
 import type { TargetTable } from '../schema/target-table.js';
 
 /**
@@ -6,9 +6,9 @@ import type { TargetTable } from '../schema/target-table.js';
  * same effect as applying them one by one, in order:
  *
  * - `upsert`: INSERTs, and UPDATEs that send every column without changing the key, of one
- *   table and one column set. A key that repeats is folded: the last row wins. `inserts` says
- *   every row came from an INSERT: such a run may go through COPY, and its rows are not folded
- *   (see foldByKey) until an upsert applies them.
+ *   table and one column set, in order: a key may repeat (the statement keeps each key's last
+ *   row, see statements.ts). `inserts` says every row came from an INSERT: such a run may go
+ *   through COPY.
  * - `update`: UPDATEs of one table and one column set that keep their key (typically those with
  *   unchanged-TOAST columns left out). A repeated key starts a new run: one UPDATE statement must
  *   not meet the same row twice.
@@ -20,7 +20,7 @@ import type { TargetTable } from '../schema/target-table.js';
 export type Run =
   | { kind: 'upsert'; table: TargetTable; columns: readonly string[]; rows: RowSource[]; inserts: boolean }
   | { kind: 'update'; table: TargetTable; columns: readonly string[]; rows: Row[] }
-  | { kind: 'delete'; table: TargetTable; keys: Row[] }
+  | { kind: 'delete'; table: TargetTable; keys: RowSource[] }
   | { kind: 'single'; table: TargetTable; event: ChangeEvent };
 
 /**
@@ -45,7 +45,7 @@ export const MAX_INSERT_RUN_ROWS = 10_000;
 type Classified =
   | { kind: 'upsert'; columns: readonly string[]; row: RowSource; insert: boolean }
   | { kind: 'update'; columns: readonly string[]; row: Row; insert: false }
-  | { kind: 'delete'; key: Row }
+  | { kind: 'delete'; key: RowSource }
   | { kind: 'single' };
 
 /**
@@ -55,12 +55,10 @@ type Classified =
  */
 export function* groupIntoRuns(events: readonly ChangeEvent[], tableOf: (event: ChangeEvent) => TargetTable): Generator<Run> {
   let current: Exclude<Run, { kind: 'single' }> | undefined;
-  // An `update` run's keys (a repeated key starts a new run), and an `upsert` run's fold index
-  // once an UPDATE joined it. Key texts are the costly part of grouping (a string and a hash per
-  // event): a run of INSERTs needs none, since on the source a key is inserted once until it is
-  // deleted, and a DELETE ends the run; the upsert folds it before use should it ever apply one.
+  // An `update` run's keys: a repeated key starts a new run. Key texts are the costly part of
+  // grouping (a string and a hash per event), so only `update` runs, which are rare (UPDATEs
+  // that leave unchanged-TOAST columns out), make them; an upsert run may repeat a key.
   let seenKeys = new Set<string>();
-  let foldIndex: Map<string, number> | undefined;
 
   for (const event of events) {
     const table = tableOf(event);
@@ -76,7 +74,6 @@ export function* groupIntoRuns(events: readonly ChangeEvent[], tableOf: (event: 
       if (current !== undefined) yield current;
       current = startRun(next, table);
       seenKeys = new Set();
-      foldIndex = undefined;
     }
     if (next.kind === 'delete') {
       if (current.kind === 'delete') current.keys.push(next.key);
@@ -84,45 +81,11 @@ export function* groupIntoRuns(events: readonly ChangeEvent[], tableOf: (event: 
       seenKeys.add(updateKey!);
       current.rows.push(next.row as Row);
     } else if (current.kind === 'upsert') {
-      if (current.inserts && next.insert) {
-        current.rows.push(next.row);
-        continue;
-      }
-      // An UPDATE (only keyed tables have upsert UPDATEs) joins: from here on the same key twice
-      // in one statement is folded, the last row winning.
-      if (foldIndex === undefined) ({ rows: current.rows, index: foldIndex } = foldByKey(current.rows, table));
-      current.inserts = false;
-      const row = rowOf(next.row);
-      const key = keyText(table, row);
-      const existing = foldIndex.get(key);
-      if (existing === undefined) {
-        foldIndex.set(key, current.rows.length);
-        current.rows.push(row);
-      } else current.rows[existing] = row;
+      current.rows.push(next.row);
+      if (!next.insert) current.inserts = false;
     }
   }
   if (current !== undefined) yield current;
-}
-
-/**
- * `rows` with a repeated key folded into one row, at the first one's place, holding the last
- * one's values: what applying them one by one as upserts leaves. An upsert statement must not
- * meet one row twice. Without a key, identical rows are distinct rows: nothing to fold.
- */
-export function foldByKey(rows: readonly RowSource[], table: TargetTable): { rows: Row[]; index: Map<string, number> } {
-  const index = new Map<string, number>();
-  if (table.key.length === 0) return { rows: rows.map(rowOf), index };
-  const folded: Row[] = [];
-  for (const source of rows) {
-    const row = rowOf(source);
-    const key = keyText(table, row);
-    const existing = index.get(key);
-    if (existing === undefined) {
-      index.set(key, folded.length);
-      folded.push(row);
-    } else folded[existing] = row;
-  }
-  return { rows: folded, index };
 }
 
 function rowLimit(run: Exclude<Run, { kind: 'single' }>, next: Exclude<Classified, { kind: 'single' }>): number {
@@ -154,14 +117,26 @@ function classify(event: ChangeEvent, table: TargetTable, current: Run | undefin
       return { kind: 'upsert', columns: columnsOf(event.data, table, current), row: event.data, insert: true };
     }
     case 'UPDATE': {
-      if (!keyed || keyChanged(event, table)) return { kind: 'single' };
+      if (!keyed) return { kind: 'single' };
+      // A row still as JSON bytes is an UPDATE that kept its key (no old row sent) and left no
+      // column out as unchanged TOAST: an upsert when it has every column of the backup table.
+      const json = jsonRowOf(event);
+      if (json !== undefined) {
+        const columns = columnsOfJsonRow(json.columns, table);
+        return columns.length === table.columns.size ? { kind: 'upsert', columns, row: json, insert: false } : { kind: 'update', columns, row: event.data, insert: false };
+      }
+      if (keyChanged(event, table)) return { kind: 'single' };
       const columns = columnsOf(event.data, table, current);
       const complete = event.unchanged_toast.length === 0 && columns.length === table.columns.size;
       return complete ? { kind: 'upsert', columns, row: event.data, insert: false } : { kind: 'update', columns, row: event.data, insert: false };
     }
-    case 'DELETE':
-      if (!keyed || !table.key.every((column) => cellOf(event.old_data, column) !== undefined)) return { kind: 'single' };
+    case 'DELETE': {
+      if (!keyed) return { kind: 'single' };
+      const json = jsonRowOf(event);
+      if (json !== undefined) return table.key.every((column) => json.columns.includes(column)) ? { kind: 'delete', key: json } : { kind: 'single' };
+      if (!table.key.every((column) => cellOf(event.old_data, column) !== undefined)) return { kind: 'single' };
       return { kind: 'delete', key: event.old_data };
+    }
     case 'TRUNCATE':
       return { kind: 'single' };
   }

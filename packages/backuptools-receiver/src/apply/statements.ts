@@ -1,20 +1,22 @@
 import { type RawBuilder, sql } from 'kysely';
-import { cellOf, type ChangeEvent, type Row, rowOf } from '@storx-backup/protocol';
+import { cellOf, type ChangeEvent, type Row, type RowSource } from '@storx-backup/protocol';
 import { ReceiverError } from '../errors.js';
 import type { Executor } from '../schema/executor.js';
 import type { TargetTable } from '../schema/target-table.js';
+import { jsonArrayOf } from './json-rows.js';
 import type { Run } from './runs.js';
 
 /**
- * Applies one run with one statement (or one per event for `single`). Values travel as text
- * arrays and are cast in SQL to the backup column's type, so what lands is exactly what the
- * source printed. Types come from the backup's catalog (see TypeResolver); every name goes
- * through `sql.id`.
+ * Applies one run with one statement (or one per event for `single`). Values travel as text —
+ * an upsert's rows and a delete's keys as one JSON document (their JSON bytes as they came), an
+ * update's as text arrays — and are cast in SQL to the backup column's type, so what lands is
+ * exactly what the source printed. Types come from the backup's catalog (see TypeResolver);
+ * every name goes through `sql.id`.
  */
 export async function executeRun(db: Executor, run: Run): Promise<void> {
   switch (run.kind) {
     case 'upsert':
-      return upsert(db, run.table, run.columns, run.rows.map(rowOf));
+      return upsert(db, run.table, run.columns, run.rows);
     case 'update':
       return update(db, run.table, run.columns, run.rows);
     case 'delete':
@@ -24,10 +26,27 @@ export async function executeRun(db: Executor, run: Run): Promise<void> {
   }
 }
 
-async function upsert(db: Executor, table: TargetTable, columns: readonly string[], rows: readonly Row[]): Promise<void> {
-  const source = unnestOf(table, columns, rows);
+/**
+ * INSERT ... ON CONFLICT DO UPDATE of the rows, in order. A key may repeat in a run (an INSERT
+ * and the UPDATEs after it), and one such statement must not meet a row twice (SQLSTATE 21000):
+ * so each key's last row is kept (DISTINCT ON the key's text, the latest position first), which
+ * is what applying the rows one by one leaves. Keys compare as the source printed them, byte
+ * for byte: two spellings of one value ("7" and "07") stay two rows, and the backup refuses the
+ * batch as before.
+ */
+async function upsert(db: Executor, table: TargetTable, columns: readonly string[], rows: readonly RowSource[]): Promise<void> {
+  const source = recordsOf(table, columns, rows);
   const target = sql.join(columns.map((column) => sql.id(column)));
   const nonKey = columns.filter((column) => !table.key.includes(column));
+  const keyIndexes = table.key.map((column) => columns.indexOf(column));
+  const fold = rows.length > 1 && table.key.length > 0 && keyIndexes.every((index) => index >= 0);
+  let select = source.select;
+  let order: RawBuilder<unknown> = sql``;
+  if (fold) {
+    const keys = sql.join(keyIndexes.map((index) => sql`${source.text(index)} COLLATE "C"`));
+    select = sql`DISTINCT ON (${keys}) ${select}`;
+    order = sql` ORDER BY ${keys}, ${source.position} DESC`;
+  }
   let onConflict: RawBuilder<unknown> = sql``;
   if (table.key.length > 0) {
     const conflict = sql.join(table.key.map((column) => sql.id(column)));
@@ -36,7 +55,7 @@ async function upsert(db: Executor, table: TargetTable, columns: readonly string
         ? sql` ON CONFLICT (${conflict}) DO NOTHING`
         : sql` ON CONFLICT (${conflict}) DO UPDATE SET ${sql.join(nonKey.map((column) => sql`${sql.id(column)} = EXCLUDED.${sql.id(column)}`))}`;
   }
-  await sql`INSERT INTO ${sql.id(table.schema, table.table)} (${target}) SELECT ${source.select} FROM ${source.from}${onConflict}`.execute(db);
+  await sql`INSERT INTO ${sql.id(table.schema, table.table)} (${target}) SELECT ${select} FROM ${source.from}${order}${onConflict}`.execute(db);
 }
 
 async function update(db: Executor, table: TargetTable, columns: readonly string[], rows: readonly Row[]): Promise<void> {
@@ -50,8 +69,8 @@ async function update(db: Executor, table: TargetTable, columns: readonly string
     FROM ${source.from} WHERE ${sql.join(match, sql` AND `)}`.execute(db);
 }
 
-async function deleteByKey(db: Executor, table: TargetTable, keys: readonly Row[]): Promise<void> {
-  const source = unnestOf(table, table.key, keys);
+async function deleteByKey(db: Executor, table: TargetTable, keys: readonly RowSource[]): Promise<void> {
+  const source = recordsOf(table, table.key, keys);
   const match = table.key.map((column, index) => sql`${sql.id('t', column)} = ${source.cast(index)}`);
   await sql`DELETE FROM ${sql.id(table.schema, table.table)} AS ${sql.id('t')} USING ${source.from} WHERE ${sql.join(match, sql` AND `)}`.execute(db);
 }
@@ -123,4 +142,26 @@ function unnestOf(table: TargetTable, columns: readonly string[], rows: readonly
   const from = sql`unnest(${sql.join(arrays.map((values) => sql`${values}::text[]`))}) AS ${sql.id('u')}(${sql.join(aliases)})`;
   const cast = (index: number): RawBuilder<unknown> => sql`${sql.id('u', `c${index}`)}::${sql.raw(columnType(table, columns[index]!))}`;
   return { from, select: sql.join(columns.map((_, index) => cast(index))), cast };
+}
+
+/**
+ * `ROWS FROM (json_to_recordset($1::json) AS (<column> text, ...)) WITH ORDINALITY AS j(c0, c1,
+ * ..., n)`: the rows as one JSON document (json-rows.ts), each member read as text (a JSON null
+ * is NULL; members not asked for are ignored), `n` the row's position. The column definitions
+ * name the columns (they must match the rows' member names); the aliases after are positional
+ * so no sender-chosen name appears in them. PostgreSQL decodes the JSON strings exactly as
+ * `JSON.parse` does; a `\u0000`, which no text can hold, is refused (SQLSTATE 22P05) as the
+ * NUL it decodes to was before.
+ */
+function recordsOf(
+  table: TargetTable,
+  columns: readonly string[],
+  rows: readonly RowSource[],
+): { from: RawBuilder<unknown>; select: RawBuilder<unknown>; cast: (index: number) => RawBuilder<unknown>; text: (index: number) => RawBuilder<unknown>; position: RawBuilder<unknown> } {
+  const definitions = sql.join(columns.map((column) => sql`${sql.id(column)} text`));
+  const aliases = sql.join([...columns.map((_, index) => sql.id(`c${index}`)), sql.id('n')]);
+  const from = sql`ROWS FROM (json_to_recordset(${jsonArrayOf(rows)}::json) AS (${definitions})) WITH ORDINALITY AS ${sql.id('j')}(${aliases})`;
+  const text = (index: number): RawBuilder<unknown> => sql.id('j', `c${index}`);
+  const cast = (index: number): RawBuilder<unknown> => sql`${text(index)}::${sql.raw(columnType(table, columns[index]!))}`;
+  return { from, select: sql.join(columns.map((_, index) => cast(index))), cast, text, position: sql.id('j', 'n') };
 }

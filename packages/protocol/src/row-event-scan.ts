@@ -1,5 +1,5 @@
 import type { ChangeEvent } from './change-event.js';
-import { insertEventWithJsonRow, JsonRow } from './json-row.js';
+import { eventWithJsonRow, JsonRow, type JsonRowOperation } from './json-row.js';
 import type { Relation } from './relation.js';
 
 const ascii = (text: string): Buffer => Buffer.from(text, 'latin1');
@@ -11,7 +11,11 @@ const COMMIT_LSN = ascii(',"commit_lsn":');
 const XID = ascii(',"xid":');
 const SEQ = ascii(',"seq":');
 const INSERT_DATA = ascii(',"operation":"INSERT","data":{');
-const INSERT_END = ascii('},"old_data":null,"unchanged_toast":[]}');
+const UPDATE_DATA = ascii(',"operation":"UPDATE","data":{');
+/** After an INSERT's row, and an UPDATE's that sends no old row and no unchanged-TOAST column. */
+const NEW_ROW_END = ascii('},"old_data":null,"unchanged_toast":[]}');
+const DELETE_OLD = ascii(',"operation":"DELETE","data":null,"old_data":{');
+const DELETE_END = ascii('},"unchanged_toast":[]}');
 const NULL = ascii('null');
 
 const QUOTE = 0x22;
@@ -51,15 +55,18 @@ interface RelationShape {
 }
 
 /**
- * Reads an INSERT event written exactly as the replicator writes one (change-json.ts: members
- * in the schema's order, no whitespace, no escape in a name) into an event whose row stays as
- * JSON bytes (json-row.ts). Anything else — another operation, another spelling, a name that is
- * not a column of the relation, a repeated member, an escape that decodes to a lone surrogate,
- * an integer of 16 digits or more — is left to `JSON.parse` (undefined): it decides what is
- * valid JSON, exactly as before. What this accepts, `JSON.parse` accepts too and decodes to
- * the same event; the payload must have been checked to be UTF-8 first (the caller).
+ * Reads an event with one row — an INSERT, an UPDATE that sends no old row and no
+ * unchanged-TOAST column, a DELETE — written exactly as the replicator writes one (change-json.ts:
+ * members in the schema's order, no whitespace, no escape in a name) into an event whose row
+ * stays as JSON bytes (json-row.ts). Anything else — another operation or shape, another
+ * spelling, a name that is not a column of the relation, a repeated member, an escape that
+ * decodes to a lone surrogate, an integer of 16 digits or more — is left to `JSON.parse`
+ * (undefined): it decides what is valid JSON, exactly as before. What this accepts,
+ * `JSON.parse` accepts too and decodes to the same event; the payload must have been checked to
+ * be UTF-8 first (the caller). Whether the row's columns identify it (an UPDATE's key, a
+ * DELETE's replica identity) is the event check's to say, from the member names.
  */
-export class InsertEventScanner {
+export class RowEventScanner {
   private readonly relations: RelationShape[];
   private readonly seen: Uint32Array;
   private stamp = 0;
@@ -90,7 +97,7 @@ export class InsertEventScanner {
   /** Just past the last event `scan` read. */
   end = 0;
 
-  /** The INSERT event at `start` (ending before `end`), or undefined (then `JSON.parse` reads it). */
+  /** The one-row event at `start` (ending before `end`), or undefined (then `JSON.parse` reads it). */
   scan(bytes: Buffer, start: number, end: number): ChangeEvent | undefined {
     let at = literal(bytes, start, end, SCHEMA);
     const schemaAt = at;
@@ -120,15 +127,17 @@ export class InsertEventScanner {
     const seqAt = at;
     at = digits(bytes, at, end);
     const seqEnd = at;
-    at = literal(bytes, at, end, INSERT_DATA);
     if (at < 0) return undefined;
+    const operation = operationAt(bytes, at, end);
+    if (operation === undefined) return undefined;
+    at += operation === 'DELETE' ? DELETE_OLD.length : INSERT_DATA.length;
     const shape = this.relationOf(bytes, schemaAt + 1, schemaEnd - 1, tableAt + 1, tableEnd - 1);
     if (shape === undefined) return undefined;
     const rowStart = at - 1;
     const members = this.row(shape, bytes, at, end);
     if (members === undefined) return undefined;
     at = members.end;
-    const after = literal(bytes, at, end, INSERT_END);
+    const after = literal(bytes, at, end, operation === 'DELETE' ? DELETE_END : NEW_ROW_END);
     if (after < 0) return undefined;
     this.end = after;
 
@@ -143,7 +152,8 @@ export class InsertEventScanner {
     previous.bytes = bytes;
     previous.timestamp = timestamp;
     previous.commitLsn = commitLsn;
-    return insertEventWithJsonRow(
+    return eventWithJsonRow(
+      operation,
       {
         schema: shape.relation.schema,
         table: shape.relation.table,
@@ -226,6 +236,14 @@ export class InsertEventScanner {
     if (columns === undefined) shape.shapes.set(key, (columns = list.map((index) => shape.names[index]!)));
     return columns;
   }
+}
+
+/** Which one-row operation's opening (up to its row's `{`) the bytes at `at` are, if any. */
+function operationAt(bytes: Buffer, at: number, limit: number): JsonRowOperation | undefined {
+  if (literal(bytes, at, limit, INSERT_DATA) >= 0) return 'INSERT';
+  if (literal(bytes, at, limit, UPDATE_DATA) >= 0) return 'UPDATE';
+  if (literal(bytes, at, limit, DELETE_OLD) >= 0) return 'DELETE';
+  return undefined;
 }
 
 /** Just past `expected` when the bytes at `at` are exactly it, else -1 (also when `at` is -1). */
