@@ -7,11 +7,10 @@ import { jsonArrayOf } from './json-rows.js';
 import type { Run } from './runs.js';
 
 /**
- * Applies one run with one statement (or one per event for `single`). Values travel as text —
- * an upsert's rows and a delete's keys as one JSON document (their JSON bytes as they came), an
- * update's as text arrays — and are cast in SQL to the backup column's type, so what lands is
- * exactly what the source printed. Types come from the backup's catalog (see TypeResolver);
- * every name goes through `sql.id`.
+ * Applies one run with one statement (or one per event for `single`). A run's rows travel as
+ * one JSON document (rows still JSON bytes as they came, see json-rows.ts), read as text and
+ * cast in SQL to the backup column's type, so what lands is exactly what the source printed.
+ * Types come from the backup's catalog (see TypeResolver); every name goes through `sql.id`.
  */
 export async function executeRun(db: Executor, run: Run): Promise<void> {
   switch (run.kind) {
@@ -62,7 +61,8 @@ async function update(db: Executor, table: TargetTable, columns: readonly string
   const setColumns = columns.filter((column) => !table.key.includes(column));
   if (setColumns.length === 0) return; // only the key was sent, and it did not change
   const keyColumns = table.key;
-  const source = unnestOf(table, [...keyColumns, ...setColumns], rows);
+  // An update run never holds a key twice (grouping starts a new run): no fold needed.
+  const source = recordsOf(table, [...keyColumns, ...setColumns], rows);
   const assignments = setColumns.map((column, index) => sql`${sql.id(column)} = ${source.cast(keyColumns.length + index)}`);
   const match = keyColumns.map((column, index) => sql`${sql.id('t', column)} = ${source.cast(index)}`);
   await sql`UPDATE ${sql.id(table.schema, table.table)} AS ${sql.id('t')} SET ${sql.join(assignments)}
@@ -130,18 +130,6 @@ function columnType(table: TargetTable, column: string): string {
   const type = table.columns.get(column);
   if (type === undefined) throw new ReceiverError('TABLE_INCOMPATIBLE', `backup table ${table.schema}.${table.table} has no column ${JSON.stringify(column)}`);
   return type;
-}
-
-/**
- * `unnest($1::text[], $2::text[], ...) AS u(c0, c1, ...)`: one text array per column, one
- * element per row. Aliases are positional so no sender-chosen name appears in them.
- */
-function unnestOf(table: TargetTable, columns: readonly string[], rows: readonly Row[]): { from: RawBuilder<unknown>; select: RawBuilder<unknown>; cast: (index: number) => RawBuilder<unknown> } {
-  const arrays = columns.map((column) => rows.map((row) => cellOf(row, column) ?? null));
-  const aliases = columns.map((_, index) => sql.id(`c${index}`));
-  const from = sql`unnest(${sql.join(arrays.map((values) => sql`${values}::text[]`))}) AS ${sql.id('u')}(${sql.join(aliases)})`;
-  const cast = (index: number): RawBuilder<unknown> => sql`${sql.id('u', `c${index}`)}::${sql.raw(columnType(table, columns[index]!))}`;
-  return { from, select: sql.join(columns.map((_, index) => cast(index))), cast };
 }
 
 /**
