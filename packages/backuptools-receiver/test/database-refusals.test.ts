@@ -15,7 +15,7 @@ let receiver: TestReceiver;
 
 beforeAll(async () => {
   const destination = new Writable({ write: (chunk: Buffer, _encoding, done) => (logLines.push(...chunk.toString().split('\n').filter(Boolean)), done()) });
-  receiver = await testReceiver({ bodyLimitBytes: 8 * 1024 * 1024, logger: createLogger({ name: 'refusals', level: 'info', destination }), tables: ['refusals.wide', 'refusals.nodes', 'refusals.deep', 'refusals.dims', 'refusals.twice', 'refusals.bigkey', 'refusals.nul', 'refusals.surrogate', 'refusals.ok'] });
+  receiver = await testReceiver({ bodyLimitBytes: 8 * 1024 * 1024, logger: createLogger({ name: 'refusals', level: 'info', destination }), tables: ['refusals.wide', 'refusals.nodes', 'refusals.deep', 'refusals.dims', 'refusals.twice', 'refusals.bigkey', 'refusals.nul', 'refusals.ok'] });
 });
 afterAll(async () => {
   await receiver?.close();
@@ -79,10 +79,6 @@ describe('the backup database refuses signed input for good: 422, bounded, witho
 
   it('a text value holding NUL (JSON \\u0000), which no PostgreSQL text can hold (22P05)', async () => {
     await expectRefused(relation('nul', [{ name: 'id', type: 'integer' }, { name: 'v', type: 'text' }], ['id']), [{ id: '1', v: 'nul-secret\u0000' }], 'nul-secret', /\\u0000 cannot be converted to text|unsupported Unicode escape/);
-  });
-
-  it('a lone surrogate (JSON \\ud800), which no UTF-8 text holds: refused, never stored as U+FFFD (22P02)', async () => {
-    await expectRefused(relation('surrogate', [{ name: 'id', type: 'integer' }, { name: 'v', type: 'text' }], ['id']), [{ id: '1', v: 'lone-secret\ud800' }], 'lone-secret', /invalid input syntax for type json/);
   });
 
   it('a text key over the btree row limit (54000), and its value is not echoed', async () => {

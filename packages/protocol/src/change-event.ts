@@ -6,6 +6,13 @@ import { identifierSchema, lsnTextSchema } from './identifiers.js';
  * Values are never parsed into JS numbers or dates: numeric precision, microseconds,
  * bytea (`\x…` hex), `json` vs `jsonb` and JSON `null` vs SQL NULL all survive.
  */
+/**
+ * A UTF-16 surrogate without its pair. JSON can escape one alone (`"\ud800"`) and `JSON.parse`
+ * makes it, but no UTF-8 text can hold it: written to the backup it would become U+FFFD, a
+ * silent change of the value. The replicator never sends one (it writes UTF-8 it has checked).
+ */
+export const LONE_SURROGATE = /\p{Cs}/u;
+
 export const rowSchema = z.preprocess(
   // JSON.parse keeps a "__proto__" member as an own property, but a record built from it would
   // set the prototype instead and silently drop the member: refuse it while it is still visible.
@@ -13,7 +20,7 @@ export const rowSchema = z.preprocess(
     if (typeof row === 'object' && row !== null && Object.hasOwn(row, '__proto__')) ctx.addIssue({ code: 'custom', path: ['__proto__'], message: 'must not be "__proto__" (not a column name)', input: row });
     return row;
   },
-  z.record(identifierSchema, z.string().nullable()),
+  z.record(identifierSchema, z.string().refine((value) => !LONE_SURROGATE.test(value), 'holds a lone UTF-16 surrogate (an escape such as \\ud800 without its pair), which no UTF-8 text can hold').nullable()),
 );
 export type Row = z.infer<typeof rowSchema>;
 

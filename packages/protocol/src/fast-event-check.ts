@@ -1,5 +1,5 @@
 import type { Batch } from './batch.js';
-import type { ChangeEvent } from './change-event.js';
+import { type ChangeEvent, LONE_SURROGATE } from './change-event.js';
 import { LSN_TEXT, parseLsn } from './lsn.js';
 import { identityProblem, identityProblemOfColumns } from './event-identity.js';
 import { jsonRowOf } from './json-row.js';
@@ -95,13 +95,13 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** A row: column names of the relation, each with text or null. */
+/** A row: column names of the relation, each with text (no lone surrogate) or null. */
 function isRow(value: unknown, columns: ReadonlySet<string>): value is Record<string, string | null> {
   if (!isPlainObject(value)) return false;
   for (const key in value) {
     if (!Object.hasOwn(value, key) || !columns.has(key)) return false;
     const cell = value[key];
-    if (cell !== null && typeof cell !== 'string') return false;
+    if (cell !== null && (typeof cell !== 'string' || LONE_SURROGATE.test(cell))) return false;
   }
   return true;
 }

@@ -136,6 +136,22 @@ describe('batch payload', () => {
     expect(invalidPaths({ ...batch, events: numeric })).toContain('events[0].data.total_size');
   });
 
+  it('rejects a value holding a lone UTF-16 surrogate (no UTF-8 text holds one), on both decoding paths', async () => {
+    const batch = sampleBatch();
+    const insert = batch.events[0]! as ChangeEvent & { operation: 'INSERT' };
+    const plaintext = Buffer.from(JSON.stringify({ ...batch, events: [{ ...insert, data: { ...insert.data, note: 'x\ud800y' } }] }));
+    expect(plaintext.toString()).toContain('\\ud800');
+    expect(invalidPaths(JSON.parse(plaintext.toString()))).toEqual(['events[0].data.note']);
+    const refusal = await decodeBatchInSlices(plaintext).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(refusal).toMatchObject({ code: 'PAYLOAD_INVALID' });
+    expect((refusal as Error).message).toContain('lone UTF-16 surrogate');
+    // A pair is one character, and fine.
+    expect(decodeJson({ ...batch, events: [{ ...insert, data: { ...insert.data, note: 'x\ud83d\ude00y' } }] }).events[0]!.data!['note']).toBe('x😀y');
+  });
+
   it('rejects identifiers PostgreSQL could not hold', () => {
     const batch = sampleBatch();
     const events = structuredClone(batch.events);
