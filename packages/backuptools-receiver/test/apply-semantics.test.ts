@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
-import type { Relation } from '@storx-backup/protocol';
+import { decodeBatchInSlices, encodeBatch, jsonRowOf, type Relation } from '@storx-backup/protocol';
 import { batchOf, signedRequest, STATE_SCHEMA, tableText, type TestReceiver, testReceiver } from './support.js';
 
 const TOASTY: Relation = {
@@ -91,10 +91,27 @@ describe('applying changes', () => {
         { operation: 'INSERT', data: row(2, 'two'), old_data: null, unchanged_toast: [] },
         { operation: 'UPDATE', data: row(1, 'one-last'), old_data: null, unchanged_toast: [] },
       ]);
-      await apply({ ...batch, events: batch.events.map((event) => ({ ...event, xid })) });
+      const sent = { ...batch, events: batch.events.map((event) => ({ ...event, xid })) };
+      // Which decoding path the rows take (the receiver's decoder, on the same plaintext).
+      const decoded = await decodeBatchInSlices(encodeBatch(sent));
+      expect(decoded.events.every((event) => jsonRowOf(event) !== undefined)).toBe(xid === 1000);
+      await apply(sent);
       const rows = await sql<{ row: string }>`SELECT t::text AS row FROM "satellite/0".moves AS t WHERE id BETWEEN ${base} AND ${base + 9} ORDER BY id`.execute(receiver.db);
       expect(rows.rows.map((r) => r.row)).toEqual([`(${base},last,0)`, `(${base + 1},one-last,1)`, `(${base + 2},two,2)`]);
     }
+  });
+
+  it('applies an upsert run in event order: a unique index besides the key sees the order the source had', async () => {
+    const people: Relation = { schema: 'satellite/0', table: 'people', replica_identity: 'default', columns: [{ name: 'id', type: 'integer', not_null: true }, { name: 'email', type: 'text', not_null: false }], key_columns: ['id'] };
+    await apply(batchOf([people], [{ operation: 'INSERT', data: { id: '9', email: 'a' }, old_data: null, unchanged_toast: [] }]));
+    await sql`CREATE UNIQUE INDEX people_email ON "satellite/0".people (email)`.execute(receiver.db);
+    // 9 gives its address up, then 10 takes it: in key text order ("10" < "9") the insert would come first and collide.
+    await apply(batchOf([people], [
+      { operation: 'UPDATE', data: { id: '9', email: 'b' }, old_data: null, unchanged_toast: [] },
+      { operation: 'INSERT', data: { id: '10', email: 'a' }, old_data: null, unchanged_toast: [] },
+      { operation: 'UPDATE', data: { id: '9', email: 'c' }, old_data: null, unchanged_toast: [] },
+    ]));
+    expect(await tableText(receiver.db, 'satellite/0', 'people', 'id')).toEqual(['(9,c)', '(10,a)']);
   });
 
   it('truncates a table', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type ChangeEvent, rowOf } from '@storx-backup/protocol';
+import { type Batch, type ChangeEvent, decodeBatchInSlices, encodeBatch, jsonRowOf, type Relation, rowOf } from '@storx-backup/protocol';
 import { groupedByTable, groupIntoRuns, MAX_INSERT_RUN_ROWS, MAX_RUN_ROWS } from '../src/apply/runs.js';
 import type { TargetTable } from '../src/schema/target-table.js';
 
@@ -72,6 +72,27 @@ describe('grouping events into set-based runs', () => {
     // An insert run past MAX_RUN_ROWS takes no UPDATE: the upsert it would become must stay short.
     const long = [...groupIntoRuns([...inserts.slice(0, MAX_RUN_ROWS + 5), update(1, { a: 'y', b: 'z' })], tableOf)];
     expect(long.map((run) => run.kind === 'upsert' && [run.rows.length, run.inserts])).toEqual([[MAX_RUN_ROWS + 5, true], [1, false]]);
+  });
+
+  it('takes rows still as JSON bytes: a complete UPDATE into the upsert, a partial one as an update run, a DELETE by the backup key, else alone', async () => {
+    // The source has no column b: its rows are partial for the backup's objects (id, a, b).
+    const relation: Relation = { schema: 's', table: 'objects', replica_identity: 'default', columns: [{ name: 'id', type: 'bigint', not_null: true }, { name: 'a', type: 'text', not_null: false }], key_columns: ['id'] };
+    const head = (seq: number) => ({ schema: 's', table: 'objects', timestamp: 't', lsn: '0/1', commit_lsn: '0/1', xid: 1, seq });
+    const batch: Batch = {
+      version: 2, source_id: 'runs', slot: 'slot', commit_lsn: '0/1', chunk: { index: 0, last: true }, relations: [relation],
+      events: [
+        { ...head(0), operation: 'UPDATE', data: { id: '1', a: 'x' }, old_data: null, unchanged_toast: [] },
+        { ...head(1), operation: 'DELETE', data: null, old_data: { id: '2' }, unchanged_toast: [] },
+      ],
+    };
+    const events = (await decodeBatchInSlices(encodeBatch(batch))).events;
+    expect(events.every((event) => jsonRowOf(event) !== undefined)).toBe(true);
+    expect([...groupIntoRuns(events, () => objects)].map((run) => run.kind)).toEqual(['update', 'delete']);
+    const complete: TargetTable = { ...objects, columns: new Map([['id', 'bigint'], ['a', 'text']]) };
+    expect([...groupIntoRuns(events, () => complete)].map((run) => run.kind)).toEqual(['upsert', 'delete']);
+    // Keyed on a column the DELETE does not carry: matched by itself, not by key.
+    const keyedOnA: TargetTable = { ...complete, key: ['a'] };
+    expect([...groupIntoRuns(events, () => keyedOnA)].map((run) => (run.kind === 'single' ? `single:${run.event.operation}` : run.kind))).toEqual(['upsert', 'single:DELETE']);
   });
 
   it('treats an update whose old key equals its new key as no key change', () => {

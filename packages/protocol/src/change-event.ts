@@ -1,18 +1,11 @@
 import { z } from 'zod';
-import { identifierSchema, lsnTextSchema } from './identifiers.js';
+import { identifierSchema, LONE_SURROGATE, lsnTextSchema } from './identifiers.js';
 
 /**
  * A row as PostgreSQL's exact text output for each column (`NULL` as `null`).
  * Values are never parsed into JS numbers or dates: numeric precision, microseconds,
  * bytea (`\x…` hex), `json` vs `jsonb` and JSON `null` vs SQL NULL all survive.
  */
-/**
- * A UTF-16 surrogate without its pair. JSON can escape one alone (`"\ud800"`) and `JSON.parse`
- * makes it, but no UTF-8 text can hold it: written to the backup it would become U+FFFD, a
- * silent change of the value. The replicator never sends one (it writes UTF-8 it has checked).
- */
-export const LONE_SURROGATE = /\p{Cs}/u;
-
 export const rowSchema = z.preprocess(
   // JSON.parse keeps a "__proto__" member as an own property, but a record built from it would
   // set the prototype instead and silently drop the member: refuse it while it is still visible.

@@ -1,5 +1,6 @@
 import type { Batch } from './batch.js';
-import { type ChangeEvent, LONE_SURROGATE } from './change-event.js';
+import type { ChangeEvent } from './change-event.js';
+import { LONE_SURROGATE } from './identifiers.js';
 import { LSN_TEXT, parseLsn } from './lsn.js';
 import { identityProblem, identityProblemOfColumns } from './event-identity.js';
 import { jsonRowOf } from './json-row.js';

@@ -6,7 +6,15 @@ import { isPlausibleLsn, LSN_TEXT, parseLsn } from './lsn.js';
 // Identifiers are still only ever quoted by the receiver (sql.id), never concatenated.
 const MAX_IDENTIFIER_BYTES = 63;
 
-/** A schema, table or column name as PostgreSQL stores it (1..63 bytes, no NUL). */
+/**
+ * A UTF-16 surrogate without its pair. JSON can escape one alone (`"\ud800"`) and `JSON.parse`
+ * makes it, but no UTF-8 text can hold it: written to the backup it would become U+FFFD, a
+ * silent change of the value (or of a name). The replicator never sends one (it writes UTF-8 it
+ * has checked).
+ */
+export const LONE_SURROGATE = /\p{Cs}/u;
+
+/** A schema, table or column name as PostgreSQL stores it (1..63 bytes, no NUL, no lone surrogate). */
 export const identifierSchema = z
   .string()
   .min(1, 'must not be empty')
@@ -14,6 +22,7 @@ export const identifierSchema = z
     message: `must be at most ${MAX_IDENTIFIER_BYTES} bytes (PostgreSQL's identifier limit)`,
   })
   .refine((name) => !name.includes('\0'), { message: 'must not contain a NUL byte' })
+  .refine((name) => !LONE_SURROGATE.test(name), { message: 'must not hold a lone UTF-16 surrogate (an escape such as \\ud800 without its pair)' })
   // A JSON object cannot carry this key safely: assigning it sets the prototype instead.
   .refine((name) => name !== '__proto__', { message: 'must not be "__proto__"' });
 

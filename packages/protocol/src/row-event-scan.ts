@@ -16,6 +16,11 @@ const UPDATE_DATA = ascii(',"operation":"UPDATE","data":{');
 const NEW_ROW_END = ascii('},"old_data":null,"unchanged_toast":[]}');
 const DELETE_OLD = ascii(',"operation":"DELETE","data":null,"old_data":{');
 const DELETE_END = ascii('},"unchanged_toast":[]}');
+const OPENINGS: readonly (readonly [JsonRowOperation, Buffer])[] = [
+  ['INSERT', INSERT_DATA],
+  ['UPDATE', UPDATE_DATA],
+  ['DELETE', DELETE_OLD],
+];
 const NULL = ascii('null');
 
 const QUOTE = 0x22;
@@ -130,14 +135,14 @@ export class RowEventScanner {
     if (at < 0) return undefined;
     const operation = operationAt(bytes, at, end);
     if (operation === undefined) return undefined;
-    at += operation === 'DELETE' ? DELETE_OLD.length : INSERT_DATA.length;
+    at = operation.rowAt;
     const shape = this.relationOf(bytes, schemaAt + 1, schemaEnd - 1, tableAt + 1, tableEnd - 1);
     if (shape === undefined) return undefined;
     const rowStart = at - 1;
     const members = this.row(shape, bytes, at, end);
     if (members === undefined) return undefined;
     at = members.end;
-    const after = literal(bytes, at, end, operation === 'DELETE' ? DELETE_END : NEW_ROW_END);
+    const after = literal(bytes, at, end, operation.name === 'DELETE' ? DELETE_END : NEW_ROW_END);
     if (after < 0) return undefined;
     this.end = after;
 
@@ -153,7 +158,7 @@ export class RowEventScanner {
     previous.timestamp = timestamp;
     previous.commitLsn = commitLsn;
     return eventWithJsonRow(
-      operation,
+      operation.name,
       {
         schema: shape.relation.schema,
         table: shape.relation.table,
@@ -238,11 +243,12 @@ export class RowEventScanner {
   }
 }
 
-/** Which one-row operation's opening (up to its row's `{`) the bytes at `at` are, if any. */
-function operationAt(bytes: Buffer, at: number, limit: number): JsonRowOperation | undefined {
-  if (literal(bytes, at, limit, INSERT_DATA) >= 0) return 'INSERT';
-  if (literal(bytes, at, limit, UPDATE_DATA) >= 0) return 'UPDATE';
-  if (literal(bytes, at, limit, DELETE_OLD) >= 0) return 'DELETE';
+/** Which one-row operation's opening (up to its row's `{`) the bytes at `at` are, if any, and where its row starts. */
+function operationAt(bytes: Buffer, at: number, limit: number): { name: JsonRowOperation; rowAt: number } | undefined {
+  for (const [name, opening] of OPENINGS) {
+    const rowAt = literal(bytes, at, limit, opening);
+    if (rowAt >= 0) return { name, rowAt };
+  }
   return undefined;
 }
 

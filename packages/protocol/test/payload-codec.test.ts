@@ -149,7 +149,9 @@ describe('batch payload', () => {
     expect(refusal).toMatchObject({ code: 'PAYLOAD_INVALID' });
     expect((refusal as Error).message).toContain('lone UTF-16 surrogate');
     // A pair is one character, and fine.
-    expect(decodeJson({ ...batch, events: [{ ...insert, data: { ...insert.data, note: 'x\ud83d\ude00y' } }] }).events[0]!.data!['note']).toBe('x😀y');
+    const pair = Buffer.from(JSON.stringify({ ...batch, events: [{ ...insert, data: { ...insert.data, note: 'x\ud83d\ude00y' } }] }));
+    expect(decodeBatch(pair).events[0]!.data!['note']).toBe('x😀y');
+    expect((await decodeBatchInSlices(pair)).events[0]!.data!['note']).toBe('x😀y');
   });
 
   it('rejects identifiers PostgreSQL could not hold', () => {
@@ -160,6 +162,9 @@ describe('batch payload', () => {
     const nul = structuredClone(batch.relations);
     nul[0]!.columns[0]!.name = 'a\0b';
     expect(invalidPaths({ ...batch, relations: nul })).toContain('relations[0].columns[0].name');
+    const surrogate = structuredClone(batch.relations);
+    surrogate[0]!.columns[0]!.name = 'a\udc00b';
+    expect(invalidPaths({ ...batch, relations: surrogate })).toContain('relations[0].columns[0].name');
   });
 
   it('rejects events without relation metadata and columns the relation does not have', () => {

@@ -26,25 +26,29 @@ export async function executeRun(db: Executor, run: Run): Promise<void> {
 }
 
 /**
- * INSERT ... ON CONFLICT DO UPDATE of the rows, in order. A key may repeat in a run (an INSERT
- * and the UPDATEs after it), and one such statement must not meet a row twice (SQLSTATE 21000):
- * so each key's last row is kept (DISTINCT ON the key's text, the latest position first), which
- * is what applying the rows one by one leaves. Keys compare as the source printed them, byte
- * for byte: two spellings of one value ("7" and "07") stay two rows, and the backup refuses the
- * batch as before.
+ * INSERT ... ON CONFLICT DO UPDATE of the rows, in their order. A key may repeat in a run (an
+ * INSERT and the UPDATEs after it), and one such statement must not meet a row twice (SQLSTATE
+ * 21000): each key is written once, at its first row's place, with its last row's values (the
+ * latest position kept by DISTINCT ON the key's text), which is what applying the rows one by
+ * one leaves. The rows stay in event order otherwise: a unique index besides the key is checked
+ * row by row, and an order the source never had could collide where it did not. Keys compare as
+ * the source printed them, byte for byte: two spellings of one value ("7" and "07") stay two
+ * rows, and the backup refuses the batch as before. A key with a NULL (a backup key that is a
+ * unique index on nullable columns) matches nothing, so such rows are never merged.
  */
 async function upsert(db: Executor, table: TargetTable, columns: readonly string[], rows: readonly RowSource[]): Promise<void> {
-  const source = recordsOf(table, columns, rows);
+  const records = recordsOf(table, columns, rows);
   const target = sql.join(columns.map((column) => sql.id(column)));
   const nonKey = columns.filter((column) => !table.key.includes(column));
   const keyIndexes = table.key.map((column) => columns.indexOf(column));
   const fold = rows.length > 1 && table.key.length > 0 && keyIndexes.every((index) => index >= 0);
-  let select = source.select;
-  let order: RawBuilder<unknown> = sql``;
+  let source = sql`SELECT ${records.select} FROM ${records.from}`;
   if (fold) {
-    const keys = sql.join(keyIndexes.map((index) => sql`${source.text(index)} COLLATE "C"`));
-    select = sql`DISTINCT ON (${keys}) ${select}`;
-    order = sql` ORDER BY ${keys}, ${source.position} DESC`;
+    const anyNull = sql.join(keyIndexes.map((index) => sql`${records.text(index)} IS NULL`), sql` OR `);
+    const key = sql.join([...keyIndexes.map((index) => sql`${records.text(index)} COLLATE "C"`), sql`CASE WHEN ${anyNull} THEN ${records.position} END`]);
+    const kept = sql`SELECT DISTINCT ON (${key}) ${sql.id('j')}.*, min(${records.position}) OVER (PARTITION BY ${key}) AS ${sql.id('first')}
+      FROM ${records.from} ORDER BY ${key}, ${records.position} DESC`;
+    source = sql`SELECT ${records.select} FROM (${kept}) AS ${sql.id('j')} ORDER BY ${sql.id('j', 'first')}`;
   }
   let onConflict: RawBuilder<unknown> = sql``;
   if (table.key.length > 0) {
@@ -54,7 +58,7 @@ async function upsert(db: Executor, table: TargetTable, columns: readonly string
         ? sql` ON CONFLICT (${conflict}) DO NOTHING`
         : sql` ON CONFLICT (${conflict}) DO UPDATE SET ${sql.join(nonKey.map((column) => sql`${sql.id(column)} = EXCLUDED.${sql.id(column)}`))}`;
   }
-  await sql`INSERT INTO ${sql.id(table.schema, table.table)} (${target}) SELECT ${select} FROM ${source.from}${order}${onConflict}`.execute(db);
+  await sql`INSERT INTO ${sql.id(table.schema, table.table)} (${target}) ${source}${onConflict}`.execute(db);
 }
 
 async function update(db: Executor, table: TargetTable, columns: readonly string[], rows: readonly Row[]): Promise<void> {
@@ -132,20 +136,31 @@ function columnType(table: TargetTable, column: string): string {
   return type;
 }
 
+/** A run's rows as a relation `j` of text columns, and the casts that read them. */
+interface Records {
+  /** `ROWS FROM (...) WITH ORDINALITY AS j(c0, c1, ..., n)`, for a FROM clause. */
+  from: RawBuilder<unknown>;
+  /** Every column, cast to its backup type, in the run's column order. */
+  select: RawBuilder<unknown>;
+  /** Column `index` cast to its backup type. */
+  cast: (index: number) => RawBuilder<unknown>;
+  /** Column `index` as the text the source printed. */
+  text: (index: number) => RawBuilder<unknown>;
+  /** The row's position in the run, from 1. */
+  position: RawBuilder<unknown>;
+}
+
 /**
  * `ROWS FROM (json_to_recordset($1::json) AS (<column> text, ...)) WITH ORDINALITY AS j(c0, c1,
  * ..., n)`: the rows as one JSON document (json-rows.ts), each member read as text (a JSON null
  * is NULL; members not asked for are ignored), `n` the row's position. The column definitions
  * name the columns (they must match the rows' member names); the aliases after are positional
- * so no sender-chosen name appears in them. PostgreSQL decodes the JSON strings exactly as
- * `JSON.parse` does; a `\u0000`, which no text can hold, is refused (SQLSTATE 22P05) as the
- * NUL it decodes to was before.
+ * so no sender-chosen name appears in them. In a UTF8 backup database (the only kind whose text
+ * holds every source value) PostgreSQL decodes the JSON strings exactly as `JSON.parse` does;
+ * a `\u0000`, which no text can hold, is refused (SQLSTATE 22P05) as the NUL it decodes to was
+ * before.
  */
-function recordsOf(
-  table: TargetTable,
-  columns: readonly string[],
-  rows: readonly RowSource[],
-): { from: RawBuilder<unknown>; select: RawBuilder<unknown>; cast: (index: number) => RawBuilder<unknown>; text: (index: number) => RawBuilder<unknown>; position: RawBuilder<unknown> } {
+function recordsOf(table: TargetTable, columns: readonly string[], rows: readonly RowSource[]): Records {
   const definitions = sql.join(columns.map((column) => sql`${sql.id(column)} text`));
   const aliases = sql.join([...columns.map((_, index) => sql.id(`c${index}`)), sql.id('n')]);
   const from = sql`ROWS FROM (json_to_recordset(${jsonArrayOf(rows)}::json) AS (${definitions})) WITH ORDINALITY AS ${sql.id('j')}(${aliases})`;
