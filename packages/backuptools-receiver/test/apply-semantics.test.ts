@@ -114,6 +114,13 @@ describe('applying changes', () => {
     expect(await tableText(receiver.db, 'satellite/0', 'people', 'id')).toEqual(['(9,c)', '(10,a)']);
   });
 
+  it('never merges rows whose backup key holds a NULL (a unique index on a nullable column, the source keyless): each is a row', async () => {
+    const source: Relation = { schema: 'satellite/0', table: 'nullkeyed', replica_identity: 'full', columns: [{ name: 'id', type: 'integer', not_null: false }, { name: 'v', type: 'text', not_null: false }], key_columns: [] };
+    await sql`CREATE TABLE "satellite/0".nullkeyed (id integer UNIQUE, v text)`.execute(receiver.db);
+    await apply(batchOf([source], ['x', 'y', 'z'].map((v, index) => ({ operation: 'INSERT' as const, data: { id: index === 2 ? '1' : null, v }, old_data: null, unchanged_toast: [] }))));
+    expect(await tableText(receiver.db, 'satellite/0', 'nullkeyed', 'v')).toEqual(['(,x)', '(,y)', '(1,z)']);
+  });
+
   it('truncates a table', async () => {
     await apply(batchOf([MOVES], [{ operation: 'TRUNCATE', data: null, old_data: null, unchanged_toast: [] }]));
     expect(await tableText(receiver.db, 'satellite/0', 'moves')).toEqual([]);

@@ -79,7 +79,7 @@ export async function testReceiver(overrides: Partial<AppOptions> & { databaseUr
     logger,
     decryptionKeys: keys.decryptionKeys,
     trustedKeys: keys.trustedKeys,
-    allowedTables: (overrides.tables ?? ['objects', 'segments', 'types_matrix', 'toasty', 'keyless', 'moves', 'people']).map((entry) => parseAllowedTable(entry, 'satellite/0')),
+    allowedTables: (overrides.tables ?? ['objects', 'segments', 'types_matrix', 'toasty', 'keyless', 'moves', 'people', 'nullkeyed']).map((entry) => parseAllowedTable(entry, 'satellite/0')),
     schemaMapping: new Map(),
     autoCreateTables: true,
     stateSchema: STATE_SCHEMA,
