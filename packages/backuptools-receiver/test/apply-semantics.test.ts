@@ -121,6 +121,25 @@ describe('applying changes', () => {
     expect(await tableText(receiver.db, 'satellite/0', 'nullkeyed', 'v')).toEqual(['(,x)', '(,y)', '(1,z)']);
   });
 
+  it('counts applied events per table and operation in /metrics, interleaved ones included', async () => {
+    const counts = async (): Promise<Map<string, number>> => {
+      const body = (await receiver.app.inject({ method: 'GET', url: '/metrics' })).body;
+      return new Map([...body.matchAll(/^backuptools_events_applied_total\{table="([^"]+)",operation="([^"]+)"\} (\d+)$/gm)].map((match) => [`${match[2]} ${match[1]}`, Number(match[3])]));
+    };
+    const before = await counts();
+    const row = (id: number) => ({ id: String(id), big: 'm', small: '1' });
+    await apply(batchOf([MOVES, TOASTY], [
+      { operation: 'INSERT', data: row(40), old_data: null, unchanged_toast: [] },
+      { operation: 'INSERT', data: row(41), old_data: null, unchanged_toast: [] },
+      { operation: 'INSERT', data: row(40), old_data: null, unchanged_toast: [], table: 'toasty' },
+      { operation: 'UPDATE', data: row(40), old_data: null, unchanged_toast: [] },
+      { operation: 'INSERT', data: row(42), old_data: null, unchanged_toast: [] },
+    ]));
+    const after = await counts();
+    const added = [...after].map(([key, count]) => [key, count - (before.get(key) ?? 0)]).filter(([, count]) => count !== 0);
+    expect(Object.fromEntries(added)).toEqual({ 'INSERT moves': 3, 'UPDATE moves': 1, 'INSERT toasty': 1 });
+  });
+
   it('truncates a table', async () => {
     await apply(batchOf([MOVES], [{ operation: 'TRUNCATE', data: null, old_data: null, unchanged_toast: [] }]));
     expect(await tableText(receiver.db, 'satellite/0', 'moves')).toEqual([]);

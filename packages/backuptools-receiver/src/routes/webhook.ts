@@ -131,14 +131,19 @@ async function waitForPredecessor(predecessors: PredecessorWait, batch: Batch, b
 /**
  * Adds a batch's events to backuptools_events_applied_total, one increment per table and
  * operation: one per event (a label lookup each) took ~150 ms of event loop for 100k events.
+ * Consecutive events mostly share both, so a stretch of them is counted before any key is built.
  */
 function countEventsApplied(metrics: ReceiverMetrics, events: readonly ChangeEvent[]): void {
   const counts = new Map<string, { table: string; operation: string; count: number }>();
-  for (const event of events) {
-    const key = `${event.operation} ${event.table}`;
+  for (let start = 0; start < events.length; ) {
+    const { table, operation } = events[start]!;
+    let end = start + 1;
+    while (end < events.length && events[end]!.table === table && events[end]!.operation === operation) end += 1;
+    const key = `${operation} ${table}`;
     const entry = counts.get(key);
-    if (entry === undefined) counts.set(key, { table: event.table, operation: event.operation, count: 1 });
-    else entry.count += 1;
+    if (entry === undefined) counts.set(key, { table, operation, count: end - start });
+    else entry.count += end - start;
+    start = end;
   }
   for (const { table, operation, count } of counts.values()) metrics.eventsApplied.inc({ table, operation }, count);
 }
