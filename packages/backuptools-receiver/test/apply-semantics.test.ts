@@ -134,10 +134,11 @@ describe('applying changes', () => {
       { operation: 'INSERT', data: row(40), old_data: null, unchanged_toast: [], table: 'toasty' },
       { operation: 'UPDATE', data: row(40), old_data: null, unchanged_toast: [] },
       { operation: 'INSERT', data: row(42), old_data: null, unchanged_toast: [] },
+      { operation: 'INSERT', data: row(43), old_data: null, unchanged_toast: [] },
     ]));
     const after = await counts();
     const added = [...after].map(([key, count]) => [key, count - (before.get(key) ?? 0)]).filter(([, count]) => count !== 0);
-    expect(Object.fromEntries(added)).toEqual({ 'INSERT moves': 3, 'UPDATE moves': 1, 'INSERT toasty': 1 });
+    expect(Object.fromEntries(added)).toEqual({ 'INSERT moves': 4, 'UPDATE moves': 1, 'INSERT toasty': 1 });
   });
 
   it('truncates a table', async () => {
