@@ -54,12 +54,12 @@ describe('decodeBatchInSlices, the receiver path', () => {
 
   it('refuses a JSON-bytes UPDATE or DELETE whose columns do not identify its row, as decodeBatch does', async () => {
     const { batch } = replicatorShapedBatch();
-    const [insert, update, , , remove] = batch.events as [ChangeEvent, ChangeEvent, ChangeEvent, ChangeEvent, ChangeEvent];
-    const { project_id: _, ...keyless } = update.data!;
+    const [insert, update, , , remove] = batch.events as [ChangeEvent, ChangeEvent & { operation: 'UPDATE' }, ChangeEvent, ChangeEvent, ChangeEvent & { operation: 'DELETE' }];
+    const { project_id: _, ...keyless } = update.data;
     const wrong: ChangeEvent[] = [
       { ...update, data: keyless },
       { ...remove, old_data: { ...remove.old_data, note: 'not part of the key' } },
-      { ...remove, old_data: { project_id: remove.old_data!['project_id']! } },
+      { ...remove, old_data: { project_id: remove.old_data['project_id']! } },
     ];
     for (const event of wrong) {
       const plaintext = encodeBatch({ ...batch, events: [insert, event] });
