@@ -101,24 +101,30 @@ describe('applying changes', () => {
     }
   });
 
-  it('applies an upsert run in event order: a unique index besides the key sees the order the source had', async () => {
+  it('applies a table with a unique index besides the key in the order the source had', async () => {
     const people: Relation = { schema: 'satellite/0', table: 'people', replica_identity: 'default', columns: [{ name: 'id', type: 'integer', not_null: true }, { name: 'email', type: 'text', not_null: false }], key_columns: ['id'] };
-    await apply(batchOf([people], [{ operation: 'INSERT', data: { id: '9', email: 'a' }, old_data: null, unchanged_toast: [] }]));
-    await sql`CREATE UNIQUE INDEX people_email ON "satellite/0".people (email)`.execute(receiver.db);
+    await sql`CREATE TABLE "satellite/0".people (id integer PRIMARY KEY, email text UNIQUE)`.execute(receiver.db);
+    const person = (id: number, email: string, operation: 'INSERT' | 'UPDATE' = 'UPDATE') => ({ operation, data: { id: String(id), email }, old_data: null, unchanged_toast: [] });
+    await apply(batchOf([people], [person(9, 'a', 'INSERT'), person(2, 'b', 'INSERT')]));
     // 9 gives its address up, then 10 takes it: in key text order ("10" < "9") the insert would come first and collide.
-    await apply(batchOf([people], [
-      { operation: 'UPDATE', data: { id: '9', email: 'b' }, old_data: null, unchanged_toast: [] },
-      { operation: 'INSERT', data: { id: '10', email: 'a' }, old_data: null, unchanged_toast: [] },
-      { operation: 'UPDATE', data: { id: '9', email: 'c' }, old_data: null, unchanged_toast: [] },
-    ]));
-    expect(await tableText(receiver.db, 'satellite/0', 'people', 'id')).toEqual(['(9,c)', '(10,a)']);
+    await apply(batchOf([people], [person(9, 'x'), person(10, 'a', 'INSERT')]));
+    // 10 frees a, 1 takes it, 2 moves on to c, then 1 takes b: a repeated key written once (at its
+    // first place, with its last values) would take b while 2 still holds it.
+    await apply(batchOf([people], [person(10, 'd'), person(1, 'a', 'INSERT'), person(2, 'c'), person(1, 'b')]));
+    expect(await tableText(receiver.db, 'satellite/0', 'people', 'id')).toEqual(['(1,b)', '(2,c)', '(9,x)', '(10,d)']);
   });
 
-  it('never merges rows whose backup key holds a NULL (a unique index on a nullable column, the source keyless): each is a row', async () => {
+  it('matches rows by their whole value when the backup\'s only unique index is on a nullable column (no key: a NULL matches nothing)', async () => {
     const source: Relation = { schema: 'satellite/0', table: 'nullkeyed', replica_identity: 'full', columns: [{ name: 'id', type: 'integer', not_null: false }, { name: 'v', type: 'text', not_null: false }], key_columns: [] };
     await sql`CREATE TABLE "satellite/0".nullkeyed (id integer UNIQUE, v text)`.execute(receiver.db);
-    await apply(batchOf([source], ['x', 'y', 'z'].map((v, index) => ({ operation: 'INSERT' as const, data: { id: index === 2 ? '1' : null, v }, old_data: null, unchanged_toast: [] }))));
-    expect(await tableText(receiver.db, 'satellite/0', 'nullkeyed', 'v')).toEqual(['(,x)', '(,y)', '(1,z)']);
+    const row = (id: string | null, v: string) => ({ id, v });
+    await apply(batchOf([source], [row(null, 'x'), row(null, 'y'), row('1', 'z')].map((data) => ({ operation: 'INSERT' as const, data, old_data: null, unchanged_toast: [] }))));
+    await apply(batchOf([source], [
+      { operation: 'UPDATE', data: row(null, 'x2'), old_data: row(null, 'x'), unchanged_toast: [] },
+      { operation: 'DELETE', data: null, old_data: row(null, 'y'), unchanged_toast: [] },
+      { operation: 'UPDATE', data: row('1', 'z2'), old_data: row('1', 'z'), unchanged_toast: [] },
+    ]));
+    expect(await tableText(receiver.db, 'satellite/0', 'nullkeyed', 'v')).toEqual(['(,x2)', '(1,z2)']);
   });
 
   it('counts applied events per table and operation in /metrics, interleaved ones included', async () => {

@@ -3,8 +3,8 @@ import { type Batch, type ChangeEvent, decodeBatchInSlices, encodeBatch, jsonRow
 import { groupedByTable, groupIntoRuns, MAX_INSERT_RUN_ROWS, MAX_RUN_ROWS } from '../src/apply/runs.js';
 import type { TargetTable } from '../src/schema/target-table.js';
 
-const objects: TargetTable = { schema: 's', table: 'objects', columns: new Map([['id', 'bigint'], ['a', 'text'], ['b', 'text']]), key: ['id'], independent: true, copyable: true };
-const keyless: TargetTable = { schema: 's', table: 'keyless', columns: new Map([['a', 'text']]), key: [], independent: true, copyable: true };
+const objects: TargetTable = { schema: 's', table: 'objects', columns: new Map([['id', 'bigint'], ['a', 'text'], ['b', 'text']]), key: ['id'], uniqueBesidesKey: false, independent: true, copyable: true };
+const keyless: TargetTable = { schema: 's', table: 'keyless', columns: new Map([['a', 'text']]), key: [], uniqueBesidesKey: false, independent: true, copyable: true };
 const common = { schema: 's', timestamp: 't', lsn: '0/1', commit_lsn: '0/1', xid: 1, seq: 0 };
 
 const insert = (id: number, a = 'x', table = 'objects'): ChangeEvent => ({ ...common, table, operation: 'INSERT', data: { id: String(id), a, b: 'b' }, old_data: null, unchanged_toast: [] });
@@ -95,6 +95,15 @@ describe('grouping events into set-based runs', () => {
     expect([...groupIntoRuns(events, () => keyedOnA)].map((run) => (run.kind === 'single' ? `single:${run.event.operation}` : run.kind))).toEqual(['upsert', 'single:DELETE']);
   });
 
+  it('on a table with a unique index besides the key, starts a new upsert run at a repeated key and takes updates one at a time', () => {
+    const unique: TargetTable = { ...objects, uniqueBesidesKey: true };
+    const runs = (events: ChangeEvent[]) => [...groupIntoRuns(events, () => unique)].map((run) => (run.kind === 'upsert' || run.kind === 'update' ? `${run.kind}:${run.rows.length}` : run.kind));
+    expect(runs([insert(1), update(2, { a: 'c', b: 'b' }), update(1, { a: 'b', b: 'b' }), insert(3)])).toEqual(['upsert:2', 'upsert:2']);
+    expect(runs([update(1, { a: 'y' }, { unchanged_toast: ['b'] }), update(2, { a: 'y' }, { unchanged_toast: ['b'] })])).toEqual(['update:1', 'update:1']);
+    // Without such an index the key repeats within the run (the statement folds it).
+    expect(shape([insert(1), update(2, { a: 'c', b: 'b' }), update(1, { a: 'b', b: 'b' }), insert(3)])).toEqual(['upsert:4']);
+  });
+
   it('treats an update whose old key equals its new key as no key change', () => {
     expect(shape([update(1, { a: 'y', b: 'z' }, { old_data: { id: '1', a: 'old', b: 'old' } })])).toEqual(['upsert:1']);
   });
@@ -109,7 +118,7 @@ describe('tables without a key', () => {
 });
 
 describe('grouping a batch by table', () => {
-  const segments: TargetTable = { schema: 's', table: 'segments', columns: new Map([['id', 'bigint'], ['a', 'text'], ['b', 'text']]), key: ['id'], independent: true, copyable: true };
+  const segments: TargetTable = { schema: 's', table: 'segments', columns: new Map([['id', 'bigint'], ['a', 'text'], ['b', 'text']]), key: ['id'], uniqueBesidesKey: false, independent: true, copyable: true };
   const byName = (event: ChangeEvent): TargetTable => (event.table === 'segments' ? segments : objects);
   const interleaved = [insert(1), insert(10, 'x', 'segments'), insert(2), insert(11, 'x', 'segments'), remove(1), insert(12, 'x', 'segments')];
 

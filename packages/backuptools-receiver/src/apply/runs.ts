@@ -1,4 +1,4 @@
-import { cellOf, type ChangeEvent, jsonRowOf, type Row, type RowSource } from '@storx-backup/protocol';
+import { cellOf, type ChangeEvent, jsonRowOf, type Row, rowOf, type RowSource } from '@storx-backup/protocol';
 import type { TargetTable } from '../schema/target-table.js';
 
 /**
@@ -6,12 +6,13 @@ import type { TargetTable } from '../schema/target-table.js';
  * same effect as applying them one by one, in order:
  *
  * - `upsert`: INSERTs, and UPDATEs that send every column without changing the key, of one
- *   table and one column set, in order: a key may repeat (the statement keeps each key's last
- *   row, see statements.ts). `inserts` says every row came from an INSERT: such a run may go
- *   through COPY.
+ *   table and one column set, in order: a key may repeat (the statement writes it once, with its
+ *   last row's values, see statements.ts), except on a table with a unique index besides the key,
+ *   where a repeated key starts a new run. `inserts` says every row came from an INSERT: such a
+ *   run may go through COPY.
  * - `update`: UPDATEs of one table and one column set that keep their key (typically those with
  *   unchanged-TOAST columns left out). A repeated key starts a new run: one UPDATE statement must
- *   not meet the same row twice.
+ *   not meet the same row twice. One row per run on a table with a unique index besides the key.
  * - `delete`: DELETEs by key of one table.
  * - `single`: everything else, one statement per event: key changes (a set-based key move
  *   could collide with a key the same statement frees later), tables without a key (rows are
@@ -55,9 +56,11 @@ type Classified =
  */
 export function* groupIntoRuns(events: readonly ChangeEvent[], tableOf: (event: ChangeEvent) => TargetTable): Generator<Run> {
   let current: Exclude<Run, { kind: 'single' }> | undefined;
-  // An `update` run's keys: a repeated key starts a new run. Key texts are the costly part of
-  // grouping (a string and a hash per event), so only `update` runs, which are rare (UPDATEs
-  // that leave unchanged-TOAST columns out), make them; an upsert run may repeat a key.
+  // A run's keys where a repeated key must start a new run: an `update` run's (one UPDATE
+  // statement must not meet a row twice), and an upsert run's on a table with a unique index
+  // besides the key (see TargetTable.uniqueBesidesKey). Key texts are the costly part of grouping
+  // (a decode, a string and a hash per event), so other upsert runs make none: they may repeat a
+  // key, which their statement folds.
   let seenKeys = new Set<string>();
 
   for (const event of events) {
@@ -69,8 +72,8 @@ export function* groupIntoRuns(events: readonly ChangeEvent[], tableOf: (event: 
       yield { kind: 'single', table, event };
       continue;
     }
-    const updateKey = next.kind === 'update' ? keyText(table, next.row) : undefined;
-    if (current === undefined || !continues(current, next, table) || (updateKey !== undefined && seenKeys.has(updateKey)) || rowsIn(current) >= rowLimit(current, next)) {
+    const key = next.kind === 'update' || (next.kind === 'upsert' && table.uniqueBesidesKey && table.key.length > 0) ? keyText(table, rowOf(next.row)) : undefined;
+    if (current === undefined || !continues(current, next, table) || (key !== undefined && seenKeys.has(key)) || rowsIn(current) >= rowLimit(current, next, table)) {
       if (current !== undefined) yield current;
       current = startRun(next, table);
       seenKeys = new Set();
@@ -78,17 +81,20 @@ export function* groupIntoRuns(events: readonly ChangeEvent[], tableOf: (event: 
     if (next.kind === 'delete') {
       if (current.kind === 'delete') current.keys.push(next.key);
     } else if (current.kind === 'update') {
-      seenKeys.add(updateKey!);
       current.rows.push(next.row as Row);
     } else if (current.kind === 'upsert') {
       current.rows.push(next.row);
       if (!next.insert) current.inserts = false;
     }
+    if (key !== undefined) seenKeys.add(key);
   }
   if (current !== undefined) yield current;
 }
 
-function rowLimit(run: Exclude<Run, { kind: 'single' }>, next: Exclude<Classified, { kind: 'single' }>): number {
+function rowLimit(run: Exclude<Run, { kind: 'single' }>, next: Exclude<Classified, { kind: 'single' }>, table: TargetTable): number {
+  // `UPDATE ... FROM` changes rows in join order, not the source's: one at a time where a
+  // unique index besides the key checks each row as it is written.
+  if (run.kind === 'update' && table.uniqueBesidesKey) return 1;
   return run.kind === 'upsert' && run.inserts && next.kind === 'upsert' && next.insert ? MAX_INSERT_RUN_ROWS : MAX_RUN_ROWS;
 }
 

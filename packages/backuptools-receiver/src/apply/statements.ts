@@ -30,11 +30,11 @@ export async function executeRun(db: Executor, run: Run): Promise<void> {
  * INSERT and the UPDATEs after it), and one such statement must not meet a row twice (SQLSTATE
  * 21000): each key is written once, at its first row's place, with its last row's values (the
  * latest position kept by DISTINCT ON the key's text), which is what applying the rows one by
- * one leaves. The rows stay in event order otherwise: a unique index besides the key is checked
- * row by row, and an order the source never had could collide where it did not. Keys compare as
- * the source printed them, byte for byte: two spellings of one value ("7" and "07") stay two
- * rows, and the backup refuses the batch as before. A key with a NULL (a backup key that is a
- * unique index on nullable columns) matches nothing, so such rows are never merged.
+ * one leaves. The rows stay in event order otherwise; a table with a unique index besides the
+ * key, which checks each row as it is written, never gets a repeated key in one run (runs.ts).
+ * Keys compare as the source printed them, byte for byte: two spellings of one value ("7" and
+ * "07") stay two rows, and the backup refuses the batch as before. Key columns are NOT NULL
+ * (TargetTable.key).
  */
 async function upsert(db: Executor, table: TargetTable, columns: readonly string[], rows: readonly RowSource[]): Promise<void> {
   const records = recordsOf(table, columns, rows);
@@ -44,10 +44,10 @@ async function upsert(db: Executor, table: TargetTable, columns: readonly string
   const fold = rows.length > 1 && table.key.length > 0 && keyIndexes.every((index) => index >= 0);
   let source = sql`SELECT ${records.select} FROM ${records.from}`;
   if (fold) {
-    const anyNull = sql.join(keyIndexes.map((index) => sql`${records.text(index)} IS NULL`), sql` OR `);
-    const key = sql.join([...keyIndexes.map((index) => sql`${records.text(index)} COLLATE "C"`), sql`CASE WHEN ${anyNull} THEN ${records.position} END`]);
+    const key = sql.join(keyIndexes.map((index) => sql`${records.text(index)} COLLATE "C"`));
     const kept = sql`SELECT DISTINCT ON (${key}) ${sql.id('j')}.*, min(${records.position}) OVER (PARTITION BY ${key}) AS ${sql.id('first')}
       FROM ${records.from} ORDER BY ${key}, ${records.position} DESC`;
+    // The outer query names its rows `j` too, so the casts read the kept rows' columns.
     source = sql`SELECT ${records.select} FROM (${kept}) AS ${sql.id('j')} ORDER BY ${sql.id('j', 'first')}`;
   }
   let onConflict: RawBuilder<unknown> = sql``;

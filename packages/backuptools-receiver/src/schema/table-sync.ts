@@ -136,9 +136,11 @@ async function createTable(db: Executor, schema: string, relation: Relation, typ
 function checkKey(target: TargetTable, relation: Relation, where: string): void {
   const source = [...relation.key_columns].sort();
   const backup = [...target.key].sort();
-  if (source.length === 0) return; // keyless source (REPLICA IDENTITY FULL): rows are matched by their whole old value
+  // A keyless source (REPLICA IDENTITY FULL) sends whole old rows: they are matched by the backup's
+  // key when it has one (NOT NULL columns: see TargetTable.key), else by the whole old value.
+  if (source.length === 0) return;
   if (source.join('\0') !== backup.join('\0')) {
-    const backupText = backup.length === 0 ? 'has no primary key or unique index' : `is keyed by (${target.key.map(quoteIdentifier).join(', ')})`;
+    const backupText = backup.length === 0 ? 'has no primary key or unique index on NOT NULL columns' : `is keyed by (${target.key.map(quoteIdentifier).join(', ')})`;
     throw new ReceiverError('TABLE_INCOMPATIBLE', `${where} ${backupText} but the source is keyed by (${relation.key_columns.map(quoteIdentifier).join(', ')}); give the backup table the same primary key`);
   }
 }
