@@ -16,6 +16,7 @@ const UPDATE_DATA = ascii(',"operation":"UPDATE","data":{');
 const NEW_ROW_END = ascii('},"old_data":null,"unchanged_toast":[]}');
 const DELETE_OLD = ascii(',"operation":"DELETE","data":null,"old_data":{');
 const DELETE_END = ascii('},"unchanged_toast":[]}');
+/** Each one-row operation's opening, up to its row's `{`. */
 const OPENINGS: readonly (readonly [JsonRowOperation, Buffer])[] = [
   ['INSERT', INSERT_DATA],
   ['UPDATE', UPDATE_DATA],
@@ -133,16 +134,17 @@ export class RowEventScanner {
     at = digits(bytes, at, end);
     const seqEnd = at;
     if (at < 0) return undefined;
-    const operation = operationAt(bytes, at, end);
-    if (operation === undefined) return undefined;
-    at = operation.rowAt;
+    const opening = OPENINGS.find(([, literalBytes]) => literal(bytes, at, end, literalBytes) >= 0);
+    if (opening === undefined) return undefined;
+    const [operation, openingBytes] = opening;
+    at += openingBytes.length;
     const shape = this.relationOf(bytes, schemaAt + 1, schemaEnd - 1, tableAt + 1, tableEnd - 1);
     if (shape === undefined) return undefined;
     const rowStart = at - 1;
     const members = this.row(shape, bytes, at, end);
     if (members === undefined) return undefined;
     at = members.end;
-    const after = literal(bytes, at, end, operation.name === 'DELETE' ? DELETE_END : NEW_ROW_END);
+    const after = literal(bytes, at, end, operation === 'DELETE' ? DELETE_END : NEW_ROW_END);
     if (after < 0) return undefined;
     this.end = after;
 
@@ -158,7 +160,7 @@ export class RowEventScanner {
     previous.timestamp = timestamp;
     previous.commitLsn = commitLsn;
     return eventWithJsonRow(
-      operation.name,
+      operation,
       {
         schema: shape.relation.schema,
         table: shape.relation.table,
@@ -241,15 +243,6 @@ export class RowEventScanner {
     if (columns === undefined) shape.shapes.set(key, (columns = list.map((index) => shape.names[index]!)));
     return columns;
   }
-}
-
-/** Which one-row operation's opening (up to its row's `{`) the bytes at `at` are, if any, and where its row starts. */
-function operationAt(bytes: Buffer, at: number, limit: number): { name: JsonRowOperation; rowAt: number } | undefined {
-  for (const [name, opening] of OPENINGS) {
-    const rowAt = literal(bytes, at, limit, opening);
-    if (rowAt >= 0) return { name, rowAt };
-  }
-  return undefined;
 }
 
 /** Just past `expected` when the bytes at `at` are exactly it, else -1 (also when `at` is -1). */

@@ -41,7 +41,8 @@ async function upsert(db: Executor, table: TargetTable, columns: readonly string
   const target = sql.join(columns.map((column) => sql.id(column)));
   const nonKey = columns.filter((column) => !table.key.includes(column));
   const keyIndexes = table.key.map((column) => columns.indexOf(column));
-  const fold = rows.length > 1 && table.key.length > 0 && keyIndexes.every((index) => index >= 0);
+  // A table with a unique index besides the key gets no repeated key in one run (runs.ts): nothing to fold.
+  const fold = rows.length > 1 && table.key.length > 0 && !table.uniqueBesidesKey && keyIndexes.every((index) => index >= 0);
   let source = sql`SELECT ${records.select} FROM ${records.from}`;
   if (fold) {
     const key = sql.join(keyIndexes.map((index) => sql`${records.text(index)} COLLATE "C"`));
