@@ -21,7 +21,7 @@ let receiver: TestReceiver;
 let strict: TestReceiver;
 let backup: pg.Client;
 beforeAll(async () => {
-  receiver = await testReceiver({ tables: ['objects', 'typed', 'domained', 'mismatched', 'moody', 'keyed'] });
+  receiver = await testReceiver({ tables: ['objects', 'typed', 'domained', 'mismatched', 'moody', 'keyed', 'nullkeyed'] });
   strict = await testReceiver({ databaseUrl: receiver.url, autoCreateTables: false, tables: ['objects', 'moody', 'elsewhere.lost'] });
   backup = new pg.Client({ connectionString: receiver.url });
   await backup.connect();
@@ -30,6 +30,7 @@ beforeAll(async () => {
   await backup.query('CREATE SCHEMA IF NOT EXISTS "satellite/0"');
   await backup.query('CREATE TABLE "satellite/0".mismatched (id bigint PRIMARY KEY, total integer)');
   await backup.query('CREATE TABLE "satellite/0".keyed (id bigint, other bigint PRIMARY KEY)');
+  await backup.query('CREATE TABLE "satellite/0".nullkeyed (id bigint UNIQUE)');
 });
 afterAll(async () => {
   await backup.end();
@@ -104,6 +105,13 @@ describe('a ping carrying relations: could the receiver take each table?', () =>
     expect(checks[1]!.problems[0]!.message).toContain('is keyed by ("other") but the source is keyed by ("id")');
     expect(checks[2]!.problems[0]!.fix).toContain("add the table to the receiver's tables");
     expect(await catalogSnapshot(backup)).toEqual(before);
+  });
+
+  it('refuses a backup table whose only unique index is on a nullable column for a keyed source (a NULL matches nothing: no key)', async () => {
+    const { body } = await ask(receiver, [relationOf('nullkeyed', [])]);
+    const checks = body['table_checks'] as { table: string; ok: boolean; problems: { code: string; message: string }[] }[];
+    expect(checks.map((check) => [check.table, check.ok, check.problems.map((problem) => problem.code)])).toEqual([['nullkeyed', false, ['TABLE_INCOMPATIBLE']]]);
+    expect(checks[0]!.problems[0]!.message).toContain('has no primary key or unique index on NOT NULL columns but the source is keyed by ("id")');
   });
 
   it('without auto-create-tables: a missing table, a missing schema and a missing enum are named with what to create', async () => {
