@@ -4,7 +4,7 @@ import { buildFingerprint, sourceRevision } from './build-fingerprint.js';
 import { prepareCopy, runCopyRep } from './copy-run.js';
 import { runLatencyRep } from './latency-run.js';
 import type { BenchOptions } from './options.js';
-import type { BenchResults, CopyRep, CopyResult, LatencyRep, LatencyResult, Percentiles, ThroughputMedians, ThroughputRep, ThroughputResult, ThroughputSide } from './results.js';
+import type { BenchResults, CopyMedians, CopyRep, CopyResult, CopySide, LatencyRep, LatencyResult, Percentiles, ThroughputMedians, ThroughputRep, ThroughputResult, ThroughputSide } from './results.js';
 import { median, numbers } from './stats.js';
 import { type RunContext, runThroughputRep } from './throughput-run.js';
 import { FULL_SIZES, type Mode, scaleSizes, SMOKE_SIZES, type WorkloadId, workloads as defineWorkloads } from './workloads.js';
@@ -158,13 +158,25 @@ function percentiles(reps: readonly LatencyRep[], side: 'native' | 'ours'): Perc
   return { p50Ms: of('p50Ms'), p90Ms: of('p90Ms'), p99Ms: of('p99Ms'), firstMs: of('firstMs'), warmP99Ms: of('warmP99Ms') };
 }
 
-function copyMedians(reps: readonly CopyRep[]): CopyResult['median'] {
-  const nativeRate = (rep: CopyRep): number | undefined => (rep.native.status === 'ok' ? rep.native.rowsPerSecond : undefined);
-  const oursRate = (rep: CopyRep): number | undefined => (rep.ours.status === 'ok' ? rep.ours.rowsPerSecond : undefined);
+function copyMedians(reps: readonly CopyRep[]): CopyMedians {
+  const ok = (side: CopyRep['ours']): CopySide | undefined => (side.status === 'ok' ? side : undefined);
+  const of = (pick: (rep: CopyRep) => number | undefined): number | null => orNull(median(numbers(reps, pick)));
   return {
-    nativeRowsPerSecond: orNull(median(numbers(reps, nativeRate))),
-    oursRowsPerSecond: orNull(median(numbers(reps, oursRate))),
-    ratio: orNull(median(numbers(reps, (rep) => { const native = nativeRate(rep); const ours = oursRate(rep); return native && ours ? ours / native : undefined; }))),
+    nativeRowsPerSecond: of((rep) => ok(rep.native)?.rowsPerSecond),
+    oursRowsPerSecond: of((rep) => ok(rep.ours)?.rowsPerSecond),
+    ratio: of((rep) => {
+      const native = ok(rep.native);
+      const ours = ok(rep.ours);
+      return native && ours ? ours.rowsPerSecond / native.rowsPerSecond : undefined;
+    }),
     ours: reps.some((rep) => rep.ours.status === 'not available') ? 'not available' : 'measured',
+    nativeSourcePgCpuSeconds: of((rep) => ok(rep.native)?.sourcePgCpuSeconds),
+    nativeBackupPgCpuSeconds: of((rep) => ok(rep.native)?.backupPgCpuSeconds),
+    oursSourcePgCpuSeconds: of((rep) => ok(rep.ours)?.sourcePgCpuSeconds),
+    oursBackupPgCpuSeconds: of((rep) => ok(rep.ours)?.backupPgCpuSeconds),
+    replicatorPeakRssMiB: of((rep) => ok(rep.ours)?.replicator?.peakRssMiB),
+    replicatorCpuSeconds: of((rep) => ok(rep.ours)?.replicator?.cpuSeconds),
+    receiverPeakRssMiB: of((rep) => ok(rep.ours)?.receiver?.peakRssMiB),
+    receiverCpuSeconds: of((rep) => ok(rep.ours)?.receiver?.cpuSeconds),
   };
 }

@@ -2,12 +2,13 @@ import { execFile } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { promisify } from 'node:util';
 import { SERVICE_BINARIES as BINARIES, waitFor } from '@storx-backup/test-postgres';
-import type { BenchEnvironment } from './bench-environment.js';
+import type { BenchEnvironment, ClusterCpu } from './bench-environment.js';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { nativeInitialCopy } from './native-replication.js';
 import { attempt } from './outcome.js';
 import { hasSnapshotCommand } from './our-pipeline.js';
+import { peakRssUntilExit, reapedChildrenCpuSeconds } from './proc-usage.js';
 import type { CopyRep, CopySide, NotAvailable, Outcome } from './results.js';
 import { qualified } from './schema.js';
 import { profileDirFor } from './side-run.js';
@@ -38,8 +39,10 @@ export async function runCopyRep(ctx: RunContext, workload: CopyWorkload, rep: n
     log,
     async (): Promise<CopySide> => {
       await env.targets.native.query(`TRUNCATE ${table}`);
+      const cpuBefore = await env.clusterCpu();
       const seconds = await nativeInitialCopy(env.source, env.targets.native, env.publisher, workload.table);
-      return { status: 'ok', seconds, rowsPerSecond: workload.rows / seconds, verified: await env.matches('native', workload.table) };
+      const cpuAfter = await env.clusterCpu();
+      return { status: 'ok', seconds, rowsPerSecond: workload.rows / seconds, verified: await env.matches('native', workload.table), ...clusterCpuBetween(cpuBefore, cpuAfter) };
     },
     () => Promise.resolve(),
   );
@@ -50,14 +53,11 @@ export async function runCopyRep(ctx: RunContext, workload: CopyWorkload, rep: n
 }
 
 /**
- * ───── HOOK: our initial copy (issue #6, `storx-replicator snapshot`, being built) ─────
- *
- * Reports "not available" while the replicator has no `snapshot` command. When it has one,
- * this runs `storx-replicator snapshot --tables TABLE --config FILE` (the interface of the
- * work in progress seen while this was written: copies the tables' existing rows through the
- * receiver, with `run` stopped) with the receiver running, timed until the command exits 0 and
- * the backup table holds every row. Adjust the invocation here if the command changes;
- * everything around it (timing, verification, results) stays.
+ * Ours: `storx-replicator snapshot --tables TABLE --config FILE` with the receiver running (it
+ * copies the table's rows through the receiver; reports "not available" for a build without the
+ * command), timed until the command exits 0 and the backup table holds every row. The CPU of
+ * both clusters is read around that window, the snapshot process's CPU from its exit (this
+ * process's reaped children) and its peak RSS while it runs; the receiver's at the end.
  */
 async function oursInitialCopy(ctx: RunContext, workload: CopyWorkload, cpuProfDir: string | undefined): Promise<Outcome<CopySide> | NotAvailable> {
   if (!(await hasSnapshotCommand())) return { status: 'not available', reason: 'storx-replicator has no "snapshot" command yet (issue #6)' };
@@ -69,11 +69,16 @@ async function oursInitialCopy(ctx: RunContext, workload: CopyWorkload, cpuProfD
     async (): Promise<CopySide> => {
       await env.targets.ours.query(`TRUNCATE ${table}`);
       await env.ours.startReceiver(cpuProfDir);
+      const receiverReady = (await env.ours.usage()).receiver;
       try {
         const profile = cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', join(cpuProfDir, 'replicator')];
         if (cpuProfDir !== undefined) await mkdir(join(cpuProfDir, 'replicator'), { recursive: true });
+        const cpuBefore = await env.clusterCpu();
+        const reapedBefore = await reapedChildrenCpuSeconds();
         const started = performance.now();
-        await run(process.execPath, [...profile, BINARIES.replicator, 'snapshot', '--tables', workload.table, '--config', env.ours.replicatorConfigPath, ...env.ours.replicatorFlags], { maxBuffer: 64 * 1024 * 1024 });
+        const snapshot = run(process.execPath, [...profile, BINARIES.replicator, 'snapshot', '--tables', workload.table, '--config', env.ours.replicatorConfigPath, ...env.ours.replicatorFlags], { maxBuffer: 64 * 1024 * 1024 });
+        const replicatorPeakRss = peakRssUntilExit(snapshot.child.pid, snapshot);
+        await snapshot;
         await waitFor(
           async () => {
             const { rows } = await env.targets.ours.query<{ count: string }>(`SELECT count(*)::text AS count FROM ${table}`);
@@ -82,11 +87,19 @@ async function oursInitialCopy(ctx: RunContext, workload: CopyWorkload, cpuProfD
           { description: 'the snapshot to be applied', timeoutMs: 3_600_000, intervalMs: 20 },
         );
         const seconds = (performance.now() - started) / 1000;
-        return { status: 'ok', seconds, rowsPerSecond: workload.rows / seconds, verified: await env.matches('ours', workload.table) };
+        const cpuAfter = await env.clusterCpu();
+        const replicator = { cpuSeconds: (await reapedChildrenCpuSeconds()) - reapedBefore, peakRssMiB: await replicatorPeakRss };
+        const receiverEnd = (await env.ours.usage()).receiver;
+        const receiver = receiverEnd === undefined ? {} : { receiver: { ...receiverEnd, startupCpuSeconds: receiverReady?.cpuSeconds ?? Number.NaN } };
+        return { status: 'ok', seconds, rowsPerSecond: workload.rows / seconds, verified: await env.matches('ours', workload.table), ...clusterCpuBetween(cpuBefore, cpuAfter), replicator, ...receiver };
       } finally {
         await env.ours.stop();
       }
     },
     () => env.ours.stop({ force: true }),
   );
+}
+
+function clusterCpuBetween(before: ClusterCpu, after: ClusterCpu): Pick<CopySide, 'sourcePgCpuSeconds' | 'backupPgCpuSeconds'> {
+  return { sourcePgCpuSeconds: after.source - before.source, backupPgCpuSeconds: after.backup - before.backup };
 }

@@ -60,6 +60,33 @@ export async function processUsage(pid: number | undefined): Promise<ProcessUsag
 }
 
 /**
+ * CPU seconds of this process's children that have exited and been waited for (cutime +
+ * cstime): the difference around a child's whole life is its CPU time, even after it is gone.
+ */
+export async function reapedChildrenCpuSeconds(): Promise<number> {
+  const stat = await readStat(process.pid);
+  return stat === undefined ? Number.NaN : stat.reaped / clockTicks();
+}
+
+/**
+ * The peak RSS (VmHWM, MiB) of a process that exits on its own: read every `intervalMs` until
+ * `exited` settles, the last reading kept (VmHWM only grows). NaN when it was never read.
+ */
+export async function peakRssUntilExit(pid: number | undefined, exited: Promise<unknown>, intervalMs = 50): Promise<number> {
+  let peakMiB = Number.NaN;
+  let done = false;
+  void exited.finally(() => {
+    done = true;
+  }).catch(() => undefined);
+  while (!done && pid !== undefined) {
+    const bytes = await peakRssBytes(pid).catch(() => undefined);
+    if (bytes !== undefined) peakMiB = bytes / 2 ** 20;
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+  return peakMiB;
+}
+
+/**
  * CPU seconds used so far by a process and all its descendants, living or exited: each living
  * process's own time plus the time of the children it has already waited for. For a
  * postmaster that is the whole cluster (backends, WAL senders, apply workers, checkpointer),

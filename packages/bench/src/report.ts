@@ -46,6 +46,11 @@ export function formatReport(results: BenchResults): string {
     const m = results.copy.median;
     const oursText = m.ours === 'not available' ? `not available (${notAvailableReason(results)})` : `${rate(m.oursRowsPerSecond)} rows/s (ours/native ${fixed(m.ratio, 2)})`;
     lines.push('', `Initial copy: g ${results.copy.title}: native copy_data ${rate(m.nativeRowsPerSecond)} rows/s, ours ${oursText}`);
+    if (m.ours === 'measured') {
+      lines.push('', 'Initial copy, CPU seconds (every process of each cluster; ours: the snapshot process and the receiver, start-up included) and peak RSS');
+      const cells = [fixed(m.nativeSourcePgCpuSeconds, 1), fixed(m.nativeBackupPgCpuSeconds, 1), fixed(m.oursSourcePgCpuSeconds, 1), fixed(m.oursBackupPgCpuSeconds, 1), `${fixed(m.replicatorPeakRssMiB, 0)} / ${fixed(m.replicatorCpuSeconds, 1)}`, `${fixed(m.receiverPeakRssMiB, 0)} / ${fixed(m.receiverCpuSeconds, 1)}`];
+      lines.push(...table(['native source', 'native backup', 'ours source', 'ours backup', 'replicator MiB / CPU s', 'receiver MiB / CPU s'], [cells], cells.map(() => true)));
+    }
   }
 
   const problems = findProblems(results);

@@ -147,6 +147,13 @@ export interface CopySide {
   seconds: number;
   rowsPerSecond: number;
   verified: boolean;
+  /** CPU seconds of every PostgreSQL process during `seconds`: the source's COPY TO, the backup's COPY FROM. */
+  sourcePgCpuSeconds: number;
+  backupPgCpuSeconds: number;
+  /** Ours only: the `snapshot` process, its whole life (peak RSS read every 50 ms while it runs). */
+  replicator?: ProcessUsage;
+  /** Ours only: the receiver, started before the clock (its start-up is in `cpuSeconds`, and apart in `startupCpuSeconds`). */
+  receiver?: ServiceUsage;
 }
 
 export interface CopyRep {
@@ -163,7 +170,22 @@ export interface CopyResult {
   title: string;
   rows: number;
   reps: CopyRep[];
-  median: { nativeRowsPerSecond: number | null; oursRowsPerSecond: number | null; ratio: number | null; ours: 'measured' | 'not available' };
+  median: CopyMedians;
+}
+
+export interface CopyMedians {
+  nativeRowsPerSecond: number | null;
+  oursRowsPerSecond: number | null;
+  ratio: number | null;
+  ours: 'measured' | 'not available';
+  nativeSourcePgCpuSeconds: number | null;
+  nativeBackupPgCpuSeconds: number | null;
+  oursSourcePgCpuSeconds: number | null;
+  oursBackupPgCpuSeconds: number | null;
+  replicatorPeakRssMiB: number | null;
+  replicatorCpuSeconds: number | null;
+  receiverPeakRssMiB: number | null;
+  receiverCpuSeconds: number | null;
 }
 
 export interface BenchResults {
