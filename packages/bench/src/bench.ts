@@ -4,7 +4,8 @@ import { buildFingerprint, sourceRevision } from './build-fingerprint.js';
 import { prepareCopy, runCopyRep } from './copy-run.js';
 import { runLatencyRep } from './latency-run.js';
 import type { BenchOptions } from './options.js';
-import type { BenchResults, CopyMedians, CopyRep, CopyResult, CopySide, LatencyRep, LatencyResult, Percentiles, ThroughputMedians, ThroughputRep, ThroughputResult, ThroughputSide } from './results.js';
+import type { ProcessUsage } from './proc-usage.js';
+import type { BenchResults, CopyMedians, CopyRep, CopyResult, CopySide, LatencyRep, LatencyResult, Percentiles, SideMedians, ThroughputMedians, ThroughputRep, ThroughputResult, ThroughputSide } from './results.js';
 import { median, numbers } from './stats.js';
 import { type RunContext, runThroughputRep } from './throughput-run.js';
 import { FULL_SIZES, type Mode, scaleSizes, SMOKE_SIZES, type WorkloadId, workloads as defineWorkloads } from './workloads.js';
@@ -127,27 +128,42 @@ function failedRep(rep: number, error: unknown, log: (line: string) => void, wha
 
 const orNull = (value: number | undefined): number | null => value ?? null;
 
+/** What a measured side of a throughput or copy repetition has for the medians both report. */
+interface MeasuredSide {
+  rowsPerSecond: number;
+  sourcePgCpuSeconds: number;
+  backupPgCpuSeconds: number;
+  replicator?: ProcessUsage | undefined;
+  receiver?: ProcessUsage | undefined;
+}
+
+function sideMedians<Rep>(reps: readonly Rep[], native: (rep: Rep) => MeasuredSide | undefined, ours: (rep: Rep) => MeasuredSide | undefined): SideMedians {
+  const of = (pick: (rep: Rep) => number | undefined): number | null => orNull(median(numbers(reps, pick)));
+  return {
+    nativeRowsPerSecond: of((rep) => native(rep)?.rowsPerSecond),
+    oursRowsPerSecond: of((rep) => ours(rep)?.rowsPerSecond),
+    ratio: of((rep) => {
+      const [n, o] = [native(rep), ours(rep)];
+      return n && o ? o.rowsPerSecond / n.rowsPerSecond : undefined;
+    }),
+    nativeSourcePgCpuSeconds: of((rep) => native(rep)?.sourcePgCpuSeconds),
+    nativeBackupPgCpuSeconds: of((rep) => native(rep)?.backupPgCpuSeconds),
+    oursSourcePgCpuSeconds: of((rep) => ours(rep)?.sourcePgCpuSeconds),
+    oursBackupPgCpuSeconds: of((rep) => ours(rep)?.backupPgCpuSeconds),
+    replicatorPeakRssMiB: of((rep) => ours(rep)?.replicator?.peakRssMiB),
+    replicatorCpuSeconds: of((rep) => ours(rep)?.replicator?.cpuSeconds),
+    receiverPeakRssMiB: of((rep) => ours(rep)?.receiver?.peakRssMiB),
+    receiverCpuSeconds: of((rep) => ours(rep)?.receiver?.cpuSeconds),
+  };
+}
+
 function throughputMedians(reps: readonly ThroughputRep[]): ThroughputMedians {
   const ok = (side: ThroughputRep['native']): ThroughputSide | undefined => (side.status === 'ok' ? side : undefined);
   const of = (pick: (rep: ThroughputRep) => number | undefined): number | null => orNull(median(numbers(reps, pick)));
   return {
-    nativeRowsPerSecond: of((rep) => ok(rep.native)?.rowsPerSecond),
-    oursRowsPerSecond: of((rep) => ok(rep.ours)?.rowsPerSecond),
-    ratio: of((rep) => {
-      const native = ok(rep.native);
-      const ours = ok(rep.ours);
-      return native && ours ? ours.rowsPerSecond / native.rowsPerSecond : undefined;
-    }),
+    ...sideMedians(reps, (rep) => ok(rep.native), (rep) => ok(rep.ours)),
     decodeRowsPerSecond: of((rep) => (rep.decode?.status === 'ok' ? rep.decode.rowsPerSecond : undefined)),
-    nativeSourcePgCpuSeconds: of((rep) => ok(rep.native)?.sourcePgCpuSeconds),
-    nativeBackupPgCpuSeconds: of((rep) => ok(rep.native)?.backupPgCpuSeconds),
-    oursSourcePgCpuSeconds: of((rep) => ok(rep.ours)?.sourcePgCpuSeconds),
-    oursBackupPgCpuSeconds: of((rep) => ok(rep.ours)?.backupPgCpuSeconds),
     oursStartupSeconds: of((rep) => ok(rep.ours)?.startupSeconds),
-    replicatorPeakRssMiB: of((rep) => ok(rep.ours)?.replicator?.peakRssMiB),
-    replicatorCpuSeconds: of((rep) => ok(rep.ours)?.replicator?.cpuSeconds),
-    receiverPeakRssMiB: of((rep) => ok(rep.ours)?.receiver?.peakRssMiB),
-    receiverCpuSeconds: of((rep) => ok(rep.ours)?.receiver?.cpuSeconds),
   };
 }
 
@@ -160,23 +176,8 @@ function percentiles(reps: readonly LatencyRep[], side: 'native' | 'ours'): Perc
 
 function copyMedians(reps: readonly CopyRep[]): CopyMedians {
   const ok = (side: CopyRep['ours']): CopySide | undefined => (side.status === 'ok' ? side : undefined);
-  const of = (pick: (rep: CopyRep) => number | undefined): number | null => orNull(median(numbers(reps, pick)));
   return {
-    nativeRowsPerSecond: of((rep) => ok(rep.native)?.rowsPerSecond),
-    oursRowsPerSecond: of((rep) => ok(rep.ours)?.rowsPerSecond),
-    ratio: of((rep) => {
-      const native = ok(rep.native);
-      const ours = ok(rep.ours);
-      return native && ours ? ours.rowsPerSecond / native.rowsPerSecond : undefined;
-    }),
+    ...sideMedians(reps, (rep) => ok(rep.native), (rep) => ok(rep.ours)),
     ours: reps.some((rep) => rep.ours.status === 'not available') ? 'not available' : 'measured',
-    nativeSourcePgCpuSeconds: of((rep) => ok(rep.native)?.sourcePgCpuSeconds),
-    nativeBackupPgCpuSeconds: of((rep) => ok(rep.native)?.backupPgCpuSeconds),
-    oursSourcePgCpuSeconds: of((rep) => ok(rep.ours)?.sourcePgCpuSeconds),
-    oursBackupPgCpuSeconds: of((rep) => ok(rep.ours)?.backupPgCpuSeconds),
-    replicatorPeakRssMiB: of((rep) => ok(rep.ours)?.replicator?.peakRssMiB),
-    replicatorCpuSeconds: of((rep) => ok(rep.ours)?.replicator?.cpuSeconds),
-    receiverPeakRssMiB: of((rep) => ok(rep.ours)?.receiver?.peakRssMiB),
-    receiverCpuSeconds: of((rep) => ok(rep.ours)?.receiver?.cpuSeconds),
   };
 }

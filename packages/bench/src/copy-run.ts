@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { promisify } from 'node:util';
 import { SERVICE_BINARIES as BINARIES, waitFor } from '@storx-backup/test-postgres';
-import type { BenchEnvironment, ClusterCpu } from './bench-environment.js';
+import type { BenchEnvironment } from './bench-environment.js';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { nativeInitialCopy } from './native-replication.js';
@@ -11,7 +11,7 @@ import { hasSnapshotCommand } from './our-pipeline.js';
 import { peakRssUntilExit, reapedChildrenCpuSeconds } from './proc-usage.js';
 import type { CopyRep, CopySide, NotAvailable, Outcome } from './results.js';
 import { qualified } from './schema.js';
-import { profileDirFor } from './side-run.js';
+import { clusterCpuBetween, profileDirFor, serviceUsage } from './side-run.js';
 import type { RunContext } from './throughput-run.js';
 import type { CopyWorkload } from './workloads.js';
 
@@ -74,6 +74,8 @@ async function oursInitialCopy(ctx: RunContext, workload: CopyWorkload, cpuProfD
         const profile = cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', join(cpuProfDir, 'replicator')];
         if (cpuProfDir !== undefined) await mkdir(join(cpuProfDir, 'replicator'), { recursive: true });
         const cpuBefore = await env.clusterCpu();
+        // The snapshot process's CPU is this process's reaped children's CPU around it: nothing
+        // else is spawned while it runs (the receiver is a child too, but still running).
         const reapedBefore = await reapedChildrenCpuSeconds();
         const started = performance.now();
         const snapshot = run(process.execPath, [...profile, BINARIES.replicator, 'snapshot', '--tables', workload.table, '--config', env.ours.replicatorConfigPath, ...env.ours.replicatorFlags], { maxBuffer: 64 * 1024 * 1024 });
@@ -89,9 +91,8 @@ async function oursInitialCopy(ctx: RunContext, workload: CopyWorkload, cpuProfD
         const seconds = (performance.now() - started) / 1000;
         const cpuAfter = await env.clusterCpu();
         const replicator = { cpuSeconds: (await reapedChildrenCpuSeconds()) - reapedBefore, peakRssMiB: await replicatorPeakRss };
-        const receiverEnd = (await env.ours.usage()).receiver;
-        const receiver = receiverEnd === undefined ? {} : { receiver: { ...receiverEnd, startupCpuSeconds: receiverReady?.cpuSeconds ?? Number.NaN } };
-        return { status: 'ok', seconds, rowsPerSecond: workload.rows / seconds, verified: await env.matches('ours', workload.table), ...clusterCpuBetween(cpuBefore, cpuAfter), replicator, ...receiver };
+        const receiver = serviceUsage((await env.ours.usage()).receiver, receiverReady);
+        return { status: 'ok', seconds, rowsPerSecond: workload.rows / seconds, verified: await env.matches('ours', workload.table), ...clusterCpuBetween(cpuBefore, cpuAfter), replicator, ...(receiver ? { receiver } : {}) };
       } finally {
         await env.ours.stop();
       }
@@ -100,6 +101,3 @@ async function oursInitialCopy(ctx: RunContext, workload: CopyWorkload, cpuProfD
   );
 }
 
-function clusterCpuBetween(before: ClusterCpu, after: ClusterCpu): Pick<CopySide, 'sourcePgCpuSeconds' | 'backupPgCpuSeconds'> {
-  return { sourcePgCpuSeconds: after.source - before.source, backupPgCpuSeconds: after.backup - before.backup };
-}

@@ -7,7 +7,7 @@ export interface Failed {
   error: string;
 }
 
-/** A side that does not exist yet (our initial copy until `storx-replicator snapshot` exists). */
+/** A side that cannot be measured with this build (our initial copy with a replicator that has no `snapshot` command). */
 export interface NotAvailable {
   status: 'not available';
   reason: string;
@@ -67,21 +67,25 @@ export interface ThroughputRep {
   decode?: Outcome<DecodeCeiling>;
 }
 
-export interface ThroughputMedians {
+/** Medians (over repetitions) that throughput and copy results both report. */
+export interface SideMedians {
   nativeRowsPerSecond: number | null;
   oursRowsPerSecond: number | null;
   /** Median over repetitions of ours/native in the same repetition. */
   ratio: number | null;
-  decodeRowsPerSecond: number | null;
   nativeSourcePgCpuSeconds: number | null;
   nativeBackupPgCpuSeconds: number | null;
   oursSourcePgCpuSeconds: number | null;
   oursBackupPgCpuSeconds: number | null;
-  oursStartupSeconds: number | null;
   replicatorPeakRssMiB: number | null;
   replicatorCpuSeconds: number | null;
   receiverPeakRssMiB: number | null;
   receiverCpuSeconds: number | null;
+}
+
+export interface ThroughputMedians extends SideMedians {
+  decodeRowsPerSecond: number | null;
+  oursStartupSeconds: number | null;
 }
 
 export interface ThroughputResult {
@@ -147,7 +151,10 @@ export interface CopySide {
   seconds: number;
   rowsPerSecond: number;
   verified: boolean;
-  /** CPU seconds of every PostgreSQL process during `seconds`: the source's COPY TO, the backup's COPY FROM. */
+  /**
+   * CPU seconds of every PostgreSQL process around the copy: the source's COPY TO, the backup's
+   * COPY FROM (native's reading also covers creating and dropping its publication and subscription).
+   */
   sourcePgCpuSeconds: number;
   backupPgCpuSeconds: number;
   /** Ours only: the `snapshot` process, its whole life (peak RSS read every 50 ms while it runs). */
@@ -173,19 +180,8 @@ export interface CopyResult {
   median: CopyMedians;
 }
 
-export interface CopyMedians {
-  nativeRowsPerSecond: number | null;
-  oursRowsPerSecond: number | null;
-  ratio: number | null;
+export interface CopyMedians extends SideMedians {
   ours: 'measured' | 'not available';
-  nativeSourcePgCpuSeconds: number | null;
-  nativeBackupPgCpuSeconds: number | null;
-  oursSourcePgCpuSeconds: number | null;
-  oursBackupPgCpuSeconds: number | null;
-  replicatorPeakRssMiB: number | null;
-  replicatorCpuSeconds: number | null;
-  receiverPeakRssMiB: number | null;
-  receiverCpuSeconds: number | null;
 }
 
 export interface BenchResults {

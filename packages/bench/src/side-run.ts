@@ -109,19 +109,26 @@ export async function measureSide(env: BenchEnvironment, control: SideControl, t
   const appliedAfter = await control.applied();
   await control.stop();
   const verified = await env.matches(control.side, table);
-  const service = (end: ProcessUsage | undefined, ready: ProcessUsage | undefined): ServiceUsage | undefined =>
-    end === undefined ? undefined : { ...end, startupCpuSeconds: ready?.cpuSeconds ?? Number.NaN };
-  const replicator = service(usage?.replicator, replicatorReady);
-  const receiver = service(usage?.receiver, receiverReady);
+  const replicator = serviceUsage(usage?.replicator, replicatorReady);
+  const receiver = serviceUsage(usage?.receiver, receiverReady);
   return {
     seconds: (seen - started) / 1000,
     loadSeconds,
-    sourcePgCpuSeconds: cpuAfter.source - cpuBefore.source,
-    backupPgCpuSeconds: cpuAfter.backup - cpuBefore.backup,
+    ...clusterCpuBetween(cpuBefore, cpuAfter),
     verified,
     ...(control.side === 'ours' && timing.mode === 'backlog' ? { startupSeconds } : {}),
     ...(appliedBefore !== undefined && appliedAfter !== undefined ? { eventsApplied: appliedAfter.events - appliedBefore.events, batchesApplied: appliedAfter.batches - appliedBefore.batches } : {}),
     ...(replicator ? { replicator } : {}),
     ...(receiver ? { receiver } : {}),
   };
+}
+
+/** A service at the end of a run, with the CPU it had used when it was ready; undefined when it was not running. */
+export function serviceUsage(end: ProcessUsage | undefined, ready: ProcessUsage | undefined): ServiceUsage | undefined {
+  return end === undefined ? undefined : { ...end, startupCpuSeconds: ready?.cpuSeconds ?? Number.NaN };
+}
+
+/** What each cluster spent between two readings. */
+export function clusterCpuBetween(before: ClusterCpu, after: ClusterCpu): { sourcePgCpuSeconds: number; backupPgCpuSeconds: number } {
+  return { sourcePgCpuSeconds: after.source - before.source, backupPgCpuSeconds: after.backup - before.backup };
 }

@@ -30,8 +30,8 @@ interface EventsArray {
  * `events` members, a top-level member name with an escape — is parsed whole, as before.
  */
 export async function parseBatchJson(plaintext: Buffer, sliceBytes = SLICE_BYTES): Promise<unknown> {
-  // A batch of the default size (max-batch-bytes 1 MiB) parses whole in a few milliseconds; the
-  // scan would only add to it.
+  // A text of up to four slices (2 MiB) parses whole in a few milliseconds; the scan would only
+  // add to it.
   const events = plaintext.length <= 4 * sliceBytes ? undefined : await findEventsArray(plaintext, sliceBytes);
   if (events === undefined) return JSON.parse(plaintext.toString('utf8'));
   // Every cut is at an ASCII byte (a bracket or a comma), never inside a UTF-8 sequence: the
