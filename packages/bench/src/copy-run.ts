@@ -100,4 +100,3 @@ async function oursInitialCopy(ctx: RunContext, workload: CopyWorkload, cpuProfD
     () => env.ours.stop({ force: true }),
   );
 }
-
